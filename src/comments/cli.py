@@ -1,0 +1,56 @@
+"""The `comments` command: one subcommand per stage, a one-line error for user mistakes.
+
+Each stage's commands live in `comments.commands.<stage>` and register
+themselves on `app`; this module only assembles them and guards the edge.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from comments.errors import UserError
+
+app = typer.Typer(
+    name="comments",
+    help="Pull public comments from regulations.gov into DuckDB and summarize what people said.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Registration order is the order `--help` lists them.
+from comments.commands import analysis, imports, ingest, outputs, tracking  # noqa: E402
+
+for module in (ingest, imports, analysis, outputs, tracking):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: user errors become one line on stderr."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: what was stored so far is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            return 1
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
