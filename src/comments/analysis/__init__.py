@@ -1,0 +1,1 @@
+"""Offline, deterministic analysis: campaigns, themes, stance, commenters."""

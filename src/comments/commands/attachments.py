@@ -1,0 +1,9 @@
+"""CLI commands for this stage (registered by comments.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass
