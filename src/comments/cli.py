@@ -21,9 +21,9 @@ app = typer.Typer(
 )
 
 # Registration order is the order `--help` lists them.
-from comments.commands import analysis, imports, ingest, outputs, tracking  # noqa: E402
+from comments.commands import analysis, explore, imports, ingest, outputs, tracking  # noqa: E402
 
-for module in (ingest, imports, analysis, outputs, tracking):
+for module in (ingest, imports, analysis, outputs, explore, tracking):
     module.register(app)
 
 
