@@ -1,0 +1,81 @@
+"""The store: schema applied once, batch upserts, locked files, the effective-text view."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from comments import store
+from comments.errors import DatabaseLockedError, InputError
+
+
+def test_schema_applied_once_and_recorded(tmp_path):
+    path = tmp_path / "c.duckdb"
+    con = store.connect(path)
+    first = con.execute("select version, name from schema_migrations order by version").fetchall()
+    con.close()
+    con = store.connect(path)
+    assert store.migrate(con) == []  # nothing left to apply on a second open
+    assert con.execute("select version, name from schema_migrations order by version").fetchall() == first
+    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    for name in ("dockets", "documents", "comments", "attachments", "sync_state", "sync_runs", "sync_errors",
+                 "campaigns", "themes", "comment_themes", "analysis_runs", "comment_analysis", "comment_bodies"):
+        assert name in tables
+
+
+def test_upsert_replaces_by_key_and_keeps_one_row(tmp_path):
+    con = store.connect(tmp_path / "c.duckdb")
+    store.upsert(con, "comments", [{"comment_id": "A-1", "docket_id": "A", "text": "old"}], ["comment_id"])
+    n = store.upsert(
+        con,
+        "comments",
+        [{"comment_id": "A-1", "docket_id": "A", "text": "new"}, {"comment_id": "A-2", "docket_id": "A", "text": "x"},
+         {"comment_id": "A-2", "docket_id": "A", "text": "last wins"}],
+        ["comment_id"],
+    )
+    assert n == 2
+    assert con.execute("select comment_id, text from comments order by 1").fetchall() == [("A-1", "new"), ("A-2", "last wins")]
+
+
+def test_upsert_refuses_odd_table_names(tmp_path):
+    con = store.connect(tmp_path / "c.duckdb")
+    with pytest.raises(ValueError):
+        store.upsert(con, "comments; drop table comments", [{"comment_id": "x", "docket_id": "y"}], ["comment_id"])
+
+
+def test_database_held_by_another_process_is_a_one_line_user_error(tmp_path):
+    path = tmp_path / "held.duckdb"
+    store.connect(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r})
+            print("ready", flush=True)
+            sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(DatabaseLockedError) as err:
+            store.connect(path)
+        assert "in use by another process" in str(err.value)
+        assert "\n" not in str(err.value)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+def test_not_a_database_is_a_user_error(tmp_path):
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("this is not a database\n" * 100)
+    with pytest.raises(InputError):
+        store.connect(bogus)
+
+
+def test_read_only_open_of_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(InputError, match="comments sync"):
+        store.connect(tmp_path / "missing.duckdb", read_only=True)
