@@ -21,9 +21,17 @@ app = typer.Typer(
 )
 
 # Registration order is the order `--help` lists them.
-from comments.commands import analysis, explore, imports, ingest, outputs, tracking  # noqa: E402
+from comments.commands import (  # noqa: E402
+    analysis,
+    attachments,
+    explore,
+    imports,
+    ingest,
+    outputs,
+    tracking,
+)
 
-for module in (ingest, imports, analysis, outputs, explore, tracking):
+for module in (ingest, attachments, imports, analysis, outputs, explore, tracking):
     module.register(app)
 
 
