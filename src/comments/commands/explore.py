@@ -1,9 +1,109 @@
-"""CLI commands for this stage (registered by comments.cli)."""
+"""CLI commands for finding and taking out: `comments search`, `comments export`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from comments.errors import InputError
+
+
+def _open_existing(db: str | None):
+    from comments import settings, store
+
+    path = settings.db_path(db)
+    if not Path(path).exists():
+        raise InputError(f"no database at {path}: run `comments sync` or `comments import` first")
+    return store.connect(path)
+
+
+def search_command(
+    docket_id: str = typer.Argument(..., help="Docket to search, e.g. CMS-2022-0163."),
+    query: str = typer.Argument(
+        ..., help='Words (all required), "quoted phrases", -word to exclude.'
+    ),
+    limit: int = typer.Option(10, "--limit", "-n", help="Show at most this many comments."),
+    any_word: bool = typer.Option(False, "--any", help="Match comments with any of the words, not all."),
+    output: str = typer.Option("text", "--output", "-o", help="text (highlighted) or json (one object per line)."),
+    db: str = typer.Option(None, "--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb)."),
+) -> None:
+    """Ranked full-text search (BM25) over the effective texts of a docket's comments."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from comments.search import search
+
+    if output not in ("text", "json"):
+        raise InputError("--output must be text or json")
+    con = _open_existing(db)
+    try:
+        hits = search(con, docket_id, query, limit=limit, require_all=not any_word)
+    finally:
+        con.close()
+    if output == "json":
+        for h in hits:
+            typer.echo(
+                json.dumps(
+                    {
+                        "comment_id": h.comment_id,
+                        "score": round(h.score, 4),
+                        "matches": h.matches,
+                        "title": h.title,
+                        "posted_date": h.posted_date.isoformat() if h.posted_date else None,
+                        "body_source": h.body_source,
+                        "snippet": h.snippet_text(("**", "**")),
+                        "url": h.url,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        return
+    console = Console(highlight=False, soft_wrap=False)
+    if not hits:
+        console.print(Text(f"no comments in {docket_id} match {query!r}"))
+        return
+    for rank, h in enumerate(hits, start=1):
+        # Comment text is untrusted: it goes in as plain Text segments, never as markup.
+        head = Text(f"{rank:>2}. ", style="bold")
+        head.append(h.comment_id, style="bold cyan")
+        head.append(f"  score {h.score:.2f}")
+        if h.posted_date:
+            head.append(f"  posted {h.posted_date:%Y-%m-%d}")
+        if h.title:
+            head.append("  ")
+            head.append(h.title, style="dim")
+        console.print(head)
+        body = Text("    ")
+        for segment, is_match in h.snippet:
+            body.append(segment, style="bold yellow reverse" if is_match else None)
+        console.print(body)
+        console.print(Text(f"    {h.url}", style="blue"))
+    console.print(Text(f"{len(hits)} comment(s) shown", style="dim"))
+
+
+def export_command(
+    docket_id: str = typer.Argument(..., help="Docket to export."),
+    fmt: str = typer.Option(..., "--format", "-f", help="csv, parquet or jsonl."),
+    out: Path = typer.Option(..., "--out", help="File to write."),
+    show_names: bool = typer.Option(
+        False, "--show-names", help="Include first and last names (left out by default: privacy)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+    db: str = typer.Option(None, "--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb)."),
+) -> None:
+    """Write a docket's comments with their analysis (campaign, theme, stance, commenter type)."""
+    from comments.export import export_docket
+
+    con = _open_existing(db)
+    try:
+        rows = export_docket(con, docket_id, fmt, out, include_names=show_names, force=force)
+    finally:
+        con.close()
+    typer.echo(f"wrote {rows} comments of {docket_id} to {out} ({fmt.lower()})")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("search")(search_command)
+    app.command("export")(export_command)
