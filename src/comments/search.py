@@ -317,7 +317,7 @@ def make_snippet(body: str, query: Query, *, width: int = 240) -> list[tuple[str
     if spans:
         # Slide a window over the hits; keep the one covering the most weight.
         best, best_weight, j, weight = spans[0][0], -1, 0, 0
-        for i, (s, _, w) in enumerate(spans):
+        for s, _, w in spans:
             while j < len(spans) and spans[j][1] <= s + width:
                 weight += spans[j][2]
                 j += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -20,14 +21,12 @@ def _open_existing(db: str | None):
 
 
 def search_command(
-    docket_id: str = typer.Argument(..., help="Docket to search, e.g. CMS-2022-0163."),
-    query: str = typer.Argument(
-        ..., help='Words (all required), "quoted phrases", -word to exclude.'
-    ),
-    limit: int = typer.Option(10, "--limit", "-n", help="Show at most this many comments."),
-    any_word: bool = typer.Option(False, "--any", help="Match comments with any of the words, not all."),
-    output: str = typer.Option("text", "--output", "-o", help="text (highlighted) or json (one object per line)."),
-    db: str = typer.Option(None, "--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb)."),
+    docket_id: Annotated[str, typer.Argument(help="Docket to search, e.g. CMS-2022-0163.")],
+    query: Annotated[str, typer.Argument(help='Words (all required), "quoted phrases", -word to exclude.')],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many comments.")] = 10,
+    any_word: Annotated[bool, typer.Option("--any", help="Match comments with any of the words, not all.")] = False,
+    output: Annotated[str, typer.Option("--output", "-o", help="text (highlighted) or json (one object per line).")] = "text",
+    db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
 ) -> None:
     """Ranked full-text search (BM25) over the effective texts of a docket's comments."""
     from rich.console import Console
@@ -84,14 +83,12 @@ def search_command(
 
 
 def export_command(
-    docket_id: str = typer.Argument(..., help="Docket to export."),
-    fmt: str = typer.Option(..., "--format", "-f", help="csv, parquet or jsonl."),
-    out: Path = typer.Option(..., "--out", help="File to write."),
-    show_names: bool = typer.Option(
-        False, "--show-names", help="Include first and last names (left out by default: privacy)."
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
-    db: str = typer.Option(None, "--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb)."),
+    docket_id: Annotated[str, typer.Argument(help="Docket to export.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or jsonl.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    show_names: Annotated[bool, typer.Option("--show-names", help="Include first and last names (left out by default: privacy).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
 ) -> None:
     """Write a docket's comments with their analysis (campaign, theme, stance, commenter type)."""
     from comments.export import export_docket
