@@ -214,12 +214,15 @@ def save_comments(
     *,
     last_modified: Mapping[str, object] | None = None,
     source: str = "api",
+    also=None,
 ) -> dict[str, int]:
     """Upsert comment details and their attachment metadata in one transaction.
 
     Returns counts {"new": n, "updated": n}. Attachments whose URL changed are
     reset to 'pending' so the attachment stage fetches them again; others keep
-    their extracted text.
+    their extracted text. `also(con)`, when given, runs inside the same
+    transaction before the commit (the sync advances its cursor there, so a
+    killed process never has a cursor ahead of what is stored).
     """
     last_modified = last_modified or {}
     fetched = now_utc()
@@ -238,6 +241,8 @@ def save_comments(
         }
         store.upsert(con, "comments", rows, ["comment_id"])
         save_attachment_metadata(con, attachments)
+        if also is not None:
+            also(con)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
