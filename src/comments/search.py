@@ -325,9 +325,14 @@ def make_snippet(body: str, query: Query, *, width: int = 240) -> list[tuple[str
                 best, best_weight = s, weight
             weight -= w
         start = max(0, best - width // 4)
-        if start > 0:  # begin at a word boundary
+        if len(text) <= width:
+            start = 0
+        elif start > 0:  # begin at a word boundary
             space = text.rfind(" ", 0, start)
-            start = space + 1 if space >= 0 and start - space < 30 else start
+            if space < 0:
+                start = 0
+            elif start - space < 30:
+                start = space + 1
     end = min(len(text), start + width)
     if end < len(text):
         space = text.rfind(" ", start, end)
