@@ -1,0 +1,607 @@
+"""Tracking: what changed in a docket since the last run, and the watchlist behind it.
+
+A tracking run records the docket's *state* (counts, campaigns, themes, stance,
+the set of comment ids) as JSON in `tracking_snapshots`. The next run collects
+the state again and `diff_states(previous, current)` says what changed: new
+comments, new campaigns, campaigns that grew, stance shift, new or growing
+themes. Campaigns and themes are compared by the analysis's stable ids.
+
+`collect_state` reads SQL; `diff_states` and `render_changes_markdown` are
+pure functions over plain dicts, so they are tested on constructed states.
+Everything drawn from comment text (theme labels, template excerpts) is
+escaped for Markdown and passed through the briefing's name guard.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from comments.errors import InputError
+
+STANCES = ("support", "oppose", "mixed", "unclear")
+EXCERPT_CHARS = 160
+# A stance's share must move at least this many percentage points to be called a shift.
+STANCE_SHIFT_POINTS = 5.0
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def collect_state(con: duckdb.DuckDBPyConnection, docket_id: str, *, guard=None) -> dict:
+    """The docket's current state as plain JSON-able data (see module doc)."""
+    ids = [r[0] for r in con.execute(
+        "select comment_id from comments where docket_id = ? order by comment_id", [docket_id]
+    ).fetchall()]
+    submissions = con.execute(
+        "select coalesce(sum(1 + coalesce(duplicate_comments, 0)), 0) from comments where docket_id = ?",
+        [docket_id],
+    ).fetchone()[0]
+    run = con.execute(
+        """
+        select run_id, finished_at from analysis_runs
+        where docket_id = ? and status = 'complete'
+        order by finished_at desc nulls last, started_at desc limit 1
+        """,
+        [docket_id],
+    ).fetchone()
+    stance_rows = con.execute(
+        """
+        select a.stance,
+               count(*)                                                as comments,
+               sum(1 + coalesce(c.duplicate_comments, 0))              as submissions,
+               count(distinct coalesce(l.text_hash, c.comment_id))     as unique_texts
+        from comment_analysis a
+        join comments c using (comment_id)
+        left join comment_labels l using (comment_id)
+        where a.docket_id = ?
+        group by a.stance
+        """,
+        [docket_id],
+    ).fetchall()
+    stance = {s: {"comments": 0, "submissions": 0, "unique_texts": 0} for s in STANCES}
+    for s, n, subs, uniq in stance_rows:
+        stance[s] = {"comments": int(n), "submissions": int(subs), "unique_texts": int(uniq)}
+    campaigns = {}
+    for cid, size, subs, cstance, template in con.execute(
+        """
+        select campaign_id, size, submissions_represented, stance, template_text
+        from campaigns where docket_id = ? order by campaign_id
+        """,
+        [docket_id],
+    ).fetchall():
+        excerpt = _excerpt(template)
+        campaigns[cid] = {
+            "size": int(size),
+            "submissions": int(subs),
+            "stance": cstance,
+            "excerpt": guard.redact(excerpt) if guard is not None else excerpt,
+        }
+    themes = {}
+    for tid, label, n, uniq, subs, catch_all in con.execute(
+        """
+        select theme_id, label, comments, unique_texts, submissions, is_catch_all
+        from themes where docket_id = ? order by theme_id
+        """,
+        [docket_id],
+    ).fetchall():
+        themes[tid] = {
+            "label": label,
+            "comments": int(n),
+            "unique_texts": int(uniq),
+            "submissions": int(subs),
+            "catch_all": bool(catch_all),
+        }
+    return {
+        "docket_id": docket_id,
+        "collected_at": now_utc().isoformat(),
+        "analysis_run_id": run[0] if run else None,
+        "comments": len(ids),
+        "submissions": int(submissions),
+        "comment_ids": ids,
+        "stance": stance,
+        "campaigns": campaigns,
+        "themes": themes,
+    }
+
+
+def _excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit] + " …"
+
+
+def private_name_guard(con: duckdb.DuckDBPyConnection, docket_id: str):
+    """The briefing's NameGuard over the docket's private commenters (None if unavailable)."""
+    try:
+        from comments.briefing.privacy import NameGuard
+    except ImportError:  # pragma: no cover - the briefing package is part of the product
+        return None
+    rows = con.execute(
+        """
+        select c.first_name, c.last_name, c.title
+        from comments c join comment_analysis a using (comment_id)
+        where c.docket_id = ? and a.commenter_type not in ('organization', 'government')
+        """,
+        [docket_id],
+    ).fetchall()
+    return NameGuard.from_rows(rows)
+
+
+def save_snapshot(con: duckdb.DuckDBPyConnection, state: dict, run_at: datetime | None = None) -> datetime:
+    run_at = run_at or now_utc()
+    con.execute(
+        "insert or replace into tracking_snapshots (docket_id, run_at, state) values (?, ?, ?)",
+        [state["docket_id"], run_at, json.dumps(state, ensure_ascii=False, default=str)],
+    )
+    return run_at
+
+
+def latest_snapshot(con: duckdb.DuckDBPyConnection, docket_id: str) -> tuple[datetime, dict] | None:
+    row = con.execute(
+        "select run_at, state from tracking_snapshots where docket_id = ? order by run_at desc limit 1",
+        [docket_id],
+    ).fetchone()
+    return None if row is None else (row[0], json.loads(row[1]))
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def diff_states(previous: dict | None, current: dict) -> dict:
+    """What changed from `previous` to `current` (states from `collect_state`); pure.
+
+    With no previous state (first run) every campaign and theme counts as new
+    and `first_run` is true.
+    """
+    prev = previous or {"comments": 0, "submissions": 0, "comment_ids": [], "stance": {}, "campaigns": {}, "themes": {}}
+    before_ids, after_ids = set(prev.get("comment_ids") or []), set(current.get("comment_ids") or [])
+
+    new_campaigns, grown_campaigns, shrunk_campaigns, gone_campaigns = [], [], [], []
+    pc, cc = prev.get("campaigns") or {}, current.get("campaigns") or {}
+    for cid in sorted(cc):
+        now = cc[cid]
+        if cid not in pc:
+            new_campaigns.append({"campaign_id": cid, **now})
+            continue
+        was = pc[cid]
+        if now["size"] != was["size"] or now["submissions"] != was["submissions"]:
+            entry = {
+                "campaign_id": cid,
+                "size_before": was["size"],
+                "size_after": now["size"],
+                "added": now["size"] - was["size"],
+                "submissions_before": was["submissions"],
+                "submissions_after": now["submissions"],
+                "stance": now.get("stance"),
+                "excerpt": now.get("excerpt"),
+            }
+            (grown_campaigns if entry["added"] > 0 or now["submissions"] > was["submissions"] else shrunk_campaigns).append(entry)
+    for cid in sorted(set(pc) - set(cc)):
+        gone_campaigns.append({"campaign_id": cid, **pc[cid]})
+    grown_campaigns.sort(key=lambda e: (-e["added"], e["campaign_id"]))
+
+    new_themes, grown_themes, shrunk_themes, gone_themes = [], [], [], []
+    pt, ct = prev.get("themes") or {}, current.get("themes") or {}
+    for tid in sorted(ct):
+        now = ct[tid]
+        if tid not in pt:
+            new_themes.append({"theme_id": tid, **now})
+            continue
+        was = pt[tid]
+        if now["comments"] != was["comments"]:
+            entry = {
+                "theme_id": tid,
+                "label": now["label"],
+                "label_before": was["label"],
+                "comments_before": was["comments"],
+                "comments_after": now["comments"],
+                "added": now["comments"] - was["comments"],
+                "unique_texts_before": was["unique_texts"],
+                "unique_texts_after": now["unique_texts"],
+            }
+            (grown_themes if entry["added"] > 0 else shrunk_themes).append(entry)
+    for tid in sorted(set(pt) - set(ct)):
+        gone_themes.append({"theme_id": tid, **pt[tid]})
+    grown_themes.sort(key=lambda e: (-e["added"], e["theme_id"]))
+
+    return {
+        "docket_id": current.get("docket_id"),
+        "first_run": previous is None,
+        "comments_before": prev.get("comments", 0),
+        "comments_after": current.get("comments", 0),
+        "submissions_before": prev.get("submissions", 0),
+        "submissions_after": current.get("submissions", 0),
+        "new_comments": sorted(after_ids - before_ids),
+        "removed_comments": sorted(before_ids - after_ids),
+        "new_campaigns": new_campaigns,
+        "grown_campaigns": grown_campaigns,
+        "shrunk_campaigns": shrunk_campaigns,
+        "gone_campaigns": gone_campaigns,
+        "stance": stance_shift(prev.get("stance") or {}, current.get("stance") or {}),
+        "new_themes": new_themes,
+        "grown_themes": grown_themes,
+        "shrunk_themes": shrunk_themes,
+        "gone_themes": gone_themes,
+    }
+
+
+def stance_shift(before: dict, after: dict) -> dict:
+    """Per stance and measure (comments, unique texts, submissions): counts, shares and their change."""
+    out: dict = {"by": {}, "shifted": []}
+    for measure in ("comments", "unique_texts", "submissions"):
+        total_b = sum((before.get(s) or {}).get(measure, 0) for s in STANCES)
+        total_a = sum((after.get(s) or {}).get(measure, 0) for s in STANCES)
+        rows = {}
+        for s in STANCES:
+            b = (before.get(s) or {}).get(measure, 0)
+            a = (after.get(s) or {}).get(measure, 0)
+            share_b = 100.0 * b / total_b if total_b else 0.0
+            share_a = 100.0 * a / total_a if total_a else 0.0
+            rows[s] = {
+                "before": b,
+                "after": a,
+                "delta": a - b,
+                "share_before": round(share_b, 1),
+                "share_after": round(share_a, 1),
+                "points": round(share_a - share_b, 1),
+            }
+            if total_b and abs(share_a - share_b) >= STANCE_SHIFT_POINTS:
+                out["shifted"].append({"stance": s, "measure": measure, **rows[s]})
+        out["by"][measure] = rows
+    return out
+
+
+def has_changes(changes: dict) -> bool:
+    keys = ("new_comments", "removed_comments", "new_campaigns", "grown_campaigns", "shrunk_campaigns",
+            "gone_campaigns", "new_themes", "grown_themes", "shrunk_themes", "gone_themes")
+    return any(changes.get(k) for k in keys) or bool(changes["stance"]["shifted"])
+
+
+# --------------------------------------------------------------------------- rendering
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~-])")
+
+
+def md_escape(text: str | None) -> str:
+    """Untrusted text as literal Markdown: HTML neutralized, Markdown syntax backslash-escaped."""
+    text = " ".join((text or "").split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def render_changes_markdown(
+    changes: dict,
+    *,
+    previous_run_at: datetime | str | None = None,
+    run_at: datetime | str | None = None,
+    max_ids: int = 20,
+) -> str:
+    """The "What changed since the last run" section as Markdown."""
+    docket = changes.get("docket_id") or ""
+    lines = [f"## What changed since the last run: {md_escape(docket)}", ""]
+    if changes["first_run"]:
+        lines += [
+            f"First tracking run{_at(run_at)}: everything below is new. "
+            f"{changes['comments_after']:,} comments posted "
+            f"({changes['submissions_after']:,} submissions represented).",
+            "",
+        ]
+    else:
+        lines += [f"Compared with the run of {_fmt(previous_run_at)}{_at(run_at, 'this run: ')}.", ""]
+        if not has_changes(changes):
+            lines += ["No changes: no new comments, and campaigns, themes and stance are as they were.", ""]
+            return "\n".join(lines)
+
+    new = changes["new_comments"]
+    lines += ["### New comments", ""]
+    lines.append(
+        f"- {len(new):,} new comments (posted comments {changes['comments_before']:,} → {changes['comments_after']:,}; "
+        f"submissions represented {changes['submissions_before']:,} → {changes['submissions_after']:,})."
+    )
+    if new and not changes["first_run"]:
+        shown = ", ".join(f"[{c}](https://www.regulations.gov/comment/{c})" for c in new[:max_ids])
+        more = f" and {len(new) - max_ids:,} more" if len(new) > max_ids else ""
+        lines.append(f"- {shown}{more}")
+    if changes["removed_comments"]:
+        lines.append(f"- {len(changes['removed_comments']):,} comments no longer in the docket: "
+                     + ", ".join(changes["removed_comments"][:max_ids]))
+    lines.append("")
+
+    lines += ["### Campaigns (form letters)", ""]
+    if not (changes["new_campaigns"] or changes["grown_campaigns"] or changes["shrunk_campaigns"] or changes["gone_campaigns"]):
+        lines.append("- No new campaigns and no campaign changed size.")
+    for c in changes["new_campaigns"]:
+        lines.append(
+            f"- **New campaign {md_escape(c['campaign_id'])}**: {c['size']:,} copies "
+            f"({c['submissions']:,} submissions represented), stance {md_escape(c.get('stance') or 'unclear')}. "
+            f"Template begins: “{md_escape(c.get('excerpt'))}”"
+        )
+    for c in changes["grown_campaigns"]:
+        lines.append(
+            f"- **Campaign {md_escape(c['campaign_id'])} grew** by {c['added']:,}: {c['size_before']:,} → {c['size_after']:,} copies "
+            f"({c['submissions_before']:,} → {c['submissions_after']:,} submissions represented). "
+            f"Template begins: “{md_escape(c.get('excerpt'))}”"
+        )
+    for c in changes["shrunk_campaigns"]:
+        lines.append(f"- Campaign {md_escape(c['campaign_id'])} shrank: {c['size_before']:,} → {c['size_after']:,} copies.")
+    for c in changes["gone_campaigns"]:
+        lines.append(f"- Campaign {md_escape(c['campaign_id'])} ({c['size']:,} copies) is no longer found.")
+    lines.append("")
+
+    lines += ["### Stance", ""]
+    shifted = changes["stance"]["shifted"]
+    if changes["first_run"]:
+        lines.append("- Baseline recorded (no earlier run to compare with).")
+    elif shifted:
+        for s in shifted:
+            lines.append(
+                f"- **{s['stance']}** by {s['measure'].replace('_', ' ')}: {s['share_before']}% → {s['share_after']}% "
+                f"({s['points']:+.1f} points; {s['before']:,} → {s['after']:,})."
+            )
+    else:
+        lines.append(f"- No stance share moved by {STANCE_SHIFT_POINTS:g} points or more.")
+    lines += ["", "| stance | comments before | after | unique texts before | after | submissions before | after |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    by = changes["stance"]["by"]
+    for s in STANCES:
+        c, u, m = by["comments"][s], by["unique_texts"][s], by["submissions"][s]
+        lines.append(f"| {s} | {c['before']:,} | {c['after']:,} | {u['before']:,} | {u['after']:,} | {m['before']:,} | {m['after']:,} |")
+    lines.append("")
+
+    lines += ["### Themes", ""]
+    if not (changes["new_themes"] or changes["grown_themes"] or changes["shrunk_themes"] or changes["gone_themes"]):
+        lines.append("- No new themes and no theme changed size.")
+    for t in changes["new_themes"]:
+        lines.append(f"- **New theme {md_escape(t['theme_id'])}**: “{md_escape(t['label'])}”, {t['comments']:,} comments "
+                     f"({t['unique_texts']:,} unique texts).")
+    for t in changes["grown_themes"]:
+        lines.append(f"- **Theme {md_escape(t['theme_id'])} grew** by {t['added']:,}: “{md_escape(t['label'])}”, "
+                     f"{t['comments_before']:,} → {t['comments_after']:,} comments.")
+    for t in changes["shrunk_themes"]:
+        lines.append(f"- Theme {md_escape(t['theme_id'])} shrank: “{md_escape(t['label'])}”, "
+                     f"{t['comments_before']:,} → {t['comments_after']:,} comments.")
+    for t in changes["gone_themes"]:
+        lines.append(f"- Theme {md_escape(t['theme_id'])} (“{md_escape(t['label'])}”) is no longer found.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "(unknown)"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def _at(run_at, prefix: str = " on ") -> str:
+    if run_at is None:
+        return ""
+    return f" on {_fmt(run_at)}" if prefix == " on " else f" ({prefix}{_fmt(run_at)})"
+
+
+# --------------------------------------------------------------------------- one docket
+
+
+@dataclass
+class DocketChanges:
+    docket_id: str
+    run_at: datetime
+    previous_run_at: datetime | None
+    changes: dict
+    markdown: str
+    path: Path | None = None
+
+
+def record_changes(
+    con: duckdb.DuckDBPyConnection,
+    docket_id: str,
+    *,
+    out_dir: str | Path | None = None,
+    run_at: datetime | None = None,
+) -> DocketChanges:
+    """Collect the docket's state, diff it with the last snapshot, save the new one, write the Markdown.
+
+    The section goes to `<out_dir>/<docket_id>.changes.md` (next to the briefing).
+    """
+    guard = private_name_guard(con, docket_id)
+    current = collect_state(con, docket_id, guard=guard)
+    last = latest_snapshot(con, docket_id)
+    previous_run_at, previous = (last if last else (None, None))
+    run_at = run_at or now_utc()
+    if previous_run_at is not None and run_at <= previous_run_at:
+        run_at = previous_run_at + timedelta(seconds=1)  # two runs in one second stay ordered
+    changes = diff_states(previous, current)
+    markdown = render_changes_markdown(changes, previous_run_at=previous_run_at, run_at=run_at)
+    path = None
+    if out_dir is not None:
+        path = changes_path(out_dir, docket_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(markdown, encoding="utf-8")
+        tmp.replace(path)
+    save_snapshot(con, current, run_at)
+    return DocketChanges(docket_id, run_at, previous_run_at, changes, markdown, path)
+
+
+def changes_path(out_dir: str | Path, docket_id: str) -> Path:
+    return Path(out_dir) / f"{safe_file_stem(docket_id)}.changes.md"
+
+
+def safe_file_stem(docket_id: str) -> str:
+    """A docket id as a file name part (ids are validated, but never trust a path)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", docket_id).strip("._")
+    if not stem:
+        raise InputError(f"docket id {docket_id!r} cannot name a file")
+    return stem
+
+
+# --------------------------------------------------------------------------- watchlist
+
+DOCKET_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:[-_][A-Za-z0-9]+)+$")
+
+
+@dataclass(frozen=True)
+class SearchEntry:
+    term: str
+    agency: str | None = None
+    open: bool = False
+    sync: bool = False
+    limit: int = 25
+
+    @property
+    def key(self) -> str:
+        return f"{self.term.lower()}|{(self.agency or '').upper()}|{int(self.open)}"
+
+
+@dataclass
+class Watchlist:
+    path: Path | None
+    db: Path | None = None
+    out_dir: Path = Path("briefings")
+    brief_format: str = "html"
+    dockets: list[str] = field(default_factory=list)
+    searches: list[SearchEntry] = field(default_factory=list)
+
+
+def load_watchlist(path: str | Path) -> Watchlist:
+    """Parse and validate a watchlist TOML file (see docs/tracking.md); InputError on mistakes."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no watchlist at {path}: create one (see docs/tracking.md) or pass --watchlist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"watchlist {path} is not valid TOML: {exc}") from None
+    return parse_watchlist(data, path=path)
+
+
+def parse_watchlist(data: dict, *, path: Path | None = None) -> Watchlist:
+    where = f"watchlist {path}" if path else "watchlist"
+    base = path.parent if path else Path(".")
+    unknown = set(data) - {"settings", "docket", "search"}
+    if unknown:
+        raise InputError(f"{where}: unknown section(s) {', '.join(sorted(unknown))} (expected settings, docket, search)")
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise InputError(f"{where}: [settings] must be a table")
+    wl = Watchlist(path=path)
+    if settings.get("db"):
+        wl.db = _relative(base, settings["db"])
+    if settings.get("out_dir"):
+        wl.out_dir = _relative(base, settings["out_dir"])
+    else:
+        wl.out_dir = base / "briefings"
+    fmt = str(settings.get("format", "html")).lower().lstrip(".")
+    if fmt not in ("html", "md", "docx"):
+        raise InputError(f"{where}: settings.format must be html, md or docx, got {fmt!r}")
+    wl.brief_format = fmt
+    dockets = data.get("docket") or []
+    if not isinstance(dockets, list):
+        raise InputError(f"{where}: dockets are [[docket]] entries with an id")
+    for i, entry in enumerate(dockets, start=1):
+        docket_id = str((entry or {}).get("id", "")).strip() if isinstance(entry, dict) else ""
+        if not DOCKET_ID.match(docket_id):
+            raise InputError(f"{where}: [[docket]] number {i} needs an id like \"DHS-2025-0001\", got {docket_id!r}")
+        if docket_id not in wl.dockets:
+            wl.dockets.append(docket_id)
+    searches = data.get("search") or []
+    if not isinstance(searches, list):
+        raise InputError(f"{where}: searches are [[search]] entries with a term")
+    for i, entry in enumerate(searches, start=1):
+        if not isinstance(entry, dict) or not str(entry.get("term", "")).strip():
+            raise InputError(f"{where}: [[search]] number {i} needs a term")
+        agency = entry.get("agency")
+        if agency is not None and not re.fullmatch(r"[A-Za-z0-9-]{2,20}", str(agency)):
+            raise InputError(f"{where}: [[search]] number {i} has a malformed agency {agency!r}")
+        limit = entry.get("limit", 25)
+        if not isinstance(limit, int) or not 1 <= limit <= 250:
+            raise InputError(f"{where}: [[search]] number {i}: limit must be a whole number from 1 to 250")
+        wl.searches.append(
+            SearchEntry(
+                term=str(entry["term"]).strip(),
+                agency=str(agency).upper() if agency else None,
+                open=bool(entry.get("open", False)),
+                sync=bool(entry.get("sync", False)),
+                limit=limit,
+            )
+        )
+    if not wl.dockets and not wl.searches:
+        raise InputError(f"{where} lists no [[docket]] and no [[search]]: nothing to track")
+    return wl
+
+
+def _relative(base: Path, value) -> Path:
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+# --------------------------------------------------------------------------- discoveries
+
+
+def record_discoveries(
+    con: duckdb.DuckDBPyConnection, search: SearchEntry, found: list[dict], *, seen_at: datetime | None = None
+) -> list[dict]:
+    """Remember what a watchlist search found; return only the finds not reported before.
+
+    `found` items are `comments.discover` results (dicts with kind, id, docket_id, title).
+    """
+    if not found:
+        return []
+    seen_at = seen_at or now_utc()
+    known = {
+        (k, i) for k, i in con.execute(
+            "select kind, item_id from tracking_discoveries where term_key = ?", [search.key]
+        ).fetchall()
+    }
+    new = [f for f in found if (f["kind"], f["id"]) not in known]
+    if new:
+        from comments import store
+
+        store.upsert(
+            con,
+            "tracking_discoveries",
+            [
+                {"term_key": search.key, "kind": f["kind"], "item_id": f["id"], "docket_id": f.get("docket_id"),
+                 "title": f.get("title"), "first_seen": seen_at}
+                for f in new
+            ],
+            ["term_key", "kind", "item_id"],
+        )
+    return new
+
+
+def render_discoveries_markdown(results: list[tuple[SearchEntry, list[dict], list[dict]]]) -> str:
+    """Markdown for each watchlist search: what it found and which finds are new since the last run."""
+    lines = ["## Watchlist searches", ""]
+    for search, found, new in results:
+        label = f"“{md_escape(search.term)}”" + (f", agency {md_escape(search.agency)}" if search.agency else "") + (
+            ", open for comment" if search.open else "")
+        lines.append(f"### {label}")
+        lines.append("")
+        lines.append(f"{len(found)} found, {len(new)} new since the last run.")
+        lines.append("")
+        new_ids = {(f["kind"], f["id"]) for f in new}
+        for f in found:
+            mark = "**new** " if (f["kind"], f["id"]) in new_ids else ""
+            count = f.get("comment_count")
+            count_text = "comments unknown" if count is None else f"{count:,} comments"
+            lines.append(
+                f"- {mark}{f['kind']} [{md_escape(f['id'])}]({f.get('url') or ''}) — {md_escape(f.get('title'))} "
+                f"({count_text})"
+            )
+        lines.append("")
+    return "\n".join(lines)
