@@ -1,0 +1,61 @@
+-- Briefing header: the docket, its comment period, and when the data was
+-- synced and analyzed. One row (none when the docket is unknown).
+with
+docket as (
+    select docket_id, agency_id, title, rin, docket_type, source
+    from dockets
+    where docket_id = $docket_id
+),
+comment_docs as (
+    -- documents that opened a comment period (a docket can hold several)
+    select
+        min(comment_start_date) as comment_start,
+        max(comment_end_date)   as comment_end,
+        count(*)                as documents
+    from documents
+    where docket_id = $docket_id
+      and (comment_start_date is not null or comment_end_date is not null)
+),
+stored as (
+    select
+        count(*)         as comments,
+        max(fetched_at)  as last_fetched,
+        any_value(agency_id) as agency_id
+    from comments
+    where docket_id = $docket_id
+),
+last_sync as (
+    select max(finished_at) as synced_at
+    from sync_runs
+    where docket_id = $docket_id and status in ('complete', 'partial')
+),
+last_analysis as (
+    select run_id, finished_at, code_version
+    from analysis_runs
+    where docket_id = $docket_id and status = 'complete'
+    order by finished_at desc nulls last, started_at desc
+    limit 1
+),
+final as (
+    select
+        $docket_id                                     as docket_id,
+        d.docket_id is not null                        as docket_known,
+        d.title,
+        coalesce(d.agency_id, s.agency_id)             as agency_id,
+        d.rin,
+        d.docket_type,
+        cd.comment_start,
+        cd.comment_end,
+        s.comments                                     as stored_comments,
+        coalesce(ls.synced_at, s.last_fetched)         as synced_at,
+        case when ls.synced_at is not null then 'sync run' else 'comments fetched' end as synced_basis,
+        la.run_id                                      as analysis_run_id,
+        la.finished_at                                 as analyzed_at,
+        la.code_version
+    from stored s
+    cross join comment_docs cd
+    cross join last_sync ls
+    left join docket d on true
+    left join last_analysis la on true
+)
+select * from final;

@@ -1,0 +1,54 @@
+-- Headline numbers of a briefing, chosen so they reconcile:
+--   comments_posted = campaign_comments + singleton_comments
+--   submissions_represented = comments_posted + agency_duplicates
+--   unique_texts = singleton_comments + campaigns (a campaign counts once)
+with
+analysis as (
+    select a.comment_id, a.campaign_id, coalesce(c.duplicate_comments, 0) as duplicates
+    from comment_analysis a
+    join comments c using (comment_id)
+    where a.docket_id = $docket_id
+),
+bodies as (
+    select body_source, box_is_boilerplate, attachments
+    from comment_bodies
+    where docket_id = $docket_id
+),
+counts as (
+    select
+        count(*)                                                as comments_posted,
+        sum(duplicates)                                         as agency_duplicates,
+        count(*) + sum(duplicates)                              as submissions_represented,
+        count(*) filter (where campaign_id is not null)         as campaign_comments,
+        count(*) filter (where campaign_id is null)             as singleton_comments,
+        count(distinct campaign_id)                             as campaigns,
+        coalesce(sum(1 + duplicates) filter (where campaign_id is not null), 0) as campaign_submissions
+    from analysis
+),
+attachment_substance as (
+    select
+        count(*) filter (
+            where body_source in ('attachment', 'both') or (box_is_boilerplate and attachments > 0)
+        ) as attachment_substance,
+        count(*) filter (where body_source in ('attachment', 'both')) as attachment_substance_with_text
+    from bodies
+),
+final as (
+    select
+        c.comments_posted,
+        c.agency_duplicates,
+        c.submissions_represented,
+        c.singleton_comments + c.campaigns                      as unique_texts,
+        c.campaigns,
+        c.campaign_comments,
+        c.singleton_comments,
+        c.campaign_submissions,
+        round(100.0 * c.campaign_comments / nullif(c.comments_posted, 0), 1)         as campaign_share_pct,
+        round(100.0 * c.campaign_submissions / nullif(c.submissions_represented, 0), 1) as campaign_submissions_share_pct,
+        a.attachment_substance,
+        a.attachment_substance_with_text,
+        a.attachment_substance - a.attachment_substance_with_text as attachment_substance_without_text
+    from counts c
+    cross join attachment_substance a
+)
+select * from final;

@@ -1,0 +1,264 @@
+"""Everything a briefing says, gathered in one place from SQL.
+
+`gather(con, docket_id)` runs the report queries in `sql/reports/brief_*.sql`
+and returns a plain dict that every renderer (HTML, Markdown, Word) reads, so
+the three formats cannot disagree on a number. Python here only selects and
+arranges rows (which quotes to show, which names to withhold); it computes no
+counts of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from comments.briefing.privacy import NameGuard, NoGuard
+from comments.errors import InputError, UserError
+from comments.resources import sql_text
+
+REGULATIONS_GOV = "https://www.regulations.gov"
+STANCES = ("support", "oppose", "mixed", "unclear")
+
+# Where the analysis keeps its measured stance accuracy (maintained with the
+# hand-labeled evaluation set); absent means unmeasured.
+STANCE_EVAL = Path(__file__).resolve().parents[1] / "analysis" / "stance_eval.json"
+
+
+class NotAnalyzedError(UserError):
+    """The docket has comments but no completed analysis run."""
+
+
+def docket_url(docket_id: str) -> str:
+    return f"{REGULATIONS_GOV}/docket/{docket_id}"
+
+
+def comment_url(comment_id: str) -> str:
+    return f"{REGULATIONS_GOV}/comment/{comment_id}"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, docket_id: str) -> list[dict]:
+    cur = con.execute(sql_text(f"reports/{name}.sql"), {"docket_id": docket_id})
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+# The headline numbers, in the order every format shows them: (key, label).
+HEADLINE = (
+    ("comments_posted", "Comments posted on regulations.gov"),
+    ("agency_duplicates", "Further copies the agency counted but did not post"),
+    ("submissions_represented", "Submissions represented (posted + agency duplicate counts)"),
+    ("unique_texts", "Unique texts (each campaign counted once)"),
+    ("campaigns", "Campaigns (form letters)"),
+    ("campaign_comments", "Posted comments that belong to a campaign"),
+    ("campaign_share_pct", "Campaign share of posted comments (%)"),
+    ("campaign_submissions_share_pct", "Campaign share of submissions represented (%)"),
+    ("attachment_substance", "Comments whose substance is in attachments"),
+    ("attachment_substance_with_text", "… of which attachment text could be read"),
+)
+
+
+def gather(
+    con: duckdb.DuckDBPyConnection,
+    docket_id: str,
+    *,
+    show_names: bool = False,
+    max_themes: int = 8,
+    quotes_per_theme: int = 3,
+    max_campaigns: int = 4,
+    max_organizations: int = 30,
+    stance_eval_path: Path | None = None,
+) -> dict:
+    """The briefing's content for `docket_id` as plain data (see module doc).
+
+    Raises InputError for an unknown docket and NotAnalyzedError when the
+    docket has not been analyzed yet.
+    """
+    header = _rows(con, "brief_docket", docket_id)[0]
+    if not header["docket_known"] and not header["stored_comments"]:
+        raise InputError(f"unknown docket {docket_id}: run `comments sync {docket_id}` first (or check --db)")
+    if header["analysis_run_id"] is None:
+        raise NotAnalyzedError(f"docket {docket_id} has not been analyzed yet: run `comments analyze {docket_id}` first")
+
+    guard = NoGuard() if show_names else NameGuard.from_rows(
+        (r["first_name"], r["last_name"], r["title"]) for r in _rows(con, "brief_private_names", docket_id)
+    )
+
+    headline = _rows(con, "brief_headline", docket_id)[0]
+    headline = {k: (0 if v is None else v) for k, v in headline.items()}
+    stance = _rows(con, "brief_stance", docket_id)
+
+    metrics = [{"key": k, "label": label, "value": headline[k]} for k, label in HEADLINE]
+    for row in stance:
+        for measure in ("unique_texts", "submissions"):
+            metrics.append({
+                "key": f"stance_{row['stance']}_{measure}",
+                "label": f"Stance {row['stance']}, by {measure.replace('_', ' ')}",
+                "value": row[measure],
+            })
+
+    themes = _themes(con, docket_id, guard, show_names, max_themes, quotes_per_theme)
+    campaigns = _campaigns(con, docket_id, guard, show_names, max_campaigns)
+    commenters = _commenters(con, docket_id, max_organizations)
+    timeline = _rows(con, "brief_timeline", docket_id)
+
+    brief = {
+        "docket": {
+            **header,
+            "url": docket_url(docket_id),
+        },
+        "headline": headline,
+        "metrics": metrics,
+        "stance": stance,
+        "themes": themes,
+        "commenters": commenters,
+        "campaigns": campaigns,
+        "timeline": timeline,
+        "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
+        "show_names": show_names,
+        "generated_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+    }
+    brief["caveats"] = caveats(brief)
+    return brief
+
+
+def _attribution(row: dict, show_names: bool) -> str:
+    """Who wrote a quoted comment, as the briefing may say it."""
+    kind = row.get("commenter_type") or "unknown"
+    if kind in ("organization", "government"):
+        name = row.get("commenter_name") or row.get("organization") or row.get("gov_agency")
+        if name:
+            return name
+        return "a government commenter" if kind == "government" else "an organization"
+    if show_names:
+        name = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
+        if name:
+            return name
+    return "an individual" if kind == "individual" else "a commenter"
+
+
+def _themes(con, docket_id, guard: NameGuard, show_names, max_themes, per_theme) -> list[dict]:
+    quotes_by_theme: dict[str, list[dict]] = {}
+    for q in _rows(con, "brief_theme_quotes", docket_id):
+        quotes_by_theme.setdefault(q["theme_id"], []).append(q)
+    themes = []
+    for t in _rows(con, "brief_themes", docket_id)[:max_themes]:
+        chosen, withheld, not_verbatim = [], 0, 0
+        for q in quotes_by_theme.get(t["theme_id"], []):
+            if not q["is_verbatim"]:
+                not_verbatim += 1  # never show a "quote" the comment does not contain
+                continue
+            if guard.contains(q["quote"]):
+                withheld += 1
+                continue
+            if len(chosen) < per_theme:
+                chosen.append({
+                    "comment_id": q["comment_id"],
+                    "quote": q["quote"],
+                    "url": comment_url(q["comment_id"]),
+                    "attribution": _attribution(q, show_names),
+                })
+        themes.append({**t, "quotes": chosen, "quotes_withheld": withheld, "quotes_not_verbatim": not_verbatim})
+    return themes
+
+
+def _campaigns(con, docket_id, guard: NameGuard, show_names, max_campaigns) -> list[dict]:
+    examples: dict[str, dict] = {}
+    for a in _rows(con, "brief_campaign_additions", docket_id):
+        if a["campaign_id"] in examples or not a["is_verbatim"] or guard.contains(a["sentence"]):
+            continue
+        examples[a["campaign_id"]] = {
+            "comment_id": a["comment_id"],
+            "quote": a["sentence"],
+            "url": comment_url(a["comment_id"]),
+        }
+    out = []
+    for c in _rows(con, "brief_campaigns", docket_id)[:max_campaigns]:
+        excerpt = _excerpt(c["template_text"], 320)
+        out.append({
+            **c,
+            "template_excerpt": guard.redact(excerpt),
+            "template_url": comment_url(c["template_comment_id"]),
+            "addition_example": examples.get(c["campaign_id"]),
+        })
+    return out
+
+
+def _commenters(con, docket_id, max_organizations) -> dict:
+    rows = _rows(con, "brief_commenters", docket_id)
+    governments = [r for r in rows if r["commenter_type"] == "government"]
+    organizations = [r for r in rows if r["commenter_type"] == "organization"]
+    return {
+        "governments": governments,
+        "organizations": organizations[:max_organizations],
+        "organizations_total": len(organizations),
+        "organizations_not_shown": max(0, len(organizations) - max_organizations),
+    }
+
+
+def _excerpt(text: str | None, limit: int) -> str:
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
+def load_stance_accuracy(path: Path) -> dict | None:
+    """The measured stance accuracy, as the analysis recorded it; None if unmeasured.
+
+    Only figures present in the file are passed on (never invented). Accepts
+    {"accuracy": .., "n"|"examples": .., "per_class": {cls: {"precision": .., "recall": ..}}}.
+    """
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    per_class = raw.get("per_class") or raw.get("classes") or {}
+    out = {
+        "accuracy": raw.get("accuracy"),
+        "n": raw.get("n") or raw.get("examples") or raw.get("labeled"),
+        "macro_f1": raw.get("macro_f1"),
+        "per_class": {
+            k: {m: v.get(m) for m in ("precision", "recall") if isinstance(v, dict) and v.get(m) is not None}
+            for k, v in per_class.items()
+            if isinstance(v, dict)
+        },
+        "source": str(path.name),
+    }
+    if out["accuracy"] is None and not out["per_class"]:
+        return None
+    return out
+
+
+def caveats(brief: dict) -> list[str]:
+    """The caveats every briefing carries, whatever the numbers."""
+    h = brief["headline"]
+    acc = brief["accuracy"]
+    if acc:
+        parts = []
+        if acc.get("accuracy") is not None:
+            parts.append(f"overall accuracy {100 * float(acc['accuracy']):.0f}%")
+        for cls, m in acc.get("per_class", {}).items():
+            if m:
+                parts.append(
+                    f"{cls}: " + ", ".join(f"{k} {100 * float(v):.0f}%" for k, v in m.items())
+                )
+        n = f" on {acc['n']} hand-labeled comments" if acc.get("n") else " on a hand-labeled set"
+        measured = f"Measured{n}: " + "; ".join(parts) + "."
+    else:
+        measured = "Their accuracy has not been measured for this version: treat them as rough."
+    return [
+        "Posted counts are not received counts: agencies post what they choose, and may hold back "
+        "duplicates, abusive or sensitive comments. "
+        f"The agency reports {h['agency_duplicates']:,} further copies it did not post.",
+        "Agencies differ in how they post mass mail: some post every copy, some post one with a count "
+        "of duplicates, some post none. Compare dockets by submissions represented, not by posts.",
+        "Identities are not verified: names, organizations and categories are what submitters typed.",
+        "Themes, stance and campaigns are automated estimates from the comment text (and attachment "
+        "text where it could be read). " + measured,
+    ]

@@ -1,0 +1,300 @@
+"""Briefing renderers: the same data (from `data.gather`) as HTML, Markdown or Word.
+
+All three take the dict that `gather` returns and print its numbers as they
+are; none of them counts anything. Text from comments is escaped for each
+format: Jinja2 autoescaping for HTML, backslash escapes for Markdown, plain
+text runs for Word.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from comments.briefing import chart
+
+
+def fmt_num(value) -> str:
+    if value is None:
+        return "0"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def fmt_day(value) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, datetime):
+        value = value.date()
+    return f"{value:%b} {value.day}, {value:%Y}" if isinstance(value, date) else str(value)
+
+
+def fmt_when(value) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M} UTC"
+    return str(value)
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("comments.briefing", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=fmt_num, day=fmt_day, when=fmt_when)
+    return env
+
+
+def to_html(brief: dict) -> str:
+    d = brief["docket"]
+    return _env().get_template("brief.html.j2").render(
+        b=brief,
+        d=d,
+        h=brief["headline"],
+        c=brief["commenters"],
+        # charts are built from numbers, dates and ids only, each escaped (chart.py)
+        stance_chart=Markup(chart.stance_svg(brief["stance"])),
+        timeline_chart=Markup(chart.timeline_svg(brief["timeline"], brief["campaigns"], comment_end=d["comment_end"])),
+    )
+
+
+# CommonMark lets any ASCII punctuation be backslash-escaped; escaping these
+# keeps comment text from becoming links, emphasis, tables or raw HTML.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:])")
+
+
+def md_escape(text) -> str:
+    """Comment-derived text as inert Markdown (one line: whitespace collapsed)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text or "").split()))
+
+
+def to_markdown(brief: dict) -> str:
+    d, h, c = brief["docket"], brief["headline"], brief["commenters"]
+    e = md_escape
+    out = [
+        f"# {e(d['title'] or 'Untitled docket')}",
+        "",
+        f"- Docket: [{e(d['docket_id'])}]({d['url']})" + (f" · {e(d['docket_type'])}" if d["docket_type"] else ""),
+        f"- Agency: {e(d['agency_id'] or 'not recorded')}",
+        f"- RIN: {e(d['rin'] or 'none recorded')}",
+        f"- Comment period: {fmt_day(d['comment_start'])} to {fmt_day(d['comment_end'])}",
+        f"- Data synced: {fmt_when(d['synced_at'])} ({e(d['synced_basis'])})",
+        f"- Analyzed: {fmt_when(d['analyzed_at'])} (run {e(d['analysis_run_id'])}, code {e(d['code_version'])})",
+        "",
+        "_Names of private individuals are shown (--show-names)._" if brief["show_names"]
+        else "_Names of private individuals are withheld; organizations and government bodies are named._",
+        "",
+        "## 1. The numbers",
+        "",
+        f"{fmt_num(h['comments_posted'])} comments are posted; with the {fmt_num(h['agency_duplicates'])} further copies "
+        f"the agency counted, they represent {fmt_num(h['submissions_represented'])} submissions. "
+        f"{fmt_num(h['campaign_comments'])} posted comments ({h['campaign_share_pct']}%) belong to "
+        f"{fmt_num(h['campaigns'])} campaigns; counting each campaign once leaves {fmt_num(h['unique_texts'])} unique texts. "
+        f"{fmt_num(h['attachment_substance'])} comments put their substance in attachments; the text of "
+        f"{fmt_num(h['attachment_substance_with_text'])} of them could be read.",
+        "",
+        "| Measure | Count |",
+        "|---|---:|",
+    ]
+    out += [f"| {e(m['label'])} | {fmt_num(m['value'])} |" for m in brief["metrics"] if not m["key"].startswith("stance_")]
+    out += [
+        "",
+        "## 2. Stance toward the proposed action",
+        "",
+        "Counted by unique texts (a campaign counts once) and by submissions represented (every copy counts).",
+        "",
+        "| Stance | Unique texts | Share | Submissions represented | Share |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {e(s['stance'])} | {fmt_num(s['unique_texts'])} | {s['unique_share_pct']}% | "
+        f"{fmt_num(s['submissions'])} | {s['submissions_share_pct']}% |"
+        for s in brief["stance"]
+    ]
+    out += ["", "## 3. Themes, largest first", "", "_Share of unique texts that raise each theme; one text can raise several._", ""]
+    for i, t in enumerate(brief["themes"], start=1):
+        out.append(f"### {i}. {e(t['label'])}")
+        out.append("")
+        line = (f"{fmt_num(t['unique_texts'])} unique texts ({t['unique_share_pct']}%) · {fmt_num(t['comments'])} comments · "
+                f"{fmt_num(t['submissions'])} submissions represented ({t['submissions_share_pct']}%)")
+        if t["quotes_withheld"]:
+            line += f" · {t['quotes_withheld']} quote(s) not shown because they name a private individual"
+        out += [line, ""]
+        for q in t["quotes"]:
+            out += [f"> “{e(q['quote'])}”", f"> — {e(q['attribution'])}, [{e(q['comment_id'])}]({q['url']})", ""]
+    out += ["## 4. Who commented", ""]
+    if c["governments"]:
+        out += ["### Governments and officials", "", "| Name | Comments | Stance |", "|---|---:|---|"]
+        out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(o['stance'])} |" for o in c["governments"]]
+        out.append("")
+    out += [f"### Organizations ({fmt_num(c['organizations_total'])})", ""]
+    if c["organizations"]:
+        out += ["| Name | Comments | Stance |", "|---|---:|---|"]
+        out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(o['stance'])} |" for o in c["organizations"]]
+        if c["organizations_not_shown"]:
+            out += ["", f"… and {fmt_num(c['organizations_not_shown'])} more organizations (see `comments export`)."]
+        out.append("")
+    out += ["### Largest campaigns", ""]
+    for k in brief["campaigns"]:
+        out += [
+            f"**{e(k['campaign_id'])}**: {fmt_num(k['size'])} copies posted ({fmt_num(k['exact_copies'])} exact), "
+            f"{fmt_num(k['submissions_represented'])} submissions represented, stance {e(k['stance'])}, "
+            f"{fmt_day(k['first_received'])} to {fmt_day(k['last_received'])}. "
+            f"{fmt_num(k['members_with_additions'])} copies added words of their own.",
+            "",
+            f"> Template ([{e(k['template_comment_id'])}]({k['template_url']})): {e(k['template_excerpt'])}",
+            "",
+        ]
+        if k["addition_example"]:
+            a = k["addition_example"]
+            out += [f"> One sender added: “{e(a['quote'])}” ([{e(a['comment_id'])}]({a['url']}))", ""]
+    out += ["## 5. Submissions per day", "", "| Day | Comments | Campaign copies |", "|---|---:|---:|"]
+    out += [f"| {r['day']} | {fmt_num(r['comments'])} | {fmt_num(r['campaign_comments'])} |" for r in brief["timeline"]]
+    out += ["", "## 6. Caveats", ""]
+    out += [f"- {e(text)}" for text in brief["caveats"]]
+    out += ["", f"_Generated {fmt_when(brief['generated_at'])} by `comments brief`; every number comes from `sql/reports/brief_*.sql`._", ""]
+    return "\n".join(out)
+
+
+def to_docx(brief: dict) -> bytes:
+    from docx import Document
+    from docx.shared import Inches, Pt
+
+    d, h, c = brief["docket"], brief["headline"], brief["commenters"]
+    doc = Document()
+    doc.styles["Normal"].font.size = Pt(10)
+    for section in doc.sections:
+        section.left_margin = section.right_margin = Inches(0.8)
+        section.top_margin = section.bottom_margin = Inches(0.7)
+    doc.add_heading(d["title"] or "Untitled docket", level=1)
+    p = doc.add_paragraph("Docket: ")
+    _hyperlink(p, d["url"], d["docket_id"])
+    for label, value in (
+        ("Agency", d["agency_id"] or "not recorded"),
+        ("RIN", d["rin"] or "none recorded"),
+        ("Comment period", f"{fmt_day(d['comment_start'])} to {fmt_day(d['comment_end'])}"),
+        ("Data synced", f"{fmt_when(d['synced_at'])} ({d['synced_basis']})"),
+        ("Analyzed", f"{fmt_when(d['analyzed_at'])} (run {d['analysis_run_id']}, code {d['code_version']})"),
+    ):
+        doc.add_paragraph(f"{label}: {value}")
+    doc.add_paragraph(
+        "Names of private individuals are shown (--show-names)." if brief["show_names"]
+        else "Names of private individuals are withheld; organizations and government bodies are named."
+    ).runs[0].italic = True
+
+    doc.add_heading("1. The numbers", level=2)
+    doc.add_paragraph(
+        f"{fmt_num(h['comments_posted'])} comments are posted; with the {fmt_num(h['agency_duplicates'])} further copies "
+        f"the agency counted, they represent {fmt_num(h['submissions_represented'])} submissions. "
+        f"{fmt_num(h['campaign_comments'])} posted comments ({h['campaign_share_pct']}%) belong to "
+        f"{fmt_num(h['campaigns'])} campaigns; counting each campaign once leaves {fmt_num(h['unique_texts'])} unique texts. "
+        f"{fmt_num(h['attachment_substance'])} comments put their substance in attachments; the text of "
+        f"{fmt_num(h['attachment_substance_with_text'])} of them could be read."
+    )
+    _table(doc, ["Measure", "Count"],
+           [[m["label"], fmt_num(m["value"])] for m in brief["metrics"] if not m["key"].startswith("stance_")])
+
+    doc.add_heading("2. Stance toward the proposed action", level=2)
+    doc.add_paragraph("Counted by unique texts (a campaign counts once) and by submissions represented (every copy counts).")
+    _table(doc, ["Stance", "Unique texts", "Share", "Submissions represented", "Share"], [
+        [s["stance"], fmt_num(s["unique_texts"]), f"{s['unique_share_pct']}%", fmt_num(s["submissions"]), f"{s['submissions_share_pct']}%"]
+        for s in brief["stance"]
+    ])
+
+    doc.add_heading("3. Themes, largest first", level=2)
+    for i, t in enumerate(brief["themes"], start=1):
+        doc.add_heading(f"{i}. {t['label']}", level=3)
+        line = (f"{fmt_num(t['unique_texts'])} unique texts ({t['unique_share_pct']}%) · {fmt_num(t['comments'])} comments · "
+                f"{fmt_num(t['submissions'])} submissions represented ({t['submissions_share_pct']}%)")
+        if t["quotes_withheld"]:
+            line += f" · {t['quotes_withheld']} quote(s) not shown because they name a private individual"
+        doc.add_paragraph(line)
+        for q in t["quotes"]:
+            p = doc.add_paragraph(style="Quote")
+            p.add_run(f"“{q['quote']}” — {q['attribution']}, ")
+            _hyperlink(p, q["url"], q["comment_id"])
+
+    doc.add_heading("4. Who commented", level=2)
+    if c["governments"]:
+        doc.add_heading("Governments and officials", level=3)
+        _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), o["stance"]] for o in c["governments"]])
+    doc.add_heading(f"Organizations ({fmt_num(c['organizations_total'])})", level=3)
+    if c["organizations"]:
+        _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), o["stance"]] for o in c["organizations"]])
+        if c["organizations_not_shown"]:
+            doc.add_paragraph(f"… and {fmt_num(c['organizations_not_shown'])} more organizations (see comments export).")
+    doc.add_heading("Largest campaigns", level=3)
+    for k in brief["campaigns"]:
+        doc.add_paragraph(
+            f"{k['campaign_id']}: {fmt_num(k['size'])} copies posted ({fmt_num(k['exact_copies'])} exact), "
+            f"{fmt_num(k['submissions_represented'])} submissions represented, stance {k['stance']}, "
+            f"{fmt_day(k['first_received'])} to {fmt_day(k['last_received'])}. "
+            f"{fmt_num(k['members_with_additions'])} copies added words of their own."
+        )
+        p = doc.add_paragraph(style="Quote")
+        p.add_run("Template (")
+        _hyperlink(p, k["template_url"], k["template_comment_id"])
+        p.add_run(f"): {k['template_excerpt']}")
+        if k["addition_example"]:
+            a = k["addition_example"]
+            p = doc.add_paragraph(style="Quote")
+            p.add_run(f"One sender added: “{a['quote']}” (")
+            _hyperlink(p, a["url"], a["comment_id"])
+            p.add_run(")")
+
+    doc.add_heading("5. Submissions per day", level=2)
+    doc.add_paragraph("Posted comments by the day the agency received them; campaign copies in orange.")
+    doc.add_picture(io.BytesIO(chart.timeline_png(brief["timeline"])), width=Inches(6.5))
+
+    doc.add_heading("6. Caveats", level=2)
+    for text in brief["caveats"]:
+        doc.add_paragraph(text, style="List Bullet")
+    doc.add_paragraph(f"Generated {fmt_when(brief['generated_at'])} by comments brief; every number comes from sql/reports/brief_*.sql.")
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def _table(doc, header: list[str], rows: list[list[str]]) -> None:
+    table = doc.add_table(rows=1, cols=len(header))
+    table.style = "Light List"
+    for cell, text in zip(table.rows[0].cells, header, strict=True):
+        cell.text = text
+    for row in rows:
+        cells = table.add_row().cells
+        for cell, text in zip(cells, row, strict=True):
+            cell.text = str(text)
+
+
+def _hyperlink(paragraph, url: str, text: str) -> None:
+    """A clickable link run (python-docx has no public API for it)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    rel_id = paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), rel_id)
+    run = OxmlElement("w:r")
+    props = OxmlElement("w:rPr")
+    color = OxmlElement("w:color")
+    color.set(qn("w:val"), "3B6EA5")
+    underline = OxmlElement("w:u")
+    underline.set(qn("w:val"), "single")
+    props.append(color)
+    props.append(underline)
+    run.append(props)
+    t = OxmlElement("w:t")
+    t.text = text  # set as element text: XML-escaped by lxml
+    t.set(qn("xml:space"), "preserve")
+    run.append(t)
+    link.append(run)
+    paragraph._p.append(link)
