@@ -605,3 +605,221 @@ def render_discoveries_markdown(results: list[tuple[SearchEntry, list[dict], lis
             )
         lines.append("")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- running a watchlist
+#
+# Each step opens its own connection from the database path, so the Prefect
+# flow (flows/track.py) can run the very same functions as tasks with plain
+# parameters. `run_watchlist` composes them without Prefect (tests, scripts).
+
+
+def sync_step(db: str | Path, docket_id: str, *, client=None, max_comments: int | None = None) -> dict:
+    """Bring the docket up to date from the API (helper B's `comments.sync.sync_docket`)."""
+    from comments import store
+    from comments.sync import sync_docket
+
+    if client is None:
+        from comments.client import RegulationsClient
+
+        client = RegulationsClient()
+    con = store.connect(db)
+    try:
+        return sync_docket(con, client, docket_id, max_comments=max_comments).as_dict()
+    finally:
+        con.close()
+
+
+def attachments_step(db: str | Path, docket_id: str) -> dict:
+    """Download and extract the docket's pending attachments (helper C's pipeline)."""
+    from comments import store
+    from comments.attachments import files_dir_for, process_attachments
+
+    con = store.connect(db)
+    try:
+        return dict(process_attachments(con, docket_id, files_dir=files_dir_for(db)))
+    finally:
+        con.close()
+
+
+def analyze_step(db: str | Path, docket_id: str) -> dict:
+    """Campaigns, themes, stance, commenters (helper F's `comments.analysis.pipeline.analyze_docket`)."""
+    from comments import store
+    from comments.analysis.pipeline import analyze_docket
+
+    con = store.connect(db)
+    try:
+        result = analyze_docket(con, docket_id)
+    finally:
+        con.close()
+    if hasattr(result, "as_dict"):
+        return result.as_dict()
+    return dict(result) if isinstance(result, dict) else {"result": str(result)}
+
+
+def changes_step(db: str | Path, docket_id: str, out_dir: str | Path) -> dict:
+    """Diff with the last run, save the snapshot, write `<out_dir>/<docket>.changes.md`."""
+    from comments import store
+
+    con = store.connect(db)
+    try:
+        result = record_changes(con, docket_id, out_dir=out_dir)
+    finally:
+        con.close()
+    return {
+        "docket_id": docket_id,
+        "path": str(result.path) if result.path else None,
+        "first_run": result.changes["first_run"],
+        "new_comments": len(result.changes["new_comments"]),
+        "new_campaigns": [c["campaign_id"] for c in result.changes["new_campaigns"]],
+        "grown_campaigns": [c["campaign_id"] for c in result.changes["grown_campaigns"]],
+        "new_themes": [t["theme_id"] for t in result.changes["new_themes"]],
+        "grown_themes": [t["theme_id"] for t in result.changes["grown_themes"]],
+        "stance_shifts": len(result.changes["stance"]["shifted"]),
+        "markdown": result.markdown,
+    }
+
+
+def briefing_path(out_dir: str | Path, docket_id: str, fmt: str = "html") -> Path:
+    return Path(out_dir) / f"{safe_file_stem(docket_id)}.{fmt}"
+
+
+def brief_step(db: str | Path, docket_id: str, out_dir: str | Path, fmt: str = "html") -> dict:
+    """Write the docket's briefing (helper G's `comments.briefing.write_briefing`) next to the changes."""
+    from comments import store
+    from comments.briefing import write_briefing
+
+    out = briefing_path(out_dir, docket_id, fmt)
+    con = store.connect(db)
+    try:
+        write_briefing(con, docket_id, out)
+    finally:
+        con.close()
+    return {"docket_id": docket_id, "path": str(out)}
+
+
+def search_step(db: str | Path, search: SearchEntry, *, client=None) -> dict:
+    """Run one watchlist search through discover; remember its finds; return them with the new ones."""
+    from comments import store
+    from comments.discover import discover
+
+    if client is None:
+        from comments.client import RegulationsClient
+
+        client = RegulationsClient()
+    found = discover(client, search.term, agency=search.agency, open_only=search.open, limit=search.limit)
+    con = store.connect(db)
+    try:
+        new = record_discoveries(con, search, found.items)
+    finally:
+        con.close()
+    return {"search": search, "found": found.items, "new": new, "requests": found.requests}
+
+
+@dataclass
+class DocketRun:
+    docket_id: str
+    steps: dict = field(default_factory=dict)   # step name -> its result
+    error: str | None = None                    # the step that failed and why
+
+    @property
+    def changes(self) -> dict | None:
+        return self.steps.get("changes")
+
+
+@dataclass
+class WatchlistRun:
+    dockets: list[DocketRun] = field(default_factory=list)
+    searches: list[dict] = field(default_factory=list)
+    search_errors: list[str] = field(default_factory=list)
+    searches_path: Path | None = None
+
+    @property
+    def failed(self) -> list[DocketRun]:
+        return [d for d in self.dockets if d.error]
+
+    def summary(self) -> str:
+        ok = len(self.dockets) - len(self.failed)
+        parts = [f"tracked {ok}/{len(self.dockets)} dockets"]
+        for d in self.dockets:
+            c = d.changes
+            if d.error:
+                parts.append(f"{d.docket_id}: FAILED ({d.error})")
+            elif c:
+                parts.append(
+                    f"{d.docket_id}: {c['new_comments']} new comments, {len(c['new_campaigns'])} new campaigns, "
+                    f"{len(c['grown_campaigns'])} grown, {len(c['new_themes'])} new themes"
+                )
+        if self.searches:
+            parts.append(f"{sum(len(s['new']) for s in self.searches)} new finds in {len(self.searches)} searches")
+        return "; ".join(parts)
+
+
+def docket_steps(wl: Watchlist, *, skip: tuple[str, ...] = ()) -> list[str]:
+    return [s for s in ("sync", "attachments", "analyze", "changes", "brief") if s not in skip]
+
+
+def run_docket(
+    db: str | Path, docket_id: str, out_dir: str | Path, *, fmt: str = "html", client=None,
+    skip: tuple[str, ...] = (), max_comments: int | None = None,
+) -> DocketRun:
+    """sync -> attachments -> analyze -> changes -> brief for one docket; a failing step ends this docket only."""
+    run = DocketRun(docket_id)
+    steps = {
+        "sync": lambda: sync_step(db, docket_id, client=client, max_comments=max_comments),
+        "attachments": lambda: attachments_step(db, docket_id),
+        "analyze": lambda: analyze_step(db, docket_id),
+        "changes": lambda: changes_step(db, docket_id, out_dir),
+        "brief": lambda: brief_step(db, docket_id, out_dir, fmt),
+    }
+    for name, step in steps.items():
+        if name in skip:
+            continue
+        try:
+            run.steps[name] = step()
+        except Exception as exc:  # recorded, reported, and the other dockets go on
+            run.error = f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
+            break
+    return run
+
+
+def run_watchlist(
+    wl: Watchlist, *, db: str | Path | None = None, client=None, skip: tuple[str, ...] = (),
+    max_comments: int | None = None,
+) -> WatchlistRun:
+    """Track every docket of the watchlist, then run its searches (syncing finds marked `sync = true`)."""
+    from comments import settings
+
+    db_path = Path(db) if db else (wl.db or settings.db_path())
+    result = WatchlistRun()
+    extra: list[str] = []
+    for search in wl.searches:
+        try:
+            found = search_step(db_path, search, client=client)
+        except Exception as exc:
+            result.search_errors.append(f"“{search.term}”: {' '.join(str(exc).split())}")
+            continue
+        result.searches.append(found)
+        if search.sync:
+            extra += [f["docket_id"] for f in found["found"] if f.get("docket_id")]
+    dockets = list(dict.fromkeys(wl.dockets + [d for d in extra if DOCKET_ID.match(d)]))
+    for docket_id in dockets:
+        result.dockets.append(
+            run_docket(db_path, docket_id, wl.out_dir, fmt=wl.brief_format, client=client, skip=skip,
+                       max_comments=max_comments)
+        )
+    if result.searches or result.search_errors:
+        result.searches_path = write_searches_markdown(wl.out_dir, result)
+    return result
+
+
+def write_searches_markdown(out_dir: str | Path, result: WatchlistRun) -> Path:
+    text = render_discoveries_markdown([(s["search"], s["found"], s["new"]) for s in result.searches])
+    if result.search_errors:
+        text += "\n### Searches that failed\n\n" + "\n".join(f"- {md_escape(e)}" for e in result.search_errors) + "\n"
+    path = Path(out_dir) / "watchlist-searches.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
