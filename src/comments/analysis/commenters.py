@@ -1,0 +1,169 @@
+"""Who commented: individual, organization, government, anonymous or unknown.
+
+Order of evidence, strongest first:
+1. `gov_agency` / `gov_agency_type` (the submitter filled the government form).
+2. The `organization` field (a government-looking name makes it government).
+3. The title ("Comment Submitted by Jane Doe, American Hospital Association").
+4. The text: letterhead lines and "on behalf of X" / "submitted by X".
+5. The names: "Anonymous Anonymous" (or no name at all on an anonymous
+   submission) is anonymous; a person's name is an individual.
+6. `category` only as a tie-breaker: on real dockets it is unreliable (on
+   CMS-2022-0163 dozens of private individuals sending a form letter chose
+   "Government - Federal"), so it decides only when nothing else does.
+
+`name` is an organization or agency name, never a private person's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TYPES = ("individual", "organization", "government", "anonymous", "unknown")
+
+
+@dataclass(frozen=True)
+class Commenter:
+    type: str
+    name: str | None       # organization/agency name (never a private individual's)
+    evidence: str          # what decided it, for a reader
+
+
+_ORG_WORDS = re.compile(
+    r"\b(association|associations|society|college|academy|inc|incorporated|llc|l\.l\.c|ltd|corp|corporation|company|co\b|group|"
+    r"hospital|hospitals|health system|healthcare|health care|health|institute|foundation|coalition|council|network|alliance|"
+    r"center|centre|university|partners|partnership|systems|solutions|services|organization|organisation|federation|union|"
+    r"board|plan|plans|clinic|clinics|labs|laboratories|technologies|technology|consulting|pharmacy|pharmaceuticals?|"
+    r"committee|project|initiative|trust|cooperative|associates|pllc|pc|lp|llp|agency)\b",
+    re.I,
+)
+_GOV_WORDS = re.compile(
+    r"\b(state of|commonwealth of|department of|dept\.? of|county|city of|town of|office of|ministry|"
+    r"governor|legislature|senate|house of representatives|congress|congressman|congresswoman|senator|"
+    r"representative [A-Z]|attorney general|commissioner|insurance department|health department|"
+    r"department of health|medicaid agency|tribe|tribal|veterans affairs)\b",
+    re.I,
+)
+# Names that are not organizations even though they look like a form's filler.
+_NON_NAMES = re.compile(r"^(n/?a|none|self|individual|private citizen|citizen|retired|na|-|\.|anonymous)$", re.I)
+_ANON = re.compile(r"^\s*anonymous\s*$", re.I)
+
+_TITLE_BY = re.compile(r"comment submitted by (?P<who>.+)$", re.I)
+_ON_BEHALF = re.compile(
+    r"\b(?i:on behalf of|submitted by|comments? (?:from|of))\s+(?:the\s+)?(?:nearly\s+[\d,]+\s+members\s+of\s+(?:the\s+)?)?"
+    r"(?P<name>[A-Z][\w&.'’\-]*(?:[ ,](?:of|for|and|the|&|on|in|de|[A-Z][\w&.'’\-]*|\([A-Z]+\)))*)"
+)
+
+
+def _clean(value) -> str | None:
+    if value is None:
+        return None
+    text = re.sub(r"\s+", " ", str(value)).strip(" ,.;:")
+    return text or None
+
+
+def _org_like(name: str) -> bool:
+    return bool(_ORG_WORDS.search(name)) or bool(re.search(r"\b[A-Z]{3,}\b", name))
+
+
+def _gov_like(name: str) -> bool:
+    return bool(_GOV_WORDS.search(name))
+
+
+def classify(
+    *,
+    category: str | None = None,
+    organization: str | None = None,
+    gov_agency: str | None = None,
+    gov_agency_type: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    title: str | None = None,
+    text: str | None = None,
+) -> Commenter:
+    """Commenter type from the API fields, the title and the text."""
+    category = _clean(category) or ""
+    organization = _clean(organization)
+    if organization and _NON_NAMES.match(organization):
+        organization = None
+    gov_agency = _clean(gov_agency)
+    gov_agency_type = _clean(gov_agency_type)
+    first, last = _clean(first_name) or "", _clean(last_name) or ""
+    person = f"{first} {last}".strip()
+    anonymous = bool(person) and all(_ANON.match(p) for p in (first, last) if p)
+
+    # 1. The government form fields.
+    if gov_agency or gov_agency_type:
+        return Commenter("government", gov_agency or organization, f"gov_agency: {gov_agency or gov_agency_type}")
+
+    # 2. The organization field.
+    if organization:
+        kind = "government" if _gov_like(organization) and not _private_like(organization) else "organization"
+        return Commenter(kind, organization, f"organization: {organization}")
+
+    # 3. The title: "Comment Submitted by Jane Doe, American Hospital Association".
+    m = _TITLE_BY.search(title or "")
+    if m:
+        who = [p.strip() for p in m.group("who").split(",") if p.strip()]
+        for part in reversed(who):
+            if _org_like(part) and not _ANON.match(part):
+                kind = "government" if _gov_like(part) and not _private_like(part) else "organization"
+                return Commenter(kind, part, f"title: {title}")
+
+    # 4. The text: "On behalf of the State of Colorado, ..." / letterhead.
+    found = _from_text(text)
+    if found is not None:
+        return found
+
+    # 5. Names.
+    if anonymous:
+        return Commenter("anonymous", None, "name: Anonymous")
+    if person:
+        return Commenter("individual", None, "first/last name given")
+
+    # 6. Category as a last resort.
+    low = category.lower()
+    if low.startswith(("individual",)):
+        return Commenter("individual", None, f"category: {category}")
+    if re.match(r"(government|federal government|state government|local government|other government|congressional)", low):
+        return Commenter("government", None, f"category: {category}")
+    if low and not low.startswith("other"):
+        return Commenter("organization", None, f"category: {category}")
+    return Commenter("unknown", None, "no name, organization or category")
+
+
+def _private_like(name: str) -> bool:
+    # "Federal Express Inc", "Government Affairs, Acme Health" are not agencies.
+    return bool(re.search(r"\b(inc|llc|corp|corporation|company|ltd|association|society|college|academy|coalition)\b", name, re.I))
+
+
+def _from_text(text: str | None) -> Commenter | None:
+    if not text:
+        return None
+    head = text[:1500]
+    for m in _ON_BEHALF.finditer(head):
+        name = _trim_name(m.group("name"))
+        if not name or len(name) < 4 or not (_org_like(name) or _gov_like(name)):
+            continue
+        kind = "government" if _gov_like(name) and not _private_like(name) else "organization"
+        return Commenter(kind, name, f"text: {m.group(0)[:120]}")
+    # Letterhead: an organization name alone on one of the first lines.
+    for line in head.splitlines()[:4]:
+        line = line.strip()
+        if (4 <= len(line) <= 80 and not line.endswith((".", ",", ":")) and _ORG_WORDS.search(line)
+                and line[:1].isupper() and not re.search(r"\d", line)):
+            words = line.split()
+            if len(words) <= 8 and sum(w[:1].isupper() for w in words) >= max(1, len(words) - 2) and not line.lower().startswith(("dear", "re", "to", "comment")):
+                kind = "government" if _gov_like(line) and not _private_like(line) else "organization"
+                return Commenter(kind, line, f"letterhead: {line}")
+    return None
+
+
+def _trim_name(name: str) -> str | None:
+    name = name.strip(" ,.;:")
+    # Stop at a clause: "the State of Colorado, the Office of eHealth" -> "State of Colorado"
+    name = re.split(r",\s+(?:the|a|an|and|we|which|who|our|i)\b|\s+\(|,\s*$", name)[0]
+    name = re.sub(r"\s+(and|of|for|the|&)$", "", name)
+    if re.fullmatch(r"(CMS|HHS|Centers for Medicare.*|the Centers.*)", name, re.I):
+        return None
+    return name.strip(" ,.;:") or None

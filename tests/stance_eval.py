@@ -1,0 +1,90 @@
+"""Load the hand-labeled stance set with its texts and score a classifier on it.
+
+Shared by tests/test_stance.py and `python tests/stance_eval.py` (prints the table).
+The split is by a hash of the comment id: `dev` items were looked at while
+writing the cue lists, `test` items were not.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import json
+from pathlib import Path
+
+from comments.textutil import html_to_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT / "tests" / "data" / "stance_eval.jsonl"
+MIRR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
+BULK = ROOT / "tests" / "data" / "CMS-2025-0050-0031.bulk.csv"
+CLASSES = ("support", "oppose", "mixed", "unclear")
+
+
+def split_of(comment_id: str) -> str:
+    return "dev" if int(hashlib.sha1(comment_id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def load_items() -> list[dict]:
+    texts = {}
+    for f in glob.glob(str(MIRR / "*.json")):
+        d = json.loads(Path(f).read_text(encoding="utf-8"))
+        texts[d["data"]["id"]] = html_to_text(d["data"]["attributes"].get("comment")) or ""
+    with open(BULK, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            texts[row["Document ID"]] = (row.get("Comment") or "").strip()
+    items = []
+    for line in EVAL.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            item["text"] = texts[item["comment_id"]]
+            item["split"] = split_of(item["comment_id"])
+            items.append(item)
+    return items
+
+
+def metrics(pairs: list[tuple[str, str]]) -> dict:
+    """Per-class precision/recall/F1 and accuracy from (gold, predicted) pairs."""
+    out = {}
+    for c in CLASSES:
+        tp = sum(1 for g, p in pairs if g == c and p == c)
+        fp = sum(1 for g, p in pairs if g != c and p == c)
+        fn = sum(1 for g, p in pairs if g == c and p != c)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        out[c] = {"precision": prec, "recall": rec, "f1": f1, "n": tp + fn, "predicted": tp + fp}
+    out["accuracy"] = sum(1 for g, p in pairs if g == p) / len(pairs) if pairs else 0.0
+    out["n"] = len(pairs)
+    return out
+
+
+def evaluate(classify, items=None) -> dict:
+    items = items if items is not None else load_items()
+    result = {}
+    for name, subset in (("dev", [i for i in items if i["split"] == "dev"]),
+                         ("test", [i for i in items if i["split"] == "test"]),
+                         ("all", items)):
+        result[name] = metrics([(i["label"], classify(i["text"]).stance) for i in subset])
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    from comments.analysis.stance import classify
+
+    items = load_items()
+    res = evaluate(classify, items)
+    for name in ("dev", "test", "all"):
+        m = res[name]
+        print(f"{name}: n={m['n']} accuracy={m['accuracy']:.3f}")
+        for c in CLASSES:
+            x = m[c]
+            print(f"  {c:8s} n={x['n']:3d} pred={x['predicted']:3d} P={x['precision']:.3f} R={x['recall']:.3f} F1={x['f1']:.3f}")
+    if "-v" in sys.argv:
+        for i in items:
+            s = classify(i["text"])
+            if s.stance != i["label"] and (i["split"] == "dev" or "--all" in sys.argv):
+                print(i["split"], i["comment_id"], "gold", i["label"], "got", s.stance, s.confidence, "|", (s.evidence or "")[:120], "|", i["rationale"])
