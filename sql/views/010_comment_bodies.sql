@@ -1,6 +1,16 @@
 -- The effective text of each comment, the input of every analysis:
--- the comment box (unless it only says "see attached"), then the text of
--- its attachments in order. body_source says where the words came from.
+-- the comment box (unless it is only a cover note pointing to an attachment),
+-- then the text of its attachments in order. body_source says where the
+-- words came from: 'comment', 'attachment', 'both' or 'none'.
+--
+-- A box is boilerplate (box_is_boilerplate) when it is empty, or when it is
+-- short, takes no position, and either points to an attachment ("See attached
+-- file(s)", "Please see the attached comments from the American Nurses
+-- Association", "Attached are HANYS comments.") or, on a comment that has
+-- attachments, only introduces them ("AWS comments on CMS National Provider
+-- Directory RFI"). Any word that takes a position keeps the box as content:
+-- "I oppose this rule; see attached" counts. Tuned on the bundled real
+-- docket CMS-2022-0163 (tests/test_attachments.py holds its cover notes).
 create or replace view comment_bodies as
 with
 attachment_text as (
@@ -13,21 +23,48 @@ attachment_text as (
     from attachments
     group by comment_id
 ),
-box as (
+box_words as (
     select
         c.comment_id,
         c.docket_id,
         c.text,
-        -- "See attached file(s)", "Please see attached.", "See Attached comments" ...
-        coalesce(
-            regexp_full_match(
-                trim(regexp_replace(lower(coalesce(c.text, '')), '[^a-z ]+', ' ', 'g')),
-                '\s*(please\s+)?(see|view|refer\s+to|find)?\s*(the\s+)?(attached|attachment|attachments|enclosed|uploaded)'
-                || '(\s+(file|files|file\s+s|document|documents|letter|comments?|pdf|word))?\s*(\s+for\s+(my|our)\s+comments?)?\s*'
-            ) or trim(coalesce(c.text, '')) = '',
-            true
-        ) as box_is_boilerplate
+        coalesce(c.attachment_count, 0) > 0 or a.comment_id is not null as has_attachments,
+        -- lower-case words separated by single spaces, padded so every word is ' word '
+        ' ' || trim(regexp_replace(lower(coalesce(c.text, '')), '[^a-z0-9]+', ' ', 'g')) || ' ' as words
     from comments c
+    left join attachment_text a using (comment_id)
+),
+box_traits as (
+    select
+        *,
+        length(trim(words)) = 0 as is_empty,
+        length(string_split(trim(words), ' ')) as word_count,
+        regexp_matches(words, ' (attach[a-z]*|enclos[a-z]*|upload[a-z]*) ') as points_to_attachment,
+        regexp_matches(
+            words,
+            ' (comments?|response|respond[a-z]*|submi[a-z]*|letter|behalf|rfi|docket|cms|opportunity|feedback|input|regarding|re) '
+        ) as introduces_submission,
+        regexp_matches(
+            words,
+            ' (oppos[a-z]*|support[a-z]*|urg[a-z]*|against|favou?r[a-z]*|concern[a-z]*|believ[a-z]*|recommend[a-z]*'
+            || '|should|must|need[a-z]*|disagree[a-z]*|agree[a-z]*|reject[a-z]*|withdraw[a-z]*|stop[a-z]*|ban|harm[a-z]*'
+            || '|protect[a-z]*|benefit[a-z]*|worr[a-z]*|fear[a-z]*|danger[a-z]*|unfair[a-z]*|wrong|demand[a-z]*|want[a-z]*'
+            || '|love|hate|terribl[a-z]*|horribl[a-z]*|awful|bad|unacceptabl[a-z]*|outrag[a-z]*|disappoint[a-z]*'
+            || '|problem[a-z]*|not|no|never|don t|dont|cannot|can t|won t|shouldn t|isn t|please do) '
+        ) as takes_position
+    from box_words
+),
+box as (
+    select
+        comment_id,
+        docket_id,
+        text,
+        is_empty or (
+            word_count <= 60
+            and not takes_position
+            and (points_to_attachment or (has_attachments and word_count <= 25 and introduces_submission))
+        ) as box_is_boilerplate
+    from box_traits
 ),
 final as (
     select

@@ -1,9 +1,63 @@
-"""CLI commands for this stage (registered by comments.cli)."""
+"""`comments attachments DOCKET_ID`: download attachment files and extract their text."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from comments import settings, store
+from comments.errors import InputError
+
+
+def run_attachments(
+    docket_id: str,
+    db: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    show_progress: bool = True,
+) -> tuple[dict[str, int], str]:
+    """Process the docket's pending attachments in the database at `db`; (counts, summary line)."""
+    from comments.attachments import files_dir_for, process_attachments
+    from comments.attachments.pipeline import summary_line
+    from comments.progress import bar, noop
+
+    path = settings.db_path(db)
+    if not path.exists():
+        raise InputError(f"no database at {path}: run `comments sync {docket_id}` first (or pass --db)")
+    con = store.connect(path)
+    try:
+        if not store.scalar(con, "select count(*) from comments where docket_id = ?", [docket_id]):
+            raise InputError(f"no comments for docket {docket_id} in {path}: run `comments sync {docket_id}` first")
+        started = time.monotonic()
+        kwargs = dict(files_dir=files_dir_for(path), workers=workers, retry_failed=retry_failed)
+        if show_progress:
+            with bar(f"{docket_id} attachments", unit="files") as advance:
+                counts = process_attachments(con, docket_id, progress=advance, **kwargs)
+        else:
+            counts = process_attachments(con, docket_id, progress=noop, **kwargs)
+        return counts, summary_line(docket_id, counts, time.monotonic() - started)
+    finally:
+        con.close()
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("attachments")
+    def attachments(
+        docket_id: Annotated[str, typer.Argument(help="Docket whose comments' attachments to fetch, e.g. CMS-2022-0163.")],
+        db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")] = None,
+        workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes (default: every core).")] = None,
+        retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry files that failed before.")] = False,
+    ) -> None:
+        """Download attachment files (allowed hosts only, size-capped) and extract their text.
+
+        Files are stored by SHA-256 in a folder beside the database (<db>.files/);
+        PDF, DOCX, DOC, TXT, HTML and RTF are read, scanned pages are OCRed when
+        tesseract is installed. Resumable: run it again to finish or to pick up
+        new comments; stored files are never downloaded twice.
+        """
+        _, line = run_attachments(docket_id, db, workers=workers, retry_failed=retry_failed)
+        typer.echo(line)

@@ -1,0 +1,349 @@
+"""The database side of attachments: what is pending, downloads, extraction, results.
+
+Work goes in chunks: while one chunk's files are extracted on every core,
+the next chunk's files download on a few threads. Each chunk's results are
+written in one batch, so an interrupted run keeps what it finished and the
+next run picks up the rest (rows still 'pending').
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter, defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from comments import settings
+from comments.attachments.download import Downloaded, Downloader
+from comments.attachments.extract import extract_file
+from comments.attachments.filestore import FileStore
+from comments.attachments.pool import TimedPool
+from comments.progress import ProgressFn, noop
+from comments.records import now_utc
+
+# Statuses a file can end in (besides 'pending', which means "not processed yet").
+FINAL_STATUSES = ("ok", "empty", "needs_ocr", "unsupported", "too_large", "failed", "restricted")
+# Results that hold for any row with the same file, whatever the machine.
+_REUSABLE = ("ok", "empty", "unsupported")
+CHUNK_ROWS = 200
+FILE_TIME_LIMIT_S = 180.0
+DOWNLOAD_THREADS = 4
+
+_RESULT_COLUMNS = (
+    "comment_id", "doc_order", "sha256", "stored_bytes", "status", "reason", "text",
+    "page_count", "extraction_method", "downloaded_at", "extracted_at",
+)
+
+
+def process_attachments(
+    con: duckdb.DuckDBPyConnection,
+    docket_id: str,
+    *,
+    files_dir: Path,
+    workers: int | None = None,
+    hosts: tuple[str, ...] | None = None,
+    max_bytes: int | None = None,
+    progress: ProgressFn = noop,
+    session=None,
+    retry_failed: bool = False,
+    limit: int | None = None,
+    time_limit: float | None = None,
+    pace_s: float = 0.25,
+    backoff_base: float = 1.0,
+    download_threads: int = DOWNLOAD_THREADS,
+    extract_fn=extract_file,
+) -> dict[str, int]:
+    """Download and extract the docket's pending attachment files.
+
+    Returns counts: one per final status of the files processed in this run
+    (ok, empty, needs_ocr, unsupported, too_large, failed, restricted), plus
+    `processed`, `downloaded` (files fetched over the network), `reused`
+    (files already in the store), `bytes_downloaded` and `requests`.
+    Rows that `failed` are retried only with `retry_failed`; `needs_ocr`
+    rows are retried whenever tesseract is installed.
+    """
+    tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
+    store = FileStore(files_dir)
+    downloader = Downloader(
+        store,
+        hosts=tuple(hosts) if hosts is not None else settings.attachment_hosts(),
+        max_bytes=max_bytes if max_bytes is not None else settings.attachment_max_bytes(),
+        session=session,
+        pace_s=pace_s,
+        backoff_base=backoff_base,
+    )
+    rows = _pending_rows(con, docket_id, retry_failed=retry_failed, retry_ocr=bool(tools["tesseract_cmd"]), limit=limit)
+    counts: Counter = Counter()
+    progress(0, total=len(rows))
+    if not rows:
+        return _summary(counts, downloader)
+
+    chunks = [rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
+    pool = TimedPool(extract_fn, workers=workers, time_limit=time_limit or FILE_TIME_LIMIT_S)
+    with ThreadPoolExecutor(max(1, download_threads), thread_name_prefix="attachment-download") as threads, pool:
+        planned = _plan_downloads(con, chunks[0], store, downloader, threads)
+        for index in range(len(chunks)):
+            finished, to_extract = _collect_downloads(con, planned, counts)
+            if index + 1 < len(chunks):  # next chunk downloads while this one is extracted
+                planned = _plan_downloads(con, chunks[index + 1], store, downloader, threads)
+            finished += _extract(con, to_extract, store, pool, tools, counts, progress)
+            _write_results(con, finished)
+            for row in finished:
+                counts[row["status"]] += 1
+            progress(len(finished) - len(to_extract))
+    return _summary(counts, downloader)
+
+
+def pending_count(con: duckdb.DuckDBPyConnection, docket_id: str, *, retry_failed: bool = False) -> int:
+    """How many of the docket's attachment files a run would process now."""
+    retry_ocr = shutil.which("tesseract") is not None
+    return len(_pending_rows(con, docket_id, retry_failed=retry_failed, retry_ocr=retry_ocr, limit=None))
+
+
+def summary_line(docket_id: str, counts: dict[str, int], seconds: float) -> str:
+    """One line for the CLI: what the run did."""
+    if not counts.get("processed"):
+        return f"{docket_id}: no attachment files to process (all done, or none listed)"
+    parts = ", ".join(f"{counts[s]:,} {s}" for s in FINAL_STATUSES if counts.get(s))
+    mb = counts.get("bytes_downloaded", 0) / 1e6
+    return (
+        f"{docket_id}: {counts['processed']:,} attachment files in {seconds:,.1f} s: {parts}; "
+        f"downloaded {counts.get('downloaded', 0):,} ({mb:,.1f} MB), reused {counts.get('reused', 0):,} already stored"
+    )
+
+
+def _summary(counts: Counter, downloader: Downloader) -> dict[str, int]:
+    out = {status: counts.get(status, 0) for status in FINAL_STATUSES}
+    out["processed"] = sum(out.values())
+    for key in ("downloaded", "reused", "bytes_downloaded"):
+        out[key] = counts.get(key, 0)
+    out["requests"] = downloader.requests
+    return out
+
+
+def _pending_rows(con, docket_id, *, retry_failed: bool, retry_ocr: bool, limit: int | None) -> list[dict]:
+    statuses = ["pending"] + (["failed"] if retry_failed else []) + (["needs_ocr"] if retry_ocr else [])
+    cur = con.execute(
+        """
+        select a.comment_id, a.doc_order, a.url, a.format, a.size_bytes, a.sha256,
+               a.restrict_reason, a.status
+        from attachments a
+        join comments c using (comment_id)
+        where c.docket_id = ? and a.status in (select unnest(?::varchar[]))
+        order by a.comment_id, a.doc_order
+        """
+        + (" limit ?" if limit else ""),
+        [docket_id, statuses] + ([int(limit)] if limit else []),
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _plan_downloads(con, rows, store: FileStore, downloader: Downloader, threads) -> list[tuple[dict, object]]:
+    """For each row: a final result, a stored file to reuse, or a download under way."""
+    urls = [r["url"] for r in rows if r["url"]]
+    known = {
+        url: (size, sha)
+        for url, size, sha in con.execute(
+            "select url, announced_size, sha256 from attachment_files where url in (select unnest(?::varchar[]))", [urls]
+        ).fetchall()
+    }
+    plan = []
+    started: dict[str, Future] = {}  # one download per URL, even when several rows list it
+    for row in rows:
+        url = row["url"]
+        if not url:
+            if row["restrict_reason"]:
+                plan.append((row, Downloaded("restricted", reason=f"restricted: {row['restrict_reason']}")))
+            else:
+                plan.append((row, Downloaded("failed", reason="no file URL listed")))
+            continue
+        if url in known:
+            size, sha = known[url]
+            same_size = size is None or row["size_bytes"] is None or size == row["size_bytes"]
+            if same_size and store.has(sha):
+                plan.append((row, ("reuse", sha)))
+                continue
+        if row["status"] != "pending" and store.has(row["sha256"]):
+            plan.append((row, ("reuse", row["sha256"])))  # a retry of extraction: the file is unchanged
+            continue
+        if url not in started:
+            started[url] = threads.submit(downloader.fetch, url, row["size_bytes"])
+        plan.append((row, started[url]))
+    return plan
+
+
+def _collect_downloads(con, plan, counts: Counter) -> tuple[list[dict], list[dict]]:
+    """Wait for the chunk's downloads; (rows already final, rows with a stored file to extract)."""
+    finished, to_extract, new_files = [], [], {}
+    now = now_utc()
+    for row, outcome in plan:
+        if isinstance(outcome, Future):
+            result: Downloaded = outcome.result()
+            if result.status == "downloaded" and row["url"] not in new_files:
+                new_files[row["url"]] = {
+                    "url": row["url"], "announced_size": row["size_bytes"], "sha256": result.sha256,
+                    "stored_bytes": result.stored_bytes, "content_type": result.content_type, "downloaded_at": now,
+                }
+                counts["downloaded"] += 1
+                counts["bytes_downloaded"] += result.stored_bytes
+        elif isinstance(outcome, tuple):
+            result = Downloaded("downloaded", sha256=outcome[1])
+            counts["reused"] += 1
+        else:
+            result = outcome
+        base = {"comment_id": row["comment_id"], "doc_order": row["doc_order"], "format": row["format"]}
+        if result.status == "downloaded":
+            to_extract.append(base | {"sha256": result.sha256, "downloaded_at": now})
+        else:
+            finished.append(base | {"status": result.status, "reason": result.reason, "sha256": None})
+    if new_files:
+        from comments import store as db
+
+        db.upsert(con, "attachment_files", list(new_files.values()), ["url"])
+    return finished, to_extract
+
+
+def _extract(con, rows, store: FileStore, pool: TimedPool, tools: dict, counts: Counter, progress) -> list[dict]:
+    """Extract each distinct file once; rows sharing a file share the result."""
+    if not rows:
+        return []
+    by_sha: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_sha[row["sha256"]].append(row)
+    shas = list(by_sha)
+    # A file extracted before (another comment attached the same bytes) is not extracted again.
+    known = {}
+    for sha, status, text, pages, method, reason in con.execute(
+        """
+        select sha256, any_value(status), any_value(text), any_value(page_count),
+               any_value(extraction_method), any_value(reason)
+        from attachments
+        where sha256 in (select unnest(?::varchar[])) and status in (select unnest(?::varchar[]))
+        group by sha256
+        """,
+        [shas, list(_REUSABLE)],
+    ).fetchall():
+        known[sha] = {"status": status, "text": text, "page_count": pages, "method": method, "reason": reason}
+
+    finished: list[dict] = []
+
+    def settle(sha: str, out: dict) -> None:
+        extracted_at = now_utc()
+        for row in by_sha[sha]:
+            finished.append(
+                row
+                | {
+                    "stored_bytes": _size(store, sha),
+                    "status": out.get("status", "failed"),
+                    "reason": out.get("reason"),
+                    "text": out.get("text"),
+                    "page_count": out.get("page_count"),
+                    "extraction_method": out.get("method"),
+                    "extracted_at": extracted_at,
+                }
+            )
+        progress(len(by_sha[sha]))
+
+    jobs = []
+    for sha in shas:
+        if sha in known:
+            settle(sha, known[sha])
+        else:
+            fmt = by_sha[sha][0]["format"]
+            jobs.append((sha, (str(store.path_for(sha)), fmt, tools)))
+    for sha, out in pool.run(jobs):
+        settle(sha, out)
+    return finished
+
+
+def _size(store: FileStore, sha: str) -> int | None:
+    try:
+        return store.path_for(sha).stat().st_size
+    except OSError:
+        return None
+
+
+def _write_results(con, rows: list[dict]) -> None:
+    if not rows:
+        return
+    batch = pa.Table.from_pylist(
+        [{c: r.get(c) for c in _RESULT_COLUMNS} for r in rows],
+        schema=pa.schema(
+            [
+                ("comment_id", pa.string()), ("doc_order", pa.int32()), ("sha256", pa.string()),
+                ("stored_bytes", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
+                ("text", pa.string()), ("page_count", pa.int32()), ("extraction_method", pa.string()),
+                ("downloaded_at", pa.timestamp("us")), ("extracted_at", pa.timestamp("us")),
+            ]
+        ),
+    )
+    con.register("_attachment_results", batch)
+    try:
+        sets = ", ".join(f"{c} = r.{c}" for c in _RESULT_COLUMNS[2:])
+        con.execute(
+            f"""
+            update attachments set {sets}
+            from _attachment_results r
+            where attachments.comment_id = r.comment_id and attachments.doc_order = r.doc_order
+            """
+        )
+    finally:
+        con.unregister("_attachment_results")
+
+
+# --- status ------------------------------------------------------------------------
+
+_BIG_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d{4,}")
+
+
+def attachment_status_lines(con: duckdb.DuckDBPyConnection, docket_id: str | None = None, *, top_reasons: int = 5) -> list[str]:
+    """Lines for `comments status`: coverage, files per status, and why files have no text."""
+    where, params = ("where c.docket_id = ?", [docket_id]) if docket_id else ("", [])
+    comments_total, with_attachments, with_text, files = con.execute(
+        f"""
+        select count(distinct c.comment_id),
+               count(distinct a.comment_id),
+               count(distinct a.comment_id) filter (where a.status = 'ok'),
+               count(a.comment_id)
+        from comments c left join attachments a using (comment_id) {where}
+        """,
+        params,
+    ).fetchone()
+    if not files:
+        return [f"attachments: none listed ({comments_total:,} comments)"]
+    lines = [
+        f"attachments: {with_attachments:,} of {comments_total:,} comments have attachments ({files:,} files); "
+        f"{with_text:,} of those comments have extracted text"
+    ]
+    by_status = dict(
+        con.execute(
+            f"select a.status, count(*) from attachments a join comments c using (comment_id) {where} group by 1", params
+        ).fetchall()
+    )
+    order = ["ok", "empty", "needs_ocr", "unsupported", "too_large", "failed", "restricted", "pending"]
+    parts = [f"{by_status[s]:,} {s}" for s in order if by_status.get(s)]
+    parts += [f"{n:,} {s}" for s, n in sorted(by_status.items()) if s not in order]
+    lines.append("  files: " + ", ".join(parts))
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    for status, reason, n in con.execute(
+        f"""
+        select a.status, a.reason, count(*) from attachments a join comments c using (comment_id) {where}
+        {"and" if where else "where"} a.status in ('empty', 'needs_ocr', 'unsupported', 'too_large', 'failed', 'restricted')
+        group by 1, 2
+        """,
+        params,
+    ).fetchall():
+        reasons[status][_BIG_NUMBER.sub("N", reason or "no reason recorded")] += n
+    for status in order:
+        if status not in reasons:
+            continue
+        common = reasons[status].most_common()
+        shown = "; ".join(f"{n:,} × {reason}" for reason, n in common[:top_reasons])
+        more = len(common) - top_reasons
+        lines.append(f"  {status}: {shown}" + (f"; and {more} other reasons" if more > 0 else ""))
+    return lines
