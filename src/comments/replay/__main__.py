@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on port {args.port}: {exc.strerror}", file=sys.stderr)
         return 2
-    print(f"serving {len(snap)} comments of {snap.docket_id} at {server.base_url} (Ctrl-C stops)")
-    print(f"  REGULATIONS_GOV_BASE_URL={server.base_url}")
     try:
+        print(f"serving {len(snap)} comments of {snap.docket_id} at {server.base_url} (Ctrl-C stops)", flush=True)
+        print(f"  REGULATIONS_GOV_BASE_URL={server.base_url}", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -552,8 +552,7 @@ class ReplayServer:
         within = _bool_param(filters["withinCommentPeriod"], "withinCommentPeriod") if "withinCommentPeriod" in filters else None
         terms = search_terms(filters.get("searchTerm") or "")
         now = int(datetime.now(UTC).timestamp())
-        with self.snapshot._lock:
-            records = list(self.snapshot.documents.values())
+        records = self.snapshot.document_records()
 
         def keep(record) -> bool:
             a = record["data"]["attributes"]
@@ -602,8 +601,7 @@ class ReplayServer:
         sort = _sort(params, ("title", "docketId", "lastModifiedDate"))
         lm = self._lm_range(filters)
         terms = search_terms(filters.get("searchTerm") or "")
-        with self.snapshot._lock:
-            records = list(self.snapshot.dockets.values())
+        records = self.snapshot.docket_records()
 
         def keep(record) -> bool:
             a = record["data"]["attributes"]

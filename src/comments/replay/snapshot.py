@@ -373,6 +373,14 @@ class Snapshot:
         with self._lock:
             return sorted(self._files)
 
+    def docket_records(self) -> list[dict]:
+        with self._lock:
+            return list(self.dockets.values())
+
+    def document_records(self) -> list[dict]:
+        with self._lock:
+            return list(self.documents.values())
+
     def has_file(self, path: str) -> bool:
         return path.strip("/") in self._files
 
