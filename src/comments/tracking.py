@@ -55,23 +55,21 @@ def collect_state(con: duckdb.DuckDBPyConnection, docket_id: str, *, guard=None)
         """,
         [docket_id],
     ).fetchone()
-    stance_rows = con.execute(
-        """
-        select a.stance,
-               count(*)                                                as comments,
-               sum(1 + coalesce(c.duplicate_comments, 0))              as submissions,
-               count(distinct coalesce(l.text_hash, c.comment_id))     as unique_texts
-        from comment_analysis a
-        join comments c using (comment_id)
-        left join comment_labels l using (comment_id)
-        where a.docket_id = ?
-        group by a.stance
-        """,
-        [docket_id],
-    ).fetchall()
+    # The briefing's own stance query, so both say the same numbers (a campaign
+    # counts once among unique texts, with the campaign's stance).
+    from comments.resources import sql_dir
+
+    stance_sql = (sql_dir() / "reports" / "brief_stance.sql").read_text(encoding="utf-8")
     stance = {s: {"comments": 0, "submissions": 0, "unique_texts": 0} for s in STANCES}
-    for s, n, subs, uniq in stance_rows:
-        stance[s] = {"comments": int(n), "submissions": int(subs), "unique_texts": int(uniq)}
+    cur = con.execute(stance_sql, {"docket_id": docket_id})
+    names = [d[0] for d in cur.description]
+    for row in cur.fetchall():
+        r = dict(zip(names, row, strict=True))
+        stance[r["stance"]] = {
+            "comments": int(r["comments"]),
+            "submissions": int(r["submissions"]),
+            "unique_texts": int(r["unique_texts"]),
+        }
     campaigns = {}
     for cid, size, subs, cstance, template in con.execute(
         """
@@ -272,7 +270,7 @@ def has_changes(changes: dict) -> bool:
 
 # --------------------------------------------------------------------------- rendering
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~-])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 
 
 def md_escape(text: str | None) -> str:
@@ -652,8 +650,10 @@ def analyze_step(db: str | Path, docket_id: str) -> dict:
         result = analyze_docket(con, docket_id)
     finally:
         con.close()
-    if hasattr(result, "as_dict"):
-        return result.as_dict()
+    import dataclasses
+
+    if dataclasses.is_dataclass(result):
+        return dataclasses.asdict(result)
     return dict(result) if isinstance(result, dict) else {"result": str(result)}
 
 

@@ -1,0 +1,278 @@
+"""Tracking: the diff of constructed states, the watchlist file, and THE tracking test.
+
+The end-to-end test: sync a docket from the local regulations.gov server, track
+it, add comments there (a new form-letter campaign and two singletons), track
+again: the "what changed" section reports exactly those changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from comments import store, tracking
+from comments.errors import InputError
+from comments.replay import Snapshot
+
+# --------------------------------------------------------------------------- pure diff
+
+
+def state(ids, campaigns=None, themes=None, stance=None, submissions=None):
+    return {
+        "docket_id": "TEST-2025-0003",
+        "comments": len(ids),
+        "submissions": submissions if submissions is not None else len(ids),
+        "comment_ids": sorted(ids),
+        "campaigns": campaigns or {},
+        "themes": themes or {},
+        "stance": stance or {},
+    }
+
+
+def camp(size, stance="oppose", excerpt="Stop the program"):
+    return {"size": size, "submissions": size, "stance": stance, "excerpt": excerpt}
+
+
+def theme(n, label="data sharing", uniq=None):
+    return {"label": label, "comments": n, "unique_texts": uniq or n, "submissions": n, "catch_all": False}
+
+
+def st(support, oppose, mixed=0, unclear=0):
+    return {s: {"comments": n, "unique_texts": n, "submissions": n}
+            for s, n in zip(tracking.STANCES, (support, oppose, mixed, unclear), strict=True)}
+
+
+def test_diff_reports_new_grown_gone_and_stance_shift():
+    before = state(["a", "b", "c", "d"], campaigns={"C0001": camp(2), "C0002": camp(2)},
+                   themes={"T001": theme(3), "T002": theme(1, "cost")}, stance=st(3, 1))
+    after = state(["a", "b", "c", "d", "e", "f", "g", "h"],
+                  campaigns={"C0001": camp(4), "C0003": camp(3, "support", "I <b>support</b> *this*")},
+                  themes={"T001": theme(3), "T002": theme(2, "cost"), "T003": theme(3, "biometrics")},
+                  stance=st(6, 2))
+    ch = tracking.diff_states(before, after)
+    assert ch["first_run"] is False
+    assert ch["new_comments"] == ["e", "f", "g", "h"] and ch["removed_comments"] == []
+    assert [c["campaign_id"] for c in ch["new_campaigns"]] == ["C0003"]
+    assert [(c["campaign_id"], c["added"]) for c in ch["grown_campaigns"]] == [("C0001", 2)]
+    assert [c["campaign_id"] for c in ch["gone_campaigns"]] == ["C0002"]
+    assert [t["theme_id"] for t in ch["new_themes"]] == ["T003"]
+    assert [(t["theme_id"], t["added"]) for t in ch["grown_themes"]] == [("T002", 1)]
+    assert ch["shrunk_themes"] == [] and ch["gone_themes"] == []
+    support = ch["stance"]["by"]["comments"]["support"]
+    assert (support["before"], support["after"], support["delta"]) == (3, 6, 3)
+    assert (support["share_before"], support["share_after"], support["points"]) == (75.0, 75.0, 0.0)
+    assert ch["stance"]["shifted"] == []
+    md = tracking.render_changes_markdown(ch, previous_run_at=datetime(2025, 3, 1), run_at=datetime(2025, 3, 8))
+    assert "4 new comments" in md and "New campaign C0003" in md and "Campaign C0001 grew** by 2" in md
+    assert "New theme T003" in md and "Theme T002 grew** by 1" in md and "C0002 (2 copies) is no longer found" in md
+    # Text from comments is escaped, never live HTML or Markdown.
+    assert "<b>" not in md and "&lt;b&gt;support&lt;/b&gt; \\*this\\*" in md
+
+
+def test_stance_shift_is_reported_past_the_threshold():
+    ch = tracking.diff_states(state(["a"] * 1, stance=st(8, 2)), state(["a"], stance=st(8, 8)))
+    shifted = {(s["stance"], s["measure"]): s["points"] for s in ch["stance"]["shifted"]}
+    assert shifted[("support", "comments")] == -30.0 and shifted[("oppose", "comments")] == 30.0
+    assert tracking.has_changes(ch)
+    assert "**oppose** by comments: 20.0% → 50.0% (+30.0 points; 2 → 8)" in tracking.render_changes_markdown(ch)
+
+
+def test_no_change_and_first_run():
+    s = state(["a", "b"], campaigns={"C0001": camp(2)}, themes={"T001": theme(2)}, stance=st(2, 0))
+    same = tracking.diff_states(s, copy.deepcopy(s))
+    assert not tracking.has_changes(same)
+    assert "No changes" in tracking.render_changes_markdown(same)
+    first = tracking.diff_states(None, s)
+    assert first["first_run"] and [c["campaign_id"] for c in first["new_campaigns"]] == ["C0001"]
+    assert "First tracking run" in tracking.render_changes_markdown(first)
+
+
+# --------------------------------------------------------------------------- watchlist
+
+
+def test_watchlist_parsing(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text(
+        '[settings]\ndb = "data/c.duckdb"\nout_dir = "out"\n'
+        '[[docket]]\nid = "DHS-2025-0001"\n[[docket]]\nid = "CMS-2022-0163"\n'
+        '[[search]]\nterm = "computer matching agreement"\nagency = "ssa"\nopen = true\n',
+        encoding="utf-8",
+    )
+    wl = tracking.load_watchlist(path)
+    assert wl.dockets == ["DHS-2025-0001", "CMS-2022-0163"]
+    assert wl.db == tmp_path / "data/c.duckdb" and wl.out_dir == tmp_path / "out"
+    assert wl.searches == [tracking.SearchEntry("computer matching agreement", "SSA", True, False, 25)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[docket]]\nid = '../../etc'\n", "needs an id"),
+    ("[[docket]\nid = 'X'\n", "not valid TOML"),
+    ("[[search]]\nagency = 'DHS'\n", "needs a term"),
+    ("[settings]\ndb = 'x'\n", "nothing to track"),
+    ("[dockets]\nid = 'X'\n", "unknown section"),
+])
+def test_bad_watchlists_are_user_errors(tmp_path, text, message):
+    path = tmp_path / "w.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        tracking.load_watchlist(path)
+
+
+def test_missing_watchlist_is_one_line(tmp_path, capsys):
+    from comments.cli import main
+
+    assert main(["track", "--watchlist", str(tmp_path / "none.toml")]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: no watchlist") and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- end to end
+
+DOCKET = "CMS-2022-0163"
+FORM_LETTER = (
+    "I am writing to oppose the plan to share the National Directory data with immigration enforcement and other "
+    "agencies under a new system of records. Patients will stop seeking care if they fear that their provider's "
+    "directory entry and their own visits can be matched against enforcement databases. The notice does not say "
+    "which agencies will receive the data, how long it will be kept, or how errors can be corrected. CMS must "
+    "withdraw the routine uses that allow this sharing and publish a privacy impact assessment before going ahead."
+)
+
+
+def _small_snapshot(bundled: Snapshot) -> Snapshot:
+    """The bundled docket cut to 45 comments without attachments: 10 of its real campaign, 35 others."""
+    snap = Snapshot()
+    for detail in bundled.dockets.values():
+        snap.add_docket(copy.deepcopy(detail))
+    for detail in bundled.documents.values():
+        snap.add_document(copy.deepcopy(detail))
+    campaign, others = [], []
+    for cid in bundled.comment_ids():
+        d = copy.deepcopy(bundled.comment_detail(cid))
+        a = d["data"]["attributes"]
+        if d.get("included") or (d["data"].get("relationships") or {}).get("attachments", {}).get("data"):
+            continue
+        text = a.get("comment") or ""
+        if "One piece of information that is often important" in text:
+            campaign.append(d)
+        elif len(text.split()) > 30:
+            others.append(d)
+    base = datetime(2022, 12, 1, tzinfo=UTC)
+    for i, d in enumerate(campaign[:10] + others[:35]):
+        snap.add_comment(d, last_modified=base + timedelta(minutes=i))
+    return snap
+
+
+def _new_comment(n: int, text: str, when: datetime) -> dict:
+    return {"data": {"id": f"{DOCKET}-9{n:03d}", "type": "comments", "attributes": {
+        "docketId": DOCKET, "commentOnDocumentId": f"{DOCKET}-0001", "agencyId": "CMS",
+        "documentType": "Public Submission", "comment": text, "title": "Comment on CMS-2022-0163-0001",
+        "postedDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "receiveDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "firstName": "Pat", "lastName": f"Quill{n}", "category": "Individual", "duplicateComments": 0}}}
+
+
+def _campaign_members(con, campaign_id):
+    return {r[0] for r in con.execute(
+        "select comment_id from campaign_members where docket_id = ? and campaign_id = ?", [DOCKET, campaign_id]
+    ).fetchall()}
+
+
+def _db_state(db):
+    con = store.connect(db)
+    try:
+        camps = dict(con.execute("select campaign_id, size from campaigns where docket_id = ?", [DOCKET]).fetchall())
+        themes = dict(con.execute("select theme_id, comments from themes where docket_id = ?", [DOCKET]).fetchall())
+        stance = dict(con.execute(
+            "select stance, count(*) from comment_analysis where docket_id = ? group by stance", [DOCKET]).fetchall())
+        return camps, themes, stance
+    finally:
+        con.close()
+
+
+def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env, tmp_path):
+    snap = _small_snapshot(bundled_snapshot)
+    server = api_env(replay(snap))
+    db = tmp_path / "t.duckdb"
+    out = tmp_path / "briefings"
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text(f'[settings]\ndb = "t.duckdb"\nout_dir = "briefings"\n[[docket]]\nid = "{DOCKET}"\n')
+    wl = tracking.load_watchlist(watchlist)
+
+    tracking.sync_step(db, DOCKET)                      # sync
+    first = tracking.run_watchlist(wl)                  # track
+    assert first.failed == [], first.summary()
+    assert first.dockets[0].changes["first_run"]
+    assert (out / f"{DOCKET}.changes.md").is_file() and (out / f"{DOCKET}.html").is_file()
+    camps_before, themes_before, stance_before = _db_state(db)
+    assert len(camps_before) >= 1  # the real campaign, 10 copies
+
+    # Add on the server: 6 copies of a new form letter (2 personalised), and 2 unrelated singletons.
+    now = datetime.now(UTC).replace(microsecond=0)
+    new_ids = []
+    for n in range(1, 7):
+        text = FORM_LETTER
+        if n == 5:
+            text = "Dear CMS, as a nurse in a border county I see this fear every week. " + FORM_LETTER
+        if n == 6:
+            text = FORM_LETTER + " My own family has skipped appointments because of this kind of fear."
+        new_ids.append(snap.add_comment(_new_comment(n, text, now), last_modified=now + timedelta(seconds=n)))
+    new_ids.append(snap.add_comment(_new_comment(7, "Provider directories should list which languages each office "
+                                                 "speaks, and whether it has step-free access.", now),
+                                    last_modified=now + timedelta(seconds=7)))
+    new_ids.append(snap.add_comment(_new_comment(8, "Please keep the directory free of charge for small rural clinics "
+                                                 "that cannot afford another subscription.", now),
+                                    last_modified=now + timedelta(seconds=8)))
+
+    second = tracking.run_watchlist(wl)                 # track again
+    assert second.failed == [], second.summary()
+    ch = second.dockets[0].changes
+    md = (out / f"{DOCKET}.changes.md").read_text(encoding="utf-8")
+    assert md == ch["markdown"]
+    camps_after, themes_after, stance_after = _db_state(db)
+
+    # Exactly the 8 new comments.
+    snapshot_row = _latest_changes(db)
+    assert snapshot_row["new_comments"] == sorted(new_ids)
+    assert snapshot_row["removed_comments"] == []
+    assert "8 new comments" in md and all(c in md for c in new_ids)
+    # Exactly one new campaign: the 6 form letters; the old campaign did not change.
+    assert len(ch["new_campaigns"]) == 1
+    new_campaign = ch["new_campaigns"][0]
+    con = store.connect(db)
+    assert _campaign_members(con, new_campaign) == set(new_ids[:6])
+    con.close()
+    assert set(camps_after) - set(camps_before) == {new_campaign}
+    assert {c: camps_after[c] for c in camps_before} == camps_before
+    assert ch["grown_campaigns"] == []
+    assert f"New campaign {new_campaign}**: 6 copies" in md
+    # Themes and stance: the section says what SQL says changed.
+    grown = {t for t in themes_before if t in themes_after and themes_after[t] > themes_before[t]}
+    assert set(ch["grown_themes"]) == grown
+    assert set(ch["new_themes"]) == set(themes_after) - set(themes_before)
+    assert sum(stance_after.values()) - sum(stance_before.values()) == 8
+    # Unique texts: one new campaign (counted once) and two singletons.
+    assert sum(snapshot_row["stance"]["by"]["unique_texts"][s]["delta"] for s in tracking.STANCES) == 3
+    for s in tracking.STANCES:
+        assert snapshot_row["stance"]["by"]["comments"][s]["delta"] == stance_after.get(s, 0) - stance_before.get(s, 0)
+    # Private names never reach the section (the new letters are signed by "Pat Quill<n>").
+    assert not re.search(r"Quill\d", md)
+    assert server.stats["comment_detail"] == 45 + 8   # each comment fetched once
+
+    third = tracking.run_watchlist(wl)                  # nothing new
+    assert "No changes" in third.dockets[0].changes["markdown"]
+
+
+def _latest_changes(db) -> dict:
+    con = store.connect(db)
+    try:
+        rows = con.execute(
+            "select state from tracking_snapshots where docket_id = ? order by run_at desc limit 2", [DOCKET]
+        ).fetchall()
+    finally:
+        con.close()
+    import json
+
+    current, previous = (json.loads(r[0]) for r in rows)
+    return tracking.diff_states(previous, current)
