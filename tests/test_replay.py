@@ -444,3 +444,14 @@ def test_command_line_serves_until_interrupted(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "comments.replay", "--mirrulations", str(tmp_path)],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and bad.stderr.startswith("error: no Mirrulations data")
+
+
+def test_stopped_server_refuses_and_restarts_on_the_same_port(replay):
+    server = replay()
+    url = server.base_url
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/comments", headers=KEY, timeout=5)
+    server.start()
+    assert server.base_url == url
+    assert get(server, "/comments").status_code == 200

@@ -337,6 +337,7 @@ class ReplayServer:
             except OSError:
                 pass
         self._thread.join(timeout=5)
+        self._port = self._httpd.server_address[1]  # a restart comes back on the same port
         self._httpd = self._thread = None
 
     def __enter__(self) -> ReplayServer:
@@ -502,7 +503,8 @@ class ReplayServer:
         )
         found = self.snapshot.select_comments(query)
         start = (page - 1) * size
-        items = [c.list_item(self.base_url) for c in found[start:start + size]]
+        base_url = self.base_url
+        items = [c.list_item(base_url) for c in found[start:start + size]]
         return {"data": items, "meta": _meta(len(found), size, page, len(items))}
 
     def _comment_detail(self, comment_id: str, params: Mapping[str, str]) -> dict:

@@ -16,9 +16,10 @@ import random
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ def to_epoch(value) -> int | None:
     return int(dt.timestamp())
 
 
+@lru_cache(maxsize=1 << 16)
 def iso_z(epoch: int | None) -> str | None:
     """The API's UTC form, e.g. 2020-08-10T15:58:52Z."""
     if epoch is None or epoch == _NONE_TS:
@@ -477,7 +479,7 @@ class Snapshot:
         self._query_cache.clear()
 
     # ------------------------------------------------------------ queries
-    def select_comments(self, q: CommentQuery) -> list[_Comment]:
+    def select_comments(self, q: CommentQuery) -> Sequence[_Comment]:
         """Every comment matching q, in q's sort order (cached until the next change)."""
         with self._lock:
             cached = self._query_cache.get(q)
@@ -487,12 +489,15 @@ class Snapshot:
             index = self._by_lm.get(q.docket_id, []) if q.docket_id is not None else self._all_lm
             lo = 0 if q.lm_ge is None else bisect.bisect_left(index, (q.lm_ge, ""))
             hi = len(index) if q.lm_le is None else bisect.bisect_right(index, (q.lm_le, _ID_MAX))
-            found = [self._comments[cid] for _, cid in index[lo:hi]]
             checks = _comment_checks(q)
-            if checks:
-                found = [c for c in found if all(check(c) for check in checks)]
-            if q.sort not in _DEFAULT_SORTS:
-                found = sort_records(found, q.sort, _COMMENT_SORT_KEYS, lambda c: c.id)
+            if not checks and q.sort in _DEFAULT_SORTS:  # the sync's query: no need to touch every record
+                found = _Slice(index[lo:hi], self._comments, self._lock)
+            else:
+                found = [self._comments[cid] for _, cid in index[lo:hi]]
+                if checks:
+                    found = [c for c in found if all(check(c) for check in checks)]
+                if q.sort not in _DEFAULT_SORTS:
+                    found = sort_records(found, q.sort, _COMMENT_SORT_KEYS, lambda c: c.id)
             self._query_cache[q] = found
             if len(self._query_cache) > 32:
                 self._query_cache.popitem(last=False)
@@ -501,6 +506,22 @@ class Snapshot:
     def get_comment(self, comment_id: str) -> _Comment | None:
         with self._lock:
             return self._comments.get(comment_id)
+
+
+class _Slice:
+    """A slice of a (lastModifiedDate, id) index that looks up comments only when read."""
+
+    def __init__(self, keys: list[tuple[int, str]], comments: dict[str, _Comment], lock):
+        self._keys, self._comments, self._lock = keys, comments, lock
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, item):
+        with self._lock:  # a touch pops and re-inserts a comment under this lock
+            if isinstance(item, slice):
+                return [self._comments[cid] for _, cid in self._keys[item]]
+            return self._comments[self._keys[item][1]]
 
 
 def _comment_checks(q: CommentQuery) -> list[Callable[[_Comment], bool]]:
