@@ -1,9 +1,265 @@
-"""CLI commands for this stage (registered by comments.cli)."""
+"""`comments sync`, `comments status`, `comments demo`: regulations.gov into DuckDB.
+
+Everything a user can get wrong is checked before Prefect starts (it costs
+~10 s) and before any request that is not needed: the docket id's shape, the
+key's presence, the database lock; then one docket request per docket proves
+the key works and the docket exists. Only then does the flow run.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from comments import settings, store
+from comments.errors import ConfigError, InputError, UserError
+
+# Agency, optional sub-parts, a year, then a number: CMS-2022-0163, EOIR-2020-0003,
+# FDA-2013-N-0500, NOAA-NMFS-2021-0111, ED-2023-OPE-0123, FWS-R8-ES-2008-0058.
+DOCKET_ID = re.compile(r"^[A-Z][A-Z0-9]{1,15}(?:-[A-Z0-9]{1,12}){0,3}-(?:19|20)\d{2}(?:-[A-Z0-9]{1,12}){0,3}-\d{1,6}$")
+DEMO_KEY = "demo-key"  # the local replay server's own key: not a regulations.gov key
+
+
+def docket_id_checked(raw: str) -> str:
+    value = raw.strip().upper()
+    if not DOCKET_ID.fullmatch(value):
+        raise InputError(
+            f"{raw!r} is not a regulations.gov docket id (expected e.g. CMS-2022-0163 or FDA-2013-N-0500)"
+        )
+    return value
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("sync")(sync_command)
+    app.command("status")(status_command)
+    app.command("demo")(demo_command)
+
+
+# --------------------------------------------------------------------------- sync
+
+
+def sync_command(
+    docket_ids: Annotated[list[str], typer.Argument(metavar="DOCKET_ID...", help="One or more docket ids, e.g. CMS-2022-0163.")],
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")] = None,
+    max_comments: Annotated[int | None, typer.Option("--max-comments", min=1, help="Stop after this many comment details (a quick look at a big docket).")] = None,
+    no_attachments: Annotated[bool, typer.Option("--no-attachments", help="Skip downloading and extracting attachments.")] = False,
+) -> None:
+    """Pull every posted comment of the dockets into the database; a second run fetches only what changed.
+
+    Needs REGULATIONS_GOV_API_KEY (one key, or several comma-separated). Interrupted runs resume
+    where they stopped: run the same command again.
+    """
+    ids = [docket_id_checked(d) for d in docket_ids]
+    settings.api_keys()  # a missing key is a one-line error before anything else
+    path = settings.db_path(db)
+    results = run_sync(ids, path, max_comments=max_comments, no_attachments=no_attachments)
+    if any(r["status"] == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def run_sync(
+    docket_ids: list[str],
+    db_path: Path,
+    *,
+    max_comments: int | None = None,
+    no_attachments: bool = False,
+    base_url: str | None = None,
+) -> list[dict]:
+    """Check everything cheap first, then run the Prefect flow once per docket, with a progress bar."""
+    from comments.client import RegulationsClient
+
+    store.connect(db_path).close()  # DatabaseLockedError now, not after Prefect has started
+    client = RegulationsClient(base_url=base_url)
+    for docket_id in docket_ids:
+        preflight_docket(client, docket_id)
+
+    from comments.progress import bar
+    from flows import sync_docket as flow_module
+
+    results = []
+    for docket_id in docket_ids:
+        with bar(f"sync {docket_id}", unit="comments") as advance:
+            flow_module.hooks.update(progress=advance, on_wait=_tell_wait, on_result=None)
+            try:
+                summaries = flow_module.sync_docket(
+                    [docket_id], db=str(db_path), max_comments=max_comments,
+                    no_attachments=no_attachments, base_url=base_url,
+                )
+            finally:
+                flow_module.hooks.update(progress=_noop, on_wait=None)
+        for summary in summaries:
+            print(_summary_line(summary))
+            results.append(summary)
+    return results
+
+
+def preflight_docket(client, docket_id: str) -> None:
+    """One request: the key works and the docket exists (as one-line errors otherwise)."""
+    from comments.client import ApiError, AuthError, NotFound, TransportError
+
+    try:
+        client.docket(docket_id)
+    except NotFound:
+        raise InputError(f"docket {docket_id} does not exist on regulations.gov ({client.base_url})") from None
+    except AuthError as exc:
+        raise ConfigError(
+            f"the API key in REGULATIONS_GOV_API_KEY was refused ({exc.message or exc.status}); {settings.KEY_HELP}"
+        ) from None
+    except TransportError as exc:
+        raise UserError(f"cannot reach {client.base_url}: {exc.message}") from None
+    except ApiError as exc:
+        raise UserError(f"regulations.gov would not give docket {docket_id}: {exc}") from None
+
+
+def _summary_line(summary: dict) -> str:
+    from comments.sync import SyncResult
+
+    fields = {k: v for k, v in summary.items() if k in SyncResult.__dataclass_fields__}
+    return SyncResult(**fields).summary()
+
+
+def _tell_wait(seconds: float, reason: str) -> None:
+    minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    print(f"{reason} {minutes}", file=sys.stderr)
+
+
+def _noop(advance: int = 1, total: int | None = None) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- status
+
+
+def status_command(
+    docket_id: Annotated[str | None, typer.Argument(help="Only this docket.")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")] = None,
+) -> None:
+    """What the database holds: comments per docket, the last sync, open errors, the request budget left."""
+    only = docket_id_checked(docket_id) if docket_id else None
+    con = store.connect(settings.db_path(db), read_only=True)
+    try:
+        for line in status_lines(con, only):
+            print(line)
+    finally:
+        con.close()
+
+
+def status_lines(con, only: str | None = None) -> list[str]:
+    where, params = ("where d.docket_id = ?", [only]) if only else ("", [])
+    dockets = con.execute(
+        f"""select d.docket_id, max(k.title), count(c.comment_id)
+            from (select docket_id from dockets union select docket_id from comments
+                  union select docket_id from sync_state) d
+            left join dockets k using (docket_id)
+            left join comments c using (docket_id)
+            {where} group by d.docket_id order by d.docket_id""",
+        params,
+    ).fetchall()
+    if not dockets:
+        if only:
+            raise InputError(f"docket {only} is not in this database: run `comments sync {only}` first")
+        return ["no dockets yet: run `comments sync DOCKET_ID` (or `comments demo`)"]
+    lines = []
+    for docket_id, title, stored in dockets:
+        lines.append(f"{docket_id}  {title or ''}".rstrip())
+        api_total = store.scalar(con, "select api_total from sync_state where docket_id = ?", [docket_id])
+        of_total = f" of {api_total:,} listed by regulations.gov" if api_total is not None else ""
+        lines.append(f"  comments      {stored:,}{of_total}")
+        run = con.execute(
+            """select started_at, finished_at, status, new_comments, updated, failed, requests, rate_remaining, message
+               from sync_runs where docket_id = ? order by started_at desc limit 1""",
+            [docket_id],
+        ).fetchone()
+        if run:
+            started, finished, status, new, updated, failed, requests, remaining, message = run
+            when = f"{finished or started:%Y-%m-%d %H:%M} UTC"
+            text = f"  last sync     {when}: {status}; {new or 0:,} new, {updated or 0:,} updated, {failed or 0:,} failed, {requests or 0:,} requests"
+            if message:
+                text += f" ({message})"
+            lines.append(text)
+            if remaining is not None:
+                lines.append(f"  budget        {remaining:,} requests were left this hour at the end of that sync")
+        else:
+            lines.append("  last sync     never (imported from another source)")
+        open_errors = con.execute(
+            """select count(*), any_value(reason) from sync_errors
+               where docket_id = ? and resolved_at is null""",
+            [docket_id],
+        ).fetchone()
+        if open_errors[0]:
+            lines.append(f"  errors        {open_errors[0]:,} items failing, retried by the next sync (e.g. {open_errors[1]})")
+        else:
+            lines.append("  errors        none")
+        # ---- lead: attachment coverage and last analysis lines go here ----
+    return lines
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def demo_command(
+    db: Annotated[Path | None, typer.Option("--db", help="Where to write (default: a new file under ./data/demo/).")] = None,
+) -> None:
+    """Sync a real bundled docket (CMS-2022-0163, 647 comments) from a local copy of the API: no key, no network."""
+    from comments.replay import ReplayServer, Snapshot
+    from comments.resources import DEMO_DOCKET, bundled_mirrulations
+
+    path = db or Path("data") / "demo" / f"demo-{datetime.now():%Y%m%d-%H%M%S}.duckdb"
+    if path.exists():
+        raise InputError(f"{path} already exists: the demo writes a fresh database; pick another --db")
+    snapshot = Snapshot.from_mirrulations(bundled_mirrulations())
+    print(f"demo: serving {DEMO_DOCKET} from the bundled snapshot on 127.0.0.1 (a local regulations.gov stand-in)")
+    print(f"demo: database {path.resolve()}")
+    with ReplayServer(snapshot, api_keys=(DEMO_KEY,)) as server, _env(
+        REGULATIONS_GOV_API_KEY=DEMO_KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
+        COMMENTS_ATTACHMENT_HOSTS="127.0.0.1",
+    ):
+        run_sync([DEMO_DOCKET], path, base_url=server.base_url)
+    con = store.connect(path, read_only=True)
+    try:
+        for line in demo_lines(con, DEMO_DOCKET):
+            print(line)
+    finally:
+        con.close()
+    print(f"next: comments status --db {path}")
+
+
+def demo_lines(con, docket_id: str) -> list[str]:
+    stored, with_text, attachments, orgs = con.execute(
+        """select count(*), count(*) filter (where length(text) > 0),
+                  (select count(*) from attachments a join comments c2 using (comment_id) where c2.docket_id = $1),
+                  count(distinct organization)
+           from comments where docket_id = $1""",
+        [docket_id],
+    ).fetchone()
+    lines = [
+        f"stored: {stored:,} comments ({with_text:,} with text in the comment box), "
+        f"{attachments:,} attachment records, {orgs:,} distinct organizations"
+    ]
+    for title, posted in con.execute(
+        "select title, posted_date from comments where docket_id = ? order by posted_date, comment_id limit 3", [docket_id]
+    ).fetchall():
+        lines.append(f"  e.g. {posted:%Y-%m-%d}  {title}")
+    return lines
+
+
+@contextmanager
+def _env(**values):
+    """Set environment variables for the demo run only."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
