@@ -1,0 +1,40 @@
+"""Prefect flow: analyze one docket (campaigns, stance, commenters, themes, bursts).
+
+Thin: one task, one call into `comments.analysis.pipeline.analyze_docket`, which
+does all its writing in one transaction. (Importing `flows.analyze_docket` runs
+`flows/__init__.py` first: quiet Prefect defaults.)
+"""
+
+from __future__ import annotations
+
+from prefect import flow, task
+
+from comments import settings, store
+from comments.analysis.pipeline import analyze_docket as run_analysis
+
+
+@task(name="analyze-docket")
+def analyze(docket_id: str, db: str) -> dict:
+    con = store.connect(db)
+    try:
+        result = run_analysis(con, docket_id)
+    finally:
+        con.close()
+    return {
+        "run_id": result.run_id, "comments": result.comments, "unique_texts": result.unique_texts,
+        "campaigns": result.campaigns, "campaign_members": result.campaign_members,
+        "singletons": result.singletons, "themes": result.themes, "bursts": result.bursts,
+        "summary": result.summary(),
+    }
+
+
+@flow(name="analyze_docket")
+def analyze_docket(docket_id: str, db: str | None = None) -> dict:
+    """Analyze `docket_id` in the database at `db` (default: $COMMENTS_DB)."""
+    return analyze(docket_id, str(settings.db_path(db)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    print(analyze_docket(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))

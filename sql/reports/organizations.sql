@@ -1,0 +1,22 @@
+-- Organizations and government bodies that commented on one docket, with their stance.
+-- Parameter: $docket_id. Names are organization/agency names from the analysis
+-- (comment_labels.commenter_name), never a private individual's name.
+-- stance: the one stance when all of a name's comments agree, otherwise 'mixed'.
+select
+    l.commenter_name                                        as name,
+    l.commenter_type                                        as commenter_type,
+    count(*)                                                as comments,
+    count(*) + sum(coalesce(c.duplicate_comments, 0))       as submissions,
+    case when count(distinct l.stance) = 1 then any_value(l.stance) else 'mixed' end as stance,
+    count(*) filter (where l.stance = 'support')            as support,
+    count(*) filter (where l.stance = 'oppose')             as oppose,
+    count(*) filter (where l.stance = 'mixed')              as mixed,
+    count(*) filter (where l.stance = 'unclear')            as unclear,
+    list(l.comment_id order by l.comment_id)                as comment_ids
+from comment_labels l
+join comments c using (comment_id)
+where l.docket_id = $docket_id
+  and l.commenter_type in ('organization', 'government')
+  and l.commenter_name is not null
+group by l.commenter_name, l.commenter_type
+order by comments desc, name;

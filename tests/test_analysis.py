@@ -1,0 +1,216 @@
+"""The analysis on the bundled real docket CMS-2022-0163 (647 comments), stored in a tmp DuckDB."""
+
+from __future__ import annotations
+
+import copy
+import glob
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from comments import records, store
+from comments.analysis.pipeline import analysis_status_lines, analyze_docket
+from comments.cli import main as cli_main
+from comments.errors import InputError
+from comments.resources import sql_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMENTS_DIR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
+DOCKET = "CMS-2022-0163"
+CAMPAIGN_OPENING = "One piece of information that is often important to a patient"
+ANALYSIS_TABLES = ("campaigns", "campaign_members", "themes", "comment_themes", "comment_labels", "bursts")
+
+
+def _details() -> list[dict]:
+    return [json.loads(Path(f).read_text(encoding="utf-8")) for f in sorted(glob.glob(str(COMMENTS_DIR / "*.json")))]
+
+
+def report(con, name: str, docket_id: str = DOCKET):
+    sql = (sql_dir() / "reports" / f"{name}.sql").read_text(encoding="utf-8")
+    cur = con.execute(sql, {"docket_id": docket_id})
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def snapshot(con) -> dict[str, list]:
+    """Every analysis table, sorted, without run ids."""
+    out = {}
+    for table in ANALYSIS_TABLES:
+        cols = [c for c in store.table_columns(con, table) if c != "run_id"]
+        out[table] = con.execute(f"select {', '.join(cols)} from {table} order by all").fetchall()
+    return out
+
+
+@pytest.fixture(scope="module")
+def analyzed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("analysis") / "comments.duckdb"
+    con = store.connect(path)
+    records.save_comments(con, _details(), source="mirrulations")
+    result = analyze_docket(con, DOCKET)
+    yield path, con, result
+    con.close()
+
+
+def test_form_letter_campaign_is_one_campaign_with_amp_variants(analyzed):
+    _, con, _ = analyzed
+    raw = {d["data"]["id"]: d["data"]["attributes"].get("comment") or "" for d in _details()}
+    # The raw API text spells the greeting three ways: "and", "&amp;" and the double-escaped "&amp;amp;".
+    double = [cid for cid, t in raw.items() if t.startswith("Dear Centers for Medicare &amp;amp; Medicaid") and CAMPAIGN_OPENING in t]
+    single = [cid for cid, t in raw.items() if t.startswith("Dear Centers for Medicare &amp; Medicaid") and CAMPAIGN_OPENING in t]
+    plain = [cid for cid, t in raw.items() if t.startswith("Dear Centers for Medicare and Medicaid") and CAMPAIGN_OPENING in t]
+    assert len(double) >= 10 and len(single) >= 4 and len(plain) >= 100
+    amp = double + single
+    rows = con.execute(
+        "select comment_id, campaign_id from campaign_members where comment_id in (select unnest(?))", [amp + plain]
+    ).fetchall()
+    assert len(rows) == len(amp) + len(plain), "every copy is in a campaign"
+    assert len({cid for _, cid in rows}) == 1, "one campaign, whatever the spelling of &"
+    campaign_id = rows[0][1]
+    size, stance = con.execute("select size, stance from campaigns where campaign_id = ?", [campaign_id]).fetchone()
+    assert size >= len(amp) + len(plain)
+    assert stance == "oppose"  # "I am writing to urge CMS to reject this proposal."
+
+
+def test_every_quote_is_verbatim_in_its_comment(analyzed):
+    _, con, _ = analyzed
+    total, missing = con.execute(
+        """
+        with q as (select t.theme_id, unnest(t.quotes) as q from themes t where t.docket_id = ?)
+        select count(*), count(*) filter (where b.body is null or strpos(b.body, (q.q).quote) = 0)
+        from q left join comment_bodies b on b.comment_id = (q.q).comment_id
+        """,
+        [DOCKET],
+    ).fetchone()
+    assert total > 0 and missing == 0
+    per_theme = con.execute(
+        "select label, len(quotes), is_catch_all from themes where docket_id = ? order by rank", [DOCKET]
+    ).fetchall()
+    assert 3 <= sum(1 for _, _, catch in per_theme if not catch) <= 12
+    for label, n_quotes, _ in per_theme:
+        assert 3 <= n_quotes <= 5, label
+        assert label and not label.islower()  # a phrase, capitalized
+
+
+def test_numbers_reconcile(analyzed):
+    _, con, result = analyzed
+    head = report(con, "headline_numbers")[0]
+    assert head["posted_comments"] == 647 == result.comments
+    assert head["campaign_members"] + head["singletons"] == head["posted_comments"]
+    assert head["members_plus_singletons_ok"] and head["campaign_sizes_ok"] and head["every_comment_labelled_ok"]
+    assert head["unique_texts"] == result.unique_texts == head["campaigns"] + head["singletons"]
+    assert head["submissions_represented"] == result.submissions
+    assert head["campaigns"] == result.campaigns and head["themes"] <= result.themes
+    assert head["run_id"] == result.run_id
+    themes = report(con, "themes")
+    assert themes and all(t["counts_ok"] for t in themes)
+    stance = report(con, "stance_counts")
+    assert sum(r["comments"] for r in stance) == 647
+    assert sum(r["unique_texts"] for r in stance) == head["unique_texts"]
+    # the contract view: one row per comment
+    n, distinct = con.execute(
+        "select count(*), count(distinct comment_id) from comment_analysis where docket_id = ?", [DOCKET]
+    ).fetchone()
+    assert n == distinct == 647
+    run = con.execute("select status, comments_analyzed, parameters from analysis_runs where run_id = ?", [result.run_id]).fetchone()
+    assert run[0] == "complete" and run[1] == 647 and json.loads(run[2])["burst_min_comments"] >= 2
+
+
+def test_commenter_types_on_real_comments(analyzed):
+    _, con, _ = analyzed
+    labels = dict(con.execute("select comment_id, commenter_type from comment_labels").fetchall())
+    names = dict(con.execute("select comment_id, commenter_name from comment_labels").fetchall())
+    assert labels["CMS-2022-0163-0029"] == "organization" and names["CMS-2022-0163-0029"] == "Saber Healthcare Group"
+    assert labels["CMS-2022-0163-0375"] == "government" and "Colorado" in names["CMS-2022-0163-0375"]
+    assert labels["CMS-2022-0163-0043"] == "anonymous"  # "Anonymous Anonymous", category Congressional
+    # a named private person who picked "Federal Government" as category is an individual, unnamed
+    assert labels["CMS-2022-0163-0150"] == "individual" and names["CMS-2022-0163-0150"] is None
+    orgs = report(con, "organizations")
+    by_name = {o["name"]: o for o in orgs}
+    assert by_name["Saber Healthcare Group"]["stance"] == "support"
+    people = {f"{d['data']['attributes'].get('firstName')} {d['data']['attributes'].get('lastName')}" for d in _details()}
+    assert not people & set(by_name), "no private person's name in the organization list"
+
+
+def test_status_lines_and_cli_errors(analyzed, capsys):
+    path, con, result = analyzed
+    lines = analysis_status_lines(con, DOCKET)
+    assert len(lines) == 1 and "647 comments" in lines[0] and result.run_id in lines[0]
+    assert "never analyzed" in analysis_status_lines(con, "EPA-0000-0000")[0]
+    with pytest.raises(InputError, match="unknown docket"):
+        analyze_docket(con, "EPA-0000-0000")
+    con.execute("checkpoint")
+    other = path.parent / "cli.duckdb"
+    shutil.copy(path, other)
+    code = cli_main(["analyze", "EPA-0000-0000", "--db", str(other)])
+    err = capsys.readouterr().err
+    assert code != 0 and err.startswith("error: unknown docket") and err.count("\n") == 1
+
+
+def _new_comment(template: dict, comment_id: str, text: str) -> dict:
+    detail = copy.deepcopy(template)
+    detail["data"]["id"] = comment_id
+    detail["data"]["attributes"]["comment"] = text
+    detail["data"]["attributes"]["firstName"] = "Anonymous"
+    detail["data"]["attributes"]["lastName"] = "Anonymous"
+    detail.pop("included", None)
+    detail["data"].get("relationships", {}).pop("attachments", None)
+    return detail
+
+
+NEW_LETTER = (
+    "To the Administrator: I write as a rural clinic manager about the cost of keeping directory listings current. "
+    "Every quarter our staff re-enter the same addresses, hours and phone numbers into six payer portals and the "
+    "state Medicaid system, and every quarter at least one of them is wrong again within weeks. A single national "
+    "directory that payers are required to read from would end this duplicated data entry, and it should let "
+    "small practices attest once a year with a simple web form rather than an API. "
+)
+
+
+def test_reanalysis_is_deterministic_and_keeps_ids(analyzed, tmp_path):
+    path, con, _ = analyzed
+    con.execute("checkpoint")
+    before = snapshot(con)
+    copy_path = tmp_path / "again.duckdb"
+    shutil.copy(path, copy_path)
+    con2 = store.connect(copy_path)
+    try:
+        analyze_docket(con2, DOCKET)
+        assert snapshot(con2) == before, "same input, same tables (except run ids)"
+
+        old_campaigns = dict(con2.execute("select template_comment_id, campaign_id from campaigns").fetchall())
+        old_themes = {r[0]: set(r[1]) for r in con2.execute("select theme_id, keywords from themes where not is_catch_all").fetchall()}
+        # More comments arrive: a new form letter (6 copies, some personalized) and 3 more copies of the big one.
+        details = _details()
+        template = details[0]
+        big = next(d for d in details if d["data"]["id"] == "CMS-2022-0163-0150")
+        added = [_new_comment(template, f"{DOCKET}-{9000 + i}", NEW_LETTER + (f"My clinic is in county {i}." if i % 2 else ""))
+                 for i in range(6)]
+        added += [_new_comment(template, f"{DOCKET}-{9100 + i}", big["data"]["attributes"]["comment"]) for i in range(3)]
+        records.save_comments(con2, added, source="mirrulations")
+        result = analyze_docket(con2, DOCKET)
+        assert result.comments == 656
+
+        new_campaigns = dict(con2.execute("select template_comment_id, campaign_id from campaigns").fetchall())
+        for template_id, campaign_id in old_campaigns.items():
+            assert new_campaigns.get(template_id) == campaign_id, "a campaign that still exists keeps its id"
+        new_letter = con2.execute(
+            "select campaign_id, size from campaign_members join campaigns using (campaign_id) where comment_id = ?",
+            [f"{DOCKET}-9000"],
+        ).fetchone()
+        assert new_letter is not None and new_letter[1] == 6
+        assert new_letter[0] not in old_campaigns.values(), "a new campaign gets a new id"
+        big_id = old_campaigns["CMS-2022-0163-0150"]
+        assert con2.execute("select campaign_id from campaign_members where comment_id = ?", [f"{DOCKET}-9102"]).fetchone()[0] == big_id
+
+        # (the catch-all "Other topics" keeps its own id whatever its keywords)
+        new_themes = {r[0]: set(r[1]) for r in con2.execute("select theme_id, keywords from themes where not is_catch_all").fetchall()}
+        kept = [tid for tid, kw in old_themes.items() if tid in new_themes and len(kw & new_themes[tid]) / len(kw | new_themes[tid] or {1}) >= 0.25]
+        assert len(kept) >= len(old_themes) // 2, "themes that still exist keep their ids"
+        reused = [tid for tid, kw in new_themes.items() if tid in old_themes and not (kw & old_themes[tid]) and kw]
+        assert not reused, "an id is never given to an unrelated theme"
+        head = report(con2, "headline_numbers")[0]
+        assert head["members_plus_singletons_ok"] and head["posted_comments"] == 656
+    finally:
+        con2.close()
