@@ -373,6 +373,7 @@ def test_touch_and_add_while_serving(replay, bundled_snapshot):
     new["data"]["id"] = "CMS-2022-0163-0900"
     new["data"]["attributes"]["comment"] = "A late comment"
     bundled_snapshot.add_comment(new)
+    new["data"]["attributes"]["comment"] = "changed by the caller afterwards"  # the snapshot kept its own copy
     assert len(bundled_snapshot) == 648
     assert get(server, "/comments/CMS-2022-0163-0900").json()["data"]["attributes"]["comment"] == "A late comment"
     newest = get(server, "/comments", {"filter[docketId]": DEMO_DOCKET, "sort": "-lastModifiedDate"}).json()

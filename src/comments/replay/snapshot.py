@@ -133,12 +133,12 @@ class _Comment:
 
 
 def _wrap(detail: Mapping) -> dict:
-    """Accept `{"data": {...}, "included": [...]}` or a bare data object."""
-    if "data" in detail:
-        return dict(detail)
-    if "id" in detail and "attributes" in detail:
-        return {"data": dict(detail)}
-    raise ValueError("a detail record needs 'data' (or 'id' and 'attributes')")
+    """A private deep copy of `{"data": {...}, "included": [...]}` or of a bare data object."""
+    if "data" not in detail:
+        if "id" not in detail or "attributes" not in detail:
+            raise ValueError("a detail record needs 'data' (or 'id' and 'attributes')")
+        detail = {"data": detail}
+    return json.loads(json.dumps(detail, default=str))
 
 
 @dataclass(frozen=True)
@@ -270,11 +270,15 @@ class Snapshot:
         doc = json.loads(json.dumps(next(iter(base.documents.values()))))
         doc["data"]["id"] = document_id
         doc["data"]["links"] = {"self": f"https://api.regulations.gov/v4/documents/{document_id}"}
-        doc["data"]["attributes"].update(agencyId=agency, docketId=docket_id, objectId=doc_object_id)
-        snap.add_document(doc)
-
         span = 28 * 86400
         start = int(datetime(2024, 10, 20, 12, 0, tzinfo=UTC).timestamp())
+        opened = int(datetime(2024, 10, 18, tzinfo=EASTERN).timestamp())
+        doc["data"]["attributes"].update(
+            agencyId=agency, docketId=docket_id, objectId=doc_object_id, postedDate=iso_z(opened),
+            commentStartDate=iso_z(opened), commentEndDate=iso_z(start + span), frDocNum=None,
+        )
+        snap.add_document(doc)
+
         n_seconds = max(1, n_comments // 8)
         seconds = sorted(rng.sample(range(span), min(n_seconds, span)))
         stamps = [start + seconds[rng.randrange(len(seconds))] for _ in range(n_comments)]
@@ -412,7 +416,7 @@ class Snapshot:
         """Add (or replace) a comment; it appears with lastModifiedDate = last_modified or now."""
         detail = _wrap(detail)
         data = detail["data"]
-        data["attributes"] = dict(data.get("attributes") or {})
+        data.setdefault("attributes", {})
         with self._lock:
             attrs = data["attributes"]
             if not attrs.get("docketId"):
