@@ -9,6 +9,7 @@ with one keep-alive client and with 4 client threads; server peak RSS.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,19 @@ def main(n: int) -> None:
             list(pool.map(worker, [ids[i::4] for i in range(4)]))
         took = time.perf_counter() - started
         print(f"detail, 4 clients: {len(ids) / took:,.0f} responses/s (client and server share one process)")
+        # the server alone: a minimal http.client loop in another process (no requests overhead here)
+        light = (
+            "import http.client,sys,time\n"
+            f"c=http.client.HTTPConnection('127.0.0.1',{server.port})\n"
+            f"ids={ids[:2000]!r}\n"
+            "t=time.perf_counter()\n"
+            "for i in ids:\n"
+            "    c.request('GET','/v4/comments/'+i+'?include=attachments',headers={'X-Api-Key':'test-key'})\n"
+            "    r=c.getresponse(); r.read(); assert r.status==200\n"
+            "print(f'{len(ids)/(time.perf_counter()-t):,.0f}')\n"
+        )
+        rate = subprocess.run([sys.executable, "-c", light], capture_output=True, text=True, check=True).stdout.strip()
+        print(f"detail, light client in another process: {rate} responses/s")
     print(f"peak RSS (server + client process): {psutil.Process().memory_info().rss / 2**20:.0f} MiB")
 
 
