@@ -276,3 +276,122 @@ def _latest_changes(db) -> dict:
 
     current, previous = (json.loads(r[0]) for r in rows)
     return tracking.diff_states(previous, current)
+
+
+# --------------------------------------------------------------------------- Prefect deployment smoke test
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(check, timeout: float, what: str, procs=()):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"{what}: process exited early with {p.returncode}")
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _stop(proc) -> None:
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.mark.prefect
+def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot, replay, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    snap = _small_snapshot(bundled_snapshot)
+    for cid in snap.comment_ids()[12:]:   # a dozen comments keep the run short
+        snap._remove(cid)
+    snap._changed()
+    server = replay(snap)
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text(f'[settings]\ndb = "t.duckdb"\nout_dir = "briefings"\n[[docket]]\nid = "{DOCKET}"\n')
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "REGULATIONS_GOV_API_KEY": "test-key",
+        "REGULATIONS_GOV_BASE_URL": server.base_url,
+        "REGULATIONS_GOV_RATE_LIMIT": "1000000",
+    }
+    env.pop("PREFECT_PROFILE", None)
+    bin_dir = os.path.dirname(sys.executable)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = []
+    try:
+        prefect_server = subprocess.Popen(
+            [os.path.join(bin_dir, "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+             "--no-ui", "--analytics-off", "--no-services"],
+            env={k: v for k, v in env.items() if k != "PREFECT_API_URL"},
+            stdout=open(logs / "server.log", "wb"), stderr=subprocess.STDOUT, cwd=tmp_path,
+        )
+        procs.append(prefect_server)
+        _wait_for(lambda: requests.get(f"{api}/health", timeout=2).ok, 90, "the Prefect server", procs)
+
+        serving = subprocess.Popen(
+            [sys.executable, "-m", "flows.track", "serve", "--watchlist", str(watchlist)],
+            env=env, stdout=open(logs / "serve.log", "wb"), stderr=subprocess.STDOUT, cwd=tmp_path,
+        )
+        procs.append(serving)
+
+        def deployment():
+            r = requests.get(f"{api}/deployments/name/track/daily-watchlist", timeout=2)
+            return r.json() if r.ok else None
+
+        dep = _wait_for(deployment, 60, "the served deployment", procs)
+        crons = [s["schedule"].get("cron") for s in dep.get("schedules", [])]
+        assert crons == ["0 6 * * *"]   # daily by default
+        assert dep["parameters"]["watchlist"] == str(watchlist.resolve())
+
+        from prefect.deployments import run_deployment
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            run = run_deployment("track/daily-watchlist", timeout=150)
+        serve_log = (logs / "serve.log").read_text(errors="replace")
+        assert run.state.is_completed(), f"{run.state!r}\n{serve_log[-3000:]}"
+        changes = tmp_path / "briefings" / f"{DOCKET}.changes.md"
+        assert changes.is_file() and "First tracking run" in changes.read_text(encoding="utf-8")
+        assert (tmp_path / "briefings" / f"{DOCKET}.html").is_file()
+        assert "Traceback" not in serve_log, serve_log[-3000:]
+        # The flow published its artifacts to the server.
+        arts = requests.post(f"{api}/artifacts/filter", json={}, timeout=5).json()
+        assert {a["key"] for a in arts} >= {"tracking-summary", "changes-cms-2022-0163"}
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
