@@ -207,7 +207,10 @@ def run(con, tmp_path, **kw):
 
 # --- the end-to-end run -------------------------------------------------------------
 
-def test_every_kind_of_file_ends_with_its_status_and_a_rerun_downloads_nothing(tmp_path, server):
+def test_every_kind_of_file_ends_with_its_status_and_a_rerun_downloads_nothing(tmp_path, server, monkeypatch):
+    from comments.attachments import pipeline
+
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 4)  # several chunks: downloads overlap extraction
     s = server
     s.files["/a/text.pdf"] = text_pdf("I oppose the proposed rule because it harms rural patients.", pages=3)
     s.files["/a/scan.pdf"] = scanned_pdf("Scanned letter opposing the rule")
@@ -310,7 +313,10 @@ def test_every_kind_of_file_ends_with_its_status_and_a_rerun_downloads_nothing(t
     assert lines[0].startswith("attachments: 20 of 20 comments have attachments (20 files); 9 of those comments have extracted text")
     assert "9 ok" in lines[1] and "3 too_large" in lines[1] and "restricted" in lines[1]
     failed_line = next(line for line in lines if line.strip().startswith("failed:"))
-    assert "host not allowed: localhost" in failed_line and "zip bomb refused" in failed_line
+    assert failed_line.count(" × ") == 5 and failed_line.endswith("; and 1 more")  # 6 reasons, 5 shown
+    lines = attachment_status_lines(con, DOCKET, top_reasons=10)
+    failed_line = next(line for line in lines if line.strip().startswith("failed:"))
+    assert "1 × host not allowed: localhost" in failed_line and "1 × zip bomb refused" in failed_line
     con.close()
 
 

@@ -115,6 +115,7 @@ class Downloader:
         self.backoff_base = backoff_base
         self.pacer = Pacer(pace_s)
         self.requests = 0
+        self._count_lock = threading.Lock()
 
     def fetch(self, url: str | None, announced_size: int | None = None) -> Downloaded:
         problem = url_problem(url, self.hosts)
@@ -145,7 +146,8 @@ class Downloader:
         # Redirects are followed by hand so every hop's host is checked.
         for _hop in range(MAX_REDIRECTS + 1):
             self.pacer.wait()
-            self.requests += 1
+            with self._count_lock:
+                self.requests += 1
             resp = self.session.get(
                 url,
                 stream=True,

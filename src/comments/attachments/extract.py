@@ -21,7 +21,8 @@ from pathlib import Path
 # A page whose text layer has fewer characters than this is treated as having none.
 MIN_PAGE_CHARS = 20
 OCR_DPI = 200
-OCR_MAX_PAGES = 200
+OCR_MAX_PAGES = 60  # about 2-4 s a page: a long scan still fits the per-file time limit
+OCR_MAX_PIXELS = 40_000_000  # an absurd page size must not render into gigabytes
 # Zip containers (DOCX): refuse what would expand beyond these.
 ZIP_MAX_TOTAL_BYTES = 200 * 1024 * 1024
 ZIP_MAX_RATIO = 100
@@ -195,7 +196,9 @@ def _pdf(path, options) -> dict:
         for i in ocr_pages:
             page = pdf[i]
             try:
-                image = page.render(scale=OCR_DPI / 72).to_pil()
+                width, height = page.get_size()
+                scale = min(OCR_DPI / 72, (OCR_MAX_PIXELS / max(1.0, width * height)) ** 0.5)
+                image = page.render(scale=scale).to_pil()
             finally:
                 page.close()
             texts[i] = _ocr_image(image, tesseract)

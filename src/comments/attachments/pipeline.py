@@ -30,7 +30,7 @@ FINAL_STATUSES = ("ok", "empty", "needs_ocr", "unsupported", "too_large", "faile
 # Results that hold for any row with the same file, whatever the machine.
 _REUSABLE = ("ok", "empty", "unsupported")
 CHUNK_ROWS = 200
-FILE_TIME_LIMIT_S = 180.0
+FILE_TIME_LIMIT_S = 300.0
 DOWNLOAD_THREADS = 4
 
 _RESULT_COLUMNS = (
@@ -84,17 +84,22 @@ def process_attachments(
 
     chunks = [rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
     pool = TimedPool(extract_fn, workers=workers, time_limit=time_limit or FILE_TIME_LIMIT_S)
-    with ThreadPoolExecutor(max(1, download_threads), thread_name_prefix="attachment-download") as threads, pool:
-        planned = _plan_downloads(con, chunks[0], store, downloader, threads)
-        for index in range(len(chunks)):
-            finished, to_extract = _collect_downloads(con, planned, counts)
-            if index + 1 < len(chunks):  # next chunk downloads while this one is extracted
-                planned = _plan_downloads(con, chunks[index + 1], store, downloader, threads)
-            finished += _extract(con, to_extract, store, pool, tools, counts, progress)
-            _write_results(con, finished)
-            for row in finished:
-                counts[row["status"]] += 1
-            progress(len(finished) - len(to_extract))
+    threads = ThreadPoolExecutor(max(1, download_threads), thread_name_prefix="attachment-download")
+    try:
+        with pool:
+            planned = _plan_downloads(con, chunks[0], store, downloader, threads)
+            for index in range(len(chunks)):
+                finished, to_extract = _collect_downloads(con, planned, counts)
+                progress(len(finished))
+                if index + 1 < len(chunks):  # next chunk downloads while this one is extracted
+                    planned = _plan_downloads(con, chunks[index + 1], store, downloader, threads)
+                finished += _extract(con, to_extract, store, pool, tools, counts, progress)
+                _write_results(con, finished)
+                for row in finished:
+                    counts[row["status"]] += 1
+    finally:
+        # on an interrupt, do not wait for the next chunk's downloads: rows stay pending
+        threads.shutdown(wait=False, cancel_futures=True)
     return _summary(counts, downloader)
 
 
@@ -345,5 +350,5 @@ def attachment_status_lines(con: duckdb.DuckDBPyConnection, docket_id: str | Non
         common = reasons[status].most_common()
         shown = "; ".join(f"{n:,} × {reason}" for reason, n in common[:top_reasons])
         more = len(common) - top_reasons
-        lines.append(f"  {status}: {shown}" + (f"; and {more} other reasons" if more > 0 else ""))
+        lines.append(f"  {status}: {shown}" + (f"; and {more} more" if more > 0 else ""))
     return lines

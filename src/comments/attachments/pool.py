@@ -18,11 +18,24 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 
 _READY = "ready"
+# Address-space cap per worker: a hostile file that makes a parser allocate
+# without bound fails that file (MemoryError, or the worker dies and is
+# replaced) instead of pushing the machine into swap.
+WORKER_MEMORY_BYTES = 4 * 1024**3
 
 
 def _serve(conn: Connection, fn: Callable, sys_path: list[str]) -> None:
     # Tesseract starts one thread per core by default; the pool already uses every core.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if WORKER_MEMORY_BYTES and (soft == resource.RLIM_INFINITY or soft > WORKER_MEMORY_BYTES):
+            cap = WORKER_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY_BYTES, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform: the time limit still applies
     sys.path[:] = sys_path  # so `fn` (pickled by reference) is importable here too
     conn.send(_READY)
     while True:
@@ -71,7 +84,7 @@ class TimedPool:
         fn: Callable,
         *,
         workers: int | None = None,
-        time_limit: float = 180.0,
+        time_limit: float = 300.0,
         on_timeout: Callable[[float], dict] | None = None,
         on_crash: Callable[[int | None], dict] | None = None,
     ) -> None:
