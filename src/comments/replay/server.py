@@ -422,9 +422,9 @@ class ReplayServer:
             headers.update(err.headers)
             if status in (429, 503):
                 headers.update(retry_after)
-        self._send(h, status, body, content_type, headers)
-        if after is not None:
+        if after is not None:  # the page is already built; apply the changes before the client can see it
             after()
+        self._send(h, status, body, content_type, headers)
 
     def _send(self, h: _Handler, status: int, body: bytes, content_type: str, headers: Mapping[str, str]) -> None:
         self.stats.count(f"status_{status}")
