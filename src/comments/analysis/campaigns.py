@@ -47,7 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from comments.analysis.normalize import key_of_normalized, normalize, sentences
+from comments.analysis.normalize import key_of_normalized, normalize, sentences, unescape_entities
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for the rolling k-gram hash
 _OPPOSITE = {frozenset(("support", "oppose"))}
@@ -74,14 +74,16 @@ class CampaignParams:
       with the personalised ones (added story, dropped and rewritten
       paragraphs) between 0.57 and 0.8; letters that merely share a topic
       share no 8-word passage at all.
-    - `min_shared_words=40`: the shared passages must hold at least 40 words
-      (two or three sentences). Real members share 63 words or more; the one
-      false match seen at 30 was two answers quoting the same 35-word RFI
-      question ("PC-4. What features are missing from apps you use...").
+    - `min_shared_words=25`: the shared passages must hold at least 25 words
+      (a long sentence or two). Real members share 63 words or more; the
+      shortest real near copy seen is a 25-word "please see our attached
+      responses" note repeating its sender's longer one.
     - `short_text_words=100`, `short_containment=0.8`: a text under 100 words
-      is only a copy if at least 80% of it is template text (short texts are
-      mostly the quoted question or boilerplate otherwise). Real short members
-      score 0.90 and 0.93; the quoted-question answer above scores 0.56.
+      is only a copy if at least 80% of it is template text (a short text is
+      otherwise mostly a quoted question or boilerplate). Real short members
+      score 0.90 and above; the one false match seen without this rule was an
+      answer quoting the same 35-word RFI question as a long letter ("PC-4.
+      What features are missing from apps you use...", 0.56).
     - `min_near_words=20`: texts under 20 words ("See attached file(s)",
       "I support this rule") are never near copies of anything.
     - `min_template_words=20`: a template under 20 words is a stock phrase, not
@@ -102,7 +104,7 @@ class CampaignParams:
     shingle_words: int = 8
     anchor_every: int = 4
     min_containment: float = 0.4
-    min_shared_words: int = 40
+    min_shared_words: int = 25
     short_text_words: int = 100
     short_containment: float = 0.8
     min_near_words: int = 20
@@ -238,28 +240,47 @@ def _kgrams(tokens: np.ndarray, k: int) -> np.ndarray:
     return _mix(h)
 
 
+def _bulk_tokens(normalized: list[str], hasher: _WordHasher) -> tuple[np.ndarray, np.ndarray]:
+    """Word hashes of many normalized texts, flat, with offsets (one more than texts)."""
+    if not normalized:
+        return np.empty(0, np.uint64), np.zeros(1, np.int64)
+    lists = pc.split_pattern(pa.array(normalized, type=pa.large_string()), " ")
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(lists.flatten())
+    vocab_hash = hasher.hash_words(encoded.dictionary.to_pylist())
+    return vocab_hash[encoded.indices.to_numpy()], offsets
+
+
+def _bulk_grams(tokens: np.ndarray, offsets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """k-gram hash at each token position, whether a k-gram of that text starts there, owner text."""
+    owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    grams = np.zeros(len(tokens), dtype=np.uint64)
+    valid = np.zeros(len(tokens), dtype=bool)
+    g = _kgrams(tokens, k)
+    if len(g):
+        grams[: len(g)] = g
+        # a k-gram is valid when it ends inside the text it starts in
+        valid[: len(g)] = np.arange(len(g)) + k <= offsets[1:][owner[: len(g)]]
+    return grams, valid, owner
+
+
 def _anchors(texts: _Texts, eligible: np.ndarray, params: CampaignParams, hasher: _WordHasher):
     """(anchor hash, text index) for every eligible text, deduplicated, sorted by hash then text."""
     k, m = params.shingle_words, np.uint64(params.anchor_every)
     hashes, owners, counts = [], [], np.zeros(len(texts.keys), dtype=np.int64)
     for start in range(0, len(eligible), params.chunk_texts):
         chunk = eligible[start : start + params.chunk_texts]
-        arr = pa.array([texts.normalized[i] for i in chunk], type=pa.large_string())
-        lists = pc.split_pattern(arr, " ")
-        offsets = lists.offsets.to_numpy()
-        encoded = pc.dictionary_encode(lists.flatten())
-        vocab_hash = hasher.hash_words(encoded.dictionary.to_pylist())
-        tokens = vocab_hash[encoded.indices.to_numpy()]
-        grams = _kgrams(tokens, k)
-        # a k-gram is valid when it ends inside the text it starts in
-        owner = np.repeat(np.arange(len(chunk)), np.diff(offsets))[: len(grams)]
-        ends = offsets[1:][owner]
-        keep = (np.arange(len(grams)) + k <= ends) & (grams % m == 0)
-        grams, owner = grams[keep], chunk[owner[keep]]
+        tokens, offsets = _bulk_tokens([texts.normalized[i] for i in chunk], hasher)
+        grams, valid, owner = _bulk_grams(tokens, offsets, k)
+        keep = valid & (grams % m == 0)
+        grams, owner = grams[keep], chunk[owner[keep]].astype(np.uint64)
         # one entry per (text, anchor)
-        pair = np.unique(np.stack([owner.astype(np.uint64), grams]), axis=1) if len(grams) else np.empty((2, 0), np.uint64)
-        hashes.append(pair[1])
-        owners.append(pair[0].astype(np.int64))
+        order = np.lexsort((grams, owner))
+        grams, owner = grams[order], owner[order]
+        first = np.ones(len(grams), dtype=bool)
+        first[1:] = (grams[1:] != grams[:-1]) | (owner[1:] != owner[:-1])
+        hashes.append(grams[first])
+        owners.append(owner[first].astype(np.int64))
     if not hashes:
         return np.empty(0, np.uint64), np.empty(0, np.int64), counts
     h = np.concatenate(hashes)
@@ -322,12 +343,12 @@ def _edges(texts: _Texts, params: CampaignParams, hasher: _WordHasher):
     shorter = np.minimum(na, nb)
     containment = shared / np.maximum(shorter, 1)
     short_words = np.minimum(texts.n_words[lo], texts.n_words[hi])
-    # shared words estimated from sampled anchors: each anchor stands for ~m shingles
-    shared_words = shared * params.anchor_every + params.shingle_words - 1
-    # the sample is noisy on short texts: candidates pass with some slack, exact check later
-    slack = np.where(shorter < 20, 0.2, 0.1)
+    # The sample is noisy when the shorter text has few anchors (a 30-word text
+    # has ~6): candidates pass with about two standard errors of slack, and the
+    # exact check on all shingles (including the shared-words minimum) decides.
+    slack = np.clip(1 / np.sqrt(np.maximum(shorter, 1)), 0.05, 0.6)
     needed = np.where(short_words < params.short_text_words, params.short_containment, params.min_containment)
-    ok = (containment >= needed - slack) & (shared_words >= params.min_shared_words * 0.7)
+    ok = containment >= needed - slack
     closeness = shared.astype(float) ** 2 / (na * nb)  # product of both containments
     return lo[ok], hi[ok], closeness[ok]
 
@@ -392,65 +413,112 @@ def _star_clusters(n: int, mult: np.ndarray, lo, hi, closeness) -> dict[int, lis
 # ---------------------------------------------------------------- members
 
 
+def _salted(grams: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """k-gram hash combined with the template it is looked up in (one sorted table for all)."""
+    return _mix(grams ^ ((owner.astype(np.uint64) + np.uint64(1)) * _MUL))
+
+
 @dataclass
-class _Check:
-    ok: bool
-    similarity: float
+class _Verdicts:
+    """Exact check of members against their templates, on all k-grams (not the sample)."""
+
+    ok: np.ndarray  # bool per member
+    similarity: np.ndarray  # share of the member's words inside passages shared with its template
+    covered: list[np.ndarray]  # per member: is each word inside a shared passage
 
 
-class _Template:
-    def __init__(self, normalized: str, params: CampaignParams, hasher: _WordHasher) -> None:
-        self.tokens = hasher.tokens(normalized)
-        self.grams = np.unique(_kgrams(self.tokens, params.shingle_words))
+def _verify(members: list[int], centers: list[int], texts: _Texts, params: CampaignParams, hasher) -> _Verdicts:
+    k = params.shingle_words
+    templates = sorted(set(centers))
+    slot = {c: i for i, c in enumerate(templates)}
+    t_tokens, t_offsets = _bulk_tokens([texts.normalized[c] for c in templates], hasher)
+    t_grams, t_valid, t_owner = _bulk_grams(t_tokens, t_offsets, k)
+    table, first = np.unique(_salted(t_grams[t_valid], t_owner[t_valid]), return_index=True)
+    t_distinct = np.bincount(t_owner[t_valid][first], minlength=len(templates))
+    t_words = np.diff(t_offsets)
+
+    def needed(words: np.ndarray) -> np.ndarray:
+        return np.where(words < params.short_text_words, params.short_containment, params.min_containment)
+
+    ok_parts, sim_parts, covered = [], [], []
+    for start in range(0, len(members), params.chunk_texts):
+        chunk = members[start : start + params.chunk_texts]
+        center = np.array([slot[c] for c in centers[start : start + params.chunk_texts]], dtype=np.int64)
+        tokens, offsets = _bulk_tokens([texts.normalized[m] for m in chunk], hasher)
+        grams, valid, owner = _bulk_grams(tokens, offsets, k)
+        keys = _salted(grams, center[owner])
+        pos = np.minimum(np.searchsorted(table, keys), max(len(table) - 1, 0))
+        hit = valid & (table[pos] == keys) if len(table) else np.zeros(len(keys), dtype=bool)
+        # a word is covered when some shared k-gram spans it
+        csum = np.concatenate([[0], np.cumsum(hit)])
+        idx = np.arange(len(tokens))
+        is_covered = (csum[idx + 1] - csum[np.maximum(idx - k + 1, 0)]) > 0
+        words = np.diff(offsets)
+        shared_words = np.bincount(owner, weights=is_covered, minlength=len(chunk))
+        similarity = shared_words / np.maximum(words, 1)
+        # share of the template's distinct k-grams found in the member
+        hk, ho = keys[hit], owner[hit]
+        order = np.lexsort((hk, ho))
+        hk, ho = hk[order], ho[order]
+        distinct = np.ones(len(hk), dtype=bool)
+        distinct[1:] = (hk[1:] != hk[:-1]) | (ho[1:] != ho[:-1])
+        template_share = np.bincount(ho[distinct], minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
+        ok = (shared_words >= params.min_shared_words) & (
+            (similarity >= needed(words)) | (template_share >= needed(t_words[center]))
+        )
+        ok_parts.append(ok)
+        sim_parts.append(similarity)
+        covered.extend(np.split(is_covered, offsets[1:-1]))
+    return _Verdicts(
+        ok=np.concatenate(ok_parts) if ok_parts else np.zeros(0, dtype=bool),
+        similarity=np.concatenate(sim_parts) if sim_parts else np.zeros(0),
+        covered=covered,
+    )
 
 
-def _coverage(member_tokens: np.ndarray, template: _Template, k: int):
-    """Per member token: does it lie in a k-gram the template also has? And the template share found."""
-    grams = _kgrams(member_tokens, k)
-    if len(grams) == 0 or len(template.grams) == 0:
-        return np.zeros(len(member_tokens), dtype=bool), 0.0
-    pos = np.searchsorted(template.grams, grams)
-    pos[pos == len(template.grams)] = 0
-    hit = template.grams[pos] == grams
-    csum = np.concatenate([[0], np.cumsum(hit)])
-    idx = np.arange(len(member_tokens))
-    first = np.maximum(idx - k + 1, 0)
-    last = np.minimum(idx, len(grams) - 1)
-    covered = (csum[last + 1] - csum[first]) > 0
-    template_share = len(np.intersect1d(grams[hit], template.grams)) / len(template.grams)
-    return covered, template_share
+# Where the normalized words start in the original text: a word starts at a
+# letter or digit not preceded by one (an apostrophe between letters joins the
+# parts, as `normalize` drops it), and `&` is the word "and".
+_IS_WORD_CHAR = np.array([chr(c).isalnum() for c in range(0x10000)], dtype=bool)
+_APOSTROPHE_CODES = np.array([ord(c) for c in "'’‘ʼ`´"], dtype=np.uint32)
+
+
+def _word_starts(raw: str, n_words: int) -> np.ndarray | None:
+    """Character offset of each normalized word in `raw`, when they line up one to one."""
+    if "&" in raw and unescape_entities(raw) != raw:
+        return None  # entities: offsets in the raw text would not line up
+    cp = np.frombuffer(raw.encode("utf-32-le"), dtype=np.uint32)
+    word = _IS_WORD_CHAR[np.minimum(cp, 0xFFFF)] & (cp <= 0xFFFF)
+    apostrophe = np.isin(cp, _APOSTROPHE_CODES)
+    prev_word = np.concatenate([[False], word[:-1]])
+    joined = np.concatenate([[False, False], apostrophe[1:-1] & word[:-2]]) if len(cp) > 1 else np.zeros(len(cp), bool)
+    starts = np.flatnonzero((word & ~prev_word & ~joined[: len(cp)]) | (cp == ord("&")))
+    return starts if len(starts) == n_words else None
 
 
 def _additions(raw: str, covered: np.ndarray, params: CampaignParams) -> list[str]:
     """Sentences of `raw` whose words are mostly outside the template's passages, verbatim."""
+    uncovered_needed = int(params.min_addition_words * (1 - params.addition_coverage)) + 1
+    if len(covered) - int(covered.sum()) < uncovered_needed:
+        return []
+    spans = sentences(raw)
+    csum = np.concatenate([[0], np.cumsum(covered)])
+    starts = _word_starts(raw, len(covered))
+    if starts is not None:
+        bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
+        first = np.searchsorted(starts, bounds[:, 0])
+        last = np.searchsorted(starts, bounds[:, 1])
+    else:  # entities or unusual characters: count each sentence's words the slow way
+        counts = np.array([len(normalize(raw[a:b]).split()) for a, b in spans], dtype=np.int64)
+        last = np.minimum(np.cumsum(counts), len(covered))
+        first = np.minimum(last - counts, len(covered))
+        first = np.maximum(first, 0)
     out = []
-    position = 0
-    for start, end in sentences(raw):
-        sentence = raw[start:end]
-        n = len(normalize(sentence).split()) if sentence else 0
-        if n == 0:
-            continue
-        share = covered[position : position + n].mean() if position < len(covered) else 0.0
-        position += n
-        if n >= params.min_addition_words and share < params.addition_coverage:
-            out.append(sentence)
+    for (a, b), lo, hi in zip(spans, first.tolist(), last.tolist(), strict=True):
+        n = hi - lo
+        if n >= params.min_addition_words and (csum[hi] - csum[lo]) < params.addition_coverage * n:
+            out.append(raw[a:b])
     return out
-
-
-def _check_member(n_words: int, template_words: int, covered: np.ndarray, template_share: float, params) -> _Check:
-    """Exact test of a member against its template (all shingles, not the sample)."""
-    if n_words == 0:
-        return _Check(False, 0.0)
-    similarity = float(covered.mean())
-    shared_words = int(covered.sum())
-
-    def needed(words: int) -> float:
-        return params.short_containment if words < params.short_text_words else params.min_containment
-
-    ok = shared_words >= params.min_shared_words and (
-        similarity >= needed(n_words) or template_share >= needed(template_words)
-    )
-    return _Check(ok, similarity)
 
 
 # ---------------------------------------------------------------- entry point
@@ -483,15 +551,23 @@ def detect_campaigns(
         clusters = _star_clusters(n, texts.multiplicity, lo[keep], hi[keep], closeness[keep])
         if not clusters:
             break
+        centers = sorted(clusters)
+        members = [m for c in centers for m in clusters[c]]
+        owners = [c for c in centers for _ in clusters[c]]
+        verdicts = _verify(members, owners, texts, params, hasher)
         rejected_pairs: list[tuple[int, int]] = []
-        for center in sorted(clusters):
-            accepted: list[int] = []
-            rejected: list[int] = []
-            campaign = _build(center, clusters[center], texts, docs, params, hasher, accepted, rejected)
+        position = 0
+        for center in centers:
+            count = len(clusters[center])
+            span = range(position, position + count)
+            position += count
+            accepted = [j for j in span if verdicts.ok[j]]
+            rejected_pairs.extend((min(center, members[j]), max(center, members[j])) for j in span if not verdicts.ok[j])
+            campaign = _build(center, [(members[j], float(verdicts.similarity[j]), verdicts.covered[j]) for j in accepted],
+                              texts, docs, params)
             if campaign is not None:
                 campaigns.append(campaign)
-                placed[[center, *accepted]] = True
-            rejected_pairs.extend((min(center, r), max(center, r)) for r in rejected)
+                placed[[center, *(members[j] for j in accepted)]] = True
         if not rejected_pairs:
             break
         pair_key = lo.astype(np.uint64) * np.uint64(n) + hi.astype(np.uint64)
@@ -499,35 +575,26 @@ def detect_campaigns(
         tried |= np.isin(pair_key, bad)
     # exact-copy groups that are in no near-copy campaign stand alone
     for i in np.flatnonzero((texts.multiplicity >= 2) & ~placed).tolist():
-        campaign = _build(i, [], texts, docs, params, hasher, [], [])
+        campaign = _build(i, [], texts, docs, params)
         if campaign is not None:
             campaigns.append(campaign)
     campaigns.sort(key=lambda c: (-len(c.members), c.key))
     return campaigns
 
 
-def _build(center, others, texts: _Texts, docs, params, hasher, accepted: list[int], rejected: list[int]) -> Campaign | None:
-    """The campaign around `center`; appends the texts it accepted and rejected."""
+def _build(center: int, accepted: list[tuple[int, float, np.ndarray]], texts: _Texts, docs, params) -> Campaign | None:
+    """The campaign around template text `center`, from its verified members."""
     if texts.n_words[center] < params.min_template_words:
         return None
     template_doc = docs[texts.doc_indices[center][0]]
     members = [Member(docs[j].comment_id, 1.0, True, []) for j in texts.doc_indices[center]]
-    if others:
-        template = _Template(texts.normalized[center], params, hasher)
-        for i in others:
-            tokens = hasher.tokens(texts.normalized[i])
-            covered, template_share = _coverage(tokens, template, params.shingle_words)
-            check = _check_member(len(tokens), len(template.tokens), covered, template_share, params)
-            if not check.ok:
-                rejected.append(i)
-                continue
-            accepted.append(i)
-            additions_by_raw: dict[str, list[str]] = {}
-            for j in texts.doc_indices[i]:
-                raw = docs[j].text or ""
-                if raw not in additions_by_raw:
-                    additions_by_raw[raw] = _additions(raw, covered, params)
-                members.append(Member(docs[j].comment_id, round(check.similarity, 4), False, list(additions_by_raw[raw])))
+    for i, similarity, covered in accepted:
+        additions_by_raw: dict[str, list[str]] = {}
+        for j in texts.doc_indices[i]:
+            raw = docs[j].text or ""
+            if raw not in additions_by_raw:
+                additions_by_raw[raw] = _additions(raw, covered, params)
+            members.append(Member(docs[j].comment_id, round(similarity, 4), False, list(additions_by_raw[raw])))
     if len(members) < params.min_campaign_size:
         return None
     template_member, rest = members[0], sorted(members[1:], key=lambda m: m.comment_id)

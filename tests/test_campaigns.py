@@ -1,0 +1,326 @@
+"""Form-letter campaigns: normalization, the real CMS campaign, personalised copies, guards, ids."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from comments.analysis.campaigns import (
+    CampaignParams,
+    Doc,
+    assign_stable_ids,
+    detect_campaigns,
+    unique_texts,
+)
+from comments.analysis.normalize import normalize, sentences, text_key
+from comments.records import comment_row
+from comments.resources import bundled_mirrulations
+from comments.textutil import html_to_text
+
+BULK_CSV = Path(__file__).parent / "data" / "CMS-2025-0050-0031.bulk.csv"
+CMS_OPENING = "one piece of information that is often important to a patient"
+
+
+@pytest.fixture(scope="module")
+def cms_docs() -> list[Doc]:
+    docs = []
+    for path in sorted(bundled_mirrulations().glob("raw-data/**/comments/*.json")):
+        row = comment_row(json.loads(path.read_text(encoding="utf-8")))
+        docs.append(Doc(row["comment_id"], row["text"] or "", row["posted_date"], row["duplicate_comments"] or 0))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def bulk_docs() -> list[Doc]:
+    with open(BULK_CSV, encoding="utf-8-sig", newline="") as f:
+        return [Doc(r["Document ID"], html_to_text(r["Comment"]) or "") for r in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def cms_campaigns(cms_docs):
+    return detect_campaigns(cms_docs)
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def test_normalize_folds_case_entities_punctuation_and_space():
+    assert normalize("Dear  CMS,\n\nPLEASE   act!") == "dear cms please act"
+    # entities, including double-escaped ones, and & itself read as "and"
+    same = ["Medicare &amp; Medicaid", "Medicare &amp;amp; Medicaid", "Medicare & Medicaid", "medicare and MEDICAID."]
+    assert {normalize(t) for t in same} == {"medicare and medicaid"}
+    assert normalize("The patient’s “right” — don't") == normalize("The patient's \"right\" - dont")
+    assert normalize("“Quoted”… (text) [here]") == "quoted text here"
+    assert text_key("A B") == text_key("a, b!") != text_key("a c")
+    assert normalize("") == "" and normalize(None) == ""
+
+
+def test_sentences_are_verbatim_spans():
+    text = "Dear CMS,\n\nDr. Smith met J. Doe (e.g. twice). It failed!  Why?\"  Fix it.\nSincerely,\nJane"
+    parts = [text[a:b] for a, b in sentences(text)]
+    assert parts == ["Dear CMS,", "Dr. Smith met J. Doe (e.g. twice).", "It failed!", 'Why?"', "Fix it.", "Sincerely,", "Jane"]
+    assert sentences("") == []
+
+
+def test_unique_texts_groups_exact_copies():
+    docs = [Doc("a", "Hello World."), Doc("b", "hello   world"), Doc("c", "Goodbye")]
+    groups = unique_texts(docs)
+    assert sorted(groups.values()) == [["a", "b"], ["c"]]
+    assert groups[text_key("HELLO, world")] == ["a", "b"]
+
+
+# ---------------------------------------------------------------- the real CMS campaign
+
+
+def test_real_cms_campaign_is_one_campaign_with_the_amp_copies(cms_docs, cms_campaigns):
+    copies = {d.comment_id for d in cms_docs if CMS_OPENING in normalize(d.text)}
+    assert len(copies) > 170
+    holding = [c for c in cms_campaigns if copies & {m.comment_id for m in c.members}]
+    assert len(holding) == 1, "the form letter was split"
+    campaign = holding[0]
+    members = {m.comment_id: m for m in campaign.members}
+    assert copies <= set(members)
+    assert normalize(campaign.template_text).startswith("dear centers for medicare and medicaid services cms " + CMS_OPENING)
+    # the copies that differ only in "&" / "&amp;" / "and" are exact copies of the template
+    text = {d.comment_id: d.text for d in cms_docs}
+    amp = [cid for cid in copies if "Medicare &amp; Medicaid" in text[cid]]
+    plain_amp = [cid for cid in copies if "Medicare & Medicaid" in text[cid]]
+    assert amp and plain_amp
+    assert any(members[cid].is_exact for cid in amp) and any(members[cid].is_exact for cid in plain_amp)
+    assert members[campaign.template_comment_id].similarity == 1.0
+
+
+def test_real_campaign_members_really_share_template_passages(cms_docs, cms_campaigns):
+    """Precision: every member repeats a long sentence of its template verbatim; additions are its own words."""
+    text = {d.comment_id: d.text for d in cms_docs}
+    for campaign in cms_campaigns:
+        template_sentences = {normalize(campaign.template_text[a:b]) for a, b in sentences(campaign.template_text)}
+        template_sentences = {s for s in template_sentences if len(s.split()) >= 8}
+        for m in campaign.members:
+            own = {normalize(text[m.comment_id][a:b]) for a, b in sentences(text[m.comment_id])}
+            assert own & template_sentences or m.is_exact, (campaign.template_comment_id, m.comment_id)
+            for addition in m.unique_additions:
+                assert addition in text[m.comment_id]
+                assert normalize(addition) not in template_sentences
+                assert len(normalize(addition).split()) >= 4
+            assert 0.0 < m.similarity <= 1.0
+
+
+def test_real_personalised_copies_carry_their_additions(cms_campaigns):
+    campaign = next(c for c in cms_campaigns if CMS_OPENING in normalize(c.template_text))
+    members = {m.comment_id: m for m in campaign.members}
+    # CMS-2022-0163-0159 put a story of their own before the letter
+    assert "I'm a 70 year old woman and a cancer survivor." in members["CMS-2022-0163-0159"].unique_additions
+    assert not members["CMS-2022-0163-0159"].is_exact
+    # CMS-2022-0163-0146 only re-flowed the list lines: a near copy with nothing added
+    assert not members["CMS-2022-0163-0146"].is_exact and members["CMS-2022-0163-0146"].unique_additions == []
+    # CMS-2022-0163-0204 added a file reference line
+    assert members["CMS-2022-0163-0204"].unique_additions == ["Re: file code CMS-0058-NC"]
+
+
+def test_stock_replies_on_real_docket_are_not_campaigns(cms_docs, cms_campaigns):
+    stock = {d.comment_id for d in cms_docs if normalize(d.text) in ("see attached file s", "please see attached")}
+    assert len(stock) > 60
+    assert not stock & {m.comment_id for c in cms_campaigns for m in c.members}
+
+
+def test_real_bulk_csv_campaign(bulk_docs):
+    found = detect_campaigns(bulk_docs)
+    biggest = found[0]
+    assert normalize(biggest.template_text).startswith("when it comes to health technology my primary concern is privacy")
+    assert len(biggest.members) >= 28
+    # a paraphrase that shares no passage stays out (CMS-2025-0050-0186 rewrote the points)
+    assert "CMS-2025-0050-0186" not in {m.comment_id for m in biggest.members}
+
+
+# ---------------------------------------------------------------- personalised copies
+
+PARAGRAPHS = [
+    "I am writing to urge the Environmental Protection Agency to finalize the proposed rule limiting "
+    "lead in drinking water service lines without further delay.",
+    "Lead is a potent neurotoxin and there is no safe level of exposure for children. Every year of "
+    "delay means thousands more kids drink water that can permanently lower their IQ.",
+    "First, the rule must require the full replacement of every lead service line within ten years, "
+    "paid for by the utility and not by individual homeowners who cannot afford it.",
+    "Second, utilities must publish an inventory of lead lines that any resident can search by address, "
+    "so families know whether their own home is at risk.",
+    "Third, schools and child care centers must test every tap at least once a year and share the "
+    "results with parents within thirty days of receiving them.",
+    "Communities that have waited decades for clean water deserve action now. Please finalize a "
+    "strong rule this year.",
+]
+TEMPLATE = "\n\n".join(PARAGRAPHS)
+ADDED = ("My daughter was diagnosed with elevated blood lead levels when she was three years old. "
+         "We spent two years in and out of clinics before the city replaced our line.")
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    words = text.split(" ")
+    for _ in range(3):
+        i = rng.randrange(len(words))
+        w = words[i]
+        if len(w) > 4:
+            words[i] = w[0] + w[2] + w[1] + w[3:]
+    return " ".join(words)
+
+
+def _personalised_set() -> tuple[list[Doc], dict[str, str]]:
+    rng = random.Random(3)
+    copies = {
+        "exact-1": TEMPLATE,
+        "exact-2": TEMPLATE.upper(),
+        "exact-3": "  " + TEMPLATE.replace(". ", ".   ") + "\n",
+        "greeting-name-added": "Dear Administrator Regan,\n\n" + TEMPLATE.replace(PARAGRAPHS[1], PARAGRAPHS[1] + "\n\n" + ADDED)
+        + "\n\nSincerely,\nMaria Lopez",
+        "dropped": "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[1], PARAGRAPHS[3], PARAGRAPHS[5]]),
+        "reordered": "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[4], PARAGRAPHS[2], PARAGRAPHS[3], PARAGRAPHS[1], PARAGRAPHS[5]]),
+        "truncated": "\n\n".join(PARAGRAPHS[:4]),
+        "typos": _typo(TEMPLATE, rng),
+    }
+    docs = [Doc("template", TEMPLATE)] + [Doc(k, v) for k, v in copies.items()]
+    return docs, copies
+
+
+def _unrelated(bulk_docs, n: int) -> list[Doc]:
+    """Real comments on another docket: distinct letters of 60+ words."""
+    seen, out = set(), []
+    for d in bulk_docs:
+        key = text_key(d.text)
+        if len(normalize(d.text).split()) >= 60 and key not in seen:
+            seen.add(key)
+            out.append(Doc("other-" + d.comment_id, d.text))
+    return out[:n]
+
+
+def test_personalised_copies_join_their_campaign(bulk_docs):
+    docs, copies = _personalised_set()
+    others = _unrelated(bulk_docs, 60)
+    found = detect_campaigns(docs + others)
+    ours = [c for c in found if "template" in {m.comment_id for m in c.members}]
+    assert len(ours) == 1
+    campaign = ours[0]
+    members = {m.comment_id: m for m in campaign.members}
+    assert set(members) == {"template", *copies}, "every copy joins, nothing unrelated does"
+    assert campaign.template_comment_id in ("template", "exact-1", "exact-2", "exact-3")
+    assert all(members[k].is_exact for k in ("template", "exact-1", "exact-2", "exact-3"))
+    for kind in ("greeting-name-added", "dropped", "reordered", "truncated", "typos"):
+        assert not members[kind].is_exact
+        assert 0.4 <= members[kind].similarity <= 1.0
+    # the sender's own paragraph, sentence by sentence and verbatim; the template's sentences are not additions
+    added = members["greeting-name-added"].unique_additions
+    assert added == [
+        "My daughter was diagnosed with elevated blood lead levels when she was three years old.",
+        "We spent two years in and out of clinics before the city replaced our line.",
+    ]
+    assert all(a in copies["greeting-name-added"] for a in added)
+    for kind in ("dropped", "reordered", "truncated", "typos"):
+        assert members[kind].unique_additions == [], kind
+    # truncated and dropped copies are entirely template text
+    assert members["truncated"].similarity == 1.0 and members["dropped"].similarity == 1.0
+
+
+def test_stock_phrases_do_not_make_a_campaign(bulk_docs):
+    stock = ("Thank you for the opportunity to comment on this proposed rule. I strongly support this rule "
+             "and I urge you to finalize it.")
+    others = _unrelated(bulk_docs, 40)
+    docs = [Doc(d.comment_id, stock + "\n\n" + d.text) for d in others]
+    docs += [Doc(f"short-{i}", "I strongly support this rule.") for i in range(30)]
+    docs += [Doc(f"attached-{i}", "See attached file(s)") for i in range(30)]
+    found = detect_campaigns(docs)
+    assert found == []
+
+
+def test_short_texts_need_most_of_their_words_shared():
+    base = ("Please protect the wetlands in our county from the new pipeline because the wetlands filter our "
+            "drinking water and shelter migrating birds every spring and fall season.")  # 27 words
+    own_a = "I have lived here for forty years and fished these waters with my grandfather."
+    own_b = "Our town council voted against the pipeline and the state should listen to them now."
+    docs = [Doc("a", base + " " + own_a), Doc("b", base + " " + own_b)]
+    # ~42 words each, 27 shared: neither is 80% the other, so no campaign
+    assert detect_campaigns(docs) == []
+    # once the short letter itself is posted, the texts that contain all of it are its copies
+    docs += [Doc("c", base + " Thank you."), Doc("d", base)]
+    found = detect_campaigns(docs)
+    assert len(found) == 1
+    members = {m.comment_id: m for m in found[0].members}
+    assert set(members) == {"a", "b", "c", "d"}
+    assert members["a"].unique_additions == [own_a] and members["b"].unique_additions == [own_b]
+
+
+def test_opposite_stances_are_split():
+    support = TEMPLATE + "\n\nI strongly support this proposal and ask you to adopt it."
+    oppose = TEMPLATE.replace("urge the Environmental Protection Agency to finalize", "urge the Environmental Protection Agency to withdraw") \
+        + "\n\nI strongly oppose this proposal and ask you to withdraw it."
+    docs = [Doc(f"s{i}", support) for i in range(5)] + [Doc(f"o{i}", oppose) for i in range(3)]
+    docs += [Doc("s-personal", "Hello,\n\n" + support + "\n\nThanks, Ann"), Doc("o-personal", oppose + "\n\nBob")]
+
+    def stance_of(text: str) -> str:
+        return "oppose" if "strongly oppose" in text else "support" if "strongly support" in text else "unclear"
+
+    merged = detect_campaigns(docs)
+    assert len(merged) == 1, "without stances the two versions are one text family"
+    split = detect_campaigns(docs, stance_of=stance_of)
+    assert len(split) == 2
+    groups = sorted(sorted(m.comment_id for m in c.members) for c in split)
+    assert groups == [["o-personal", "o0", "o1", "o2"], ["s-personal", "s0", "s1", "s2", "s3", "s4"]]
+
+
+# ---------------------------------------------------------------- determinism and ids
+
+
+def _as_plain(campaigns):
+    return [(c.key, c.template_comment_id, [(m.comment_id, m.similarity, m.is_exact, m.unique_additions) for m in c.members])
+            for c in campaigns]
+
+
+def test_same_input_in_any_order_gives_the_same_campaigns(cms_docs, cms_campaigns):
+    shuffled = list(cms_docs)
+    random.Random(11).shuffle(shuffled)
+    assert _as_plain(detect_campaigns(shuffled)) == _as_plain(cms_campaigns)
+    assert len({c.key for c in cms_campaigns}) == len(cms_campaigns)
+
+
+def test_stable_ids_across_runs(cms_docs):
+    first_docs = cms_docs[: len(cms_docs) // 2]
+    first = detect_campaigns(first_docs)
+    ids = assign_stable_ids(first, [])
+    assert sorted(ids.values()) == [f"C{i:04d}" for i in range(1, len(first) + 1)]
+    previous = [(ids[c.key], c.template_comment_id, {m.comment_id for m in c.members}) for c in first]
+
+    # more comments arrive: the rest of the docket and a brand-new letter sent three times
+    new_letter = ("We ask the agency to extend the comment period by ninety days so that rural clinics, "
+                  "which are short of staff this winter, can read the proposal and answer its many questions in full.")
+    second_docs = cms_docs + [Doc(f"NEW-{i}", new_letter) for i in range(3)]
+    second = detect_campaigns(second_docs)
+    ids2 = assign_stable_ids(second, previous)
+    by_template = {c.template_comment_id: c for c in second}
+    for cid, template, members in previous:
+        if template in by_template:  # same template: same id
+            assert ids2[by_template[template].key] == cid
+        else:  # otherwise the campaign that holds most of the old members keeps the old id
+            best = max(second, key=lambda c: len(members & {m.comment_id for m in c.members}))
+            assert ids2[best.key] == cid
+    new = next(c for c in second if c.template_comment_id.startswith("NEW-"))
+    assert ids2[new.key] not in {cid for cid, _, _ in previous}
+    assert int(ids2[new.key][1:]) > max(int(cid[1:]) for cid, _, _ in previous)
+    assert len(set(ids2.values())) == len(second)
+    # and the same run twice gives the same ids
+    assert assign_stable_ids(detect_campaigns(list(reversed(second_docs))), previous) == ids2
+
+
+def test_stable_ids_follow_a_template_that_changed():
+    camp = detect_campaigns([Doc("a", TEMPLATE), Doc("b", TEMPLATE), Doc("c", TEMPLATE + "\n\n" + ADDED)])[0]
+    previous = [("C0007", "old-template-gone", {"b", "c", "x"}), ("C0002", "unrelated", {"y"})]
+    assert assign_stable_ids([camp], previous) == {camp.key: "C0007"}
+    assert assign_stable_ids([camp], [("C0002", "unrelated", {"y"})]) == {camp.key: "C0003"}
+
+
+def test_params_are_validated_by_their_effect():
+    docs, copies = _personalised_set()
+    strict = detect_campaigns(docs, CampaignParams(min_containment=0.99, short_containment=0.99))
+    members = {m.comment_id for c in strict for m in c.members}
+    assert "exact-1" in members and "greeting-name-added" not in members
