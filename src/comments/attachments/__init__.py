@@ -10,7 +10,17 @@ modules below it each hold one concern:
 - `pipeline`: the database side: what is pending, batches of results, status lines
 """
 
+
 from comments.attachments.filestore import FileStore, files_dir_for
-from comments.attachments.pipeline import attachment_status_lines, process_attachments
 
 __all__ = ["FileStore", "attachment_status_lines", "files_dir_for", "process_attachments"]
+
+
+def __getattr__(name: str):
+    # Lazy, so extraction worker processes (which import `extract` and `pool`
+    # through this package) do not pay for DuckDB, Arrow and requests.
+    if name in ("process_attachments", "attachment_status_lines"):
+        from comments.attachments import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(name)
