@@ -242,8 +242,16 @@ def test_rate_limit_headers_count_down_per_key_then_429(replay):
     assert over.status_code == 429 and over.json()["error"]["code"] == "OVER_RATE_LIMIT"
     assert over.headers["X-RateLimit-Remaining"] == "0"
     assert get(server, "/comments", headers={"X-Api-Key": "k2"}).headers["X-RateLimit-Remaining"] == "2"
+    assert server.stats.per_key() == {"k1": 3, "k2": 1}  # the refused request is not counted
     server.reset_rate_limits()
     assert get(server, "/comments", headers={"X-Api-Key": "k1"}).status_code == 200
+
+
+def test_remaining_header_can_lag_the_true_count(replay):
+    server = replay(rate_limit_per_hour=4, faults=Faults(remaining_lag=2))
+    remaining = [get(server, "/comments").headers["X-RateLimit-Remaining"] for _ in range(4)]
+    assert remaining == ["4", "4", "3", "2"]  # true count 3, 2, 1, 0: the last says 2 left when none are
+    assert get(server, "/comments").status_code == 429
 
 
 # ------------------------------------------------------------------ faults

@@ -23,6 +23,7 @@ class Faults:
     change_while_paging: int = 0  # after each comment-list page, touch N random comments
     latency: float = 0.0  # seconds added per request
     seed: int = 0
+    remaining_lag: int = 0  # X-RateLimit-Remaining over-reports by this much (it lags the true count)
 
 
 @dataclass

@@ -71,6 +71,7 @@ class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._per_key: Counter[str] = Counter()
 
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -101,9 +102,19 @@ class Stats:
         with self._lock:
             return dict(self._counts)
 
+    def count_key(self, key: str) -> None:
+        with self._lock:
+            self._per_key[key] += 1
+
+    def per_key(self) -> dict[str, int]:
+        """Accepted API requests per key (in memory only; never printed by the server)."""
+        with self._lock:
+            return dict(self._per_key)
+
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._per_key.clear()
 
     def __repr__(self) -> str:
         return f"Stats({self.as_dict()})"
@@ -444,10 +455,12 @@ class ReplayServer:
             raise _gateway_error(403, "API_KEY_INVALID", f"An invalid api_key was supplied. Get one at {_SIGNUP}")
         if self._limiter is not None:
             allowed, remaining = self._limiter.hit(key)
+            lag = self._faults.faults.remaining_lag if allowed else 0
             headers["X-RateLimit-Limit"] = str(self._limiter.per_hour)
-            headers["X-RateLimit-Remaining"] = str(remaining)
+            headers["X-RateLimit-Remaining"] = str(min(self._limiter.per_hour, remaining + lag))
             if not allowed:
                 raise _gateway_error(429, "OVER_RATE_LIMIT", _OVER_LIMIT_MESSAGE)
+        self.stats.count_key(key)
 
     @staticmethod
     def _route(path: str) -> tuple[str, str | None]:
