@@ -8,9 +8,9 @@ labelled as (
         a.commenter_type,
         a.stance,
         1 + coalesce(c.duplicate_comments, 0)                       as submissions,
-        trim(coalesce(l.commenter_name,
+        nullif(trim(coalesce(l.commenter_name,
              case when a.commenter_type = 'government' then coalesce(c.gov_agency, c.organization)
-                  else coalesce(c.organization, c.gov_agency) end))  as name
+                  else coalesce(c.organization, c.gov_agency) end)), '') as name  -- null: type known, name not
     from comment_analysis a
     join comments c using (comment_id)
     left join comment_labels l using (comment_id)
@@ -20,7 +20,7 @@ labelled as (
 final as (
     select
         commenter_type,
-        coalesce(nullif(name, ''), '(name not given)')      as name,
+        name,
         count(*)                                            as comments,
         sum(submissions)                                    as submissions,
         -- one stance when all its comments agree, otherwise 'mixed'
@@ -28,6 +28,6 @@ final as (
         min(comment_id)                                     as first_comment_id
     from labelled
     group by all
-    order by commenter_type desc, comments desc, name
 )
-select * from final;
+select * from final
+order by commenter_type desc, name is null, comments desc, name;

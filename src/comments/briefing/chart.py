@@ -45,12 +45,12 @@ def _nice_max(value: int) -> int:
     return value
 
 
-def timeline_svg(timeline: list[dict], campaigns: list[dict], *, comment_end=None, width: int = 680, height: int = 210) -> str:
+def timeline_svg(timeline: list[dict], campaigns: list[dict], *, comment_end=None, width: int = 680, height: int = 230) -> str:
     """Stacked bars of comments per day (campaign copies on top), campaigns marked where they began."""
     days = _days(timeline)
     if not days:
         return '<p class="muted">No dated comments to chart.</p>'
-    left, right, top, bottom = 40, 10, 24, 36
+    left, right, top, bottom = 40, 10, 46, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     ymax = _nice_max(max(d["comments"] for d in days))
     bar_w = plot_w / len(days)
@@ -86,17 +86,27 @@ def timeline_svg(timeline: list[dict], campaigns: list[dict], *, comment_end=Non
     if end and first <= end <= days[-1]["day"]:
         ex = x(end) + bar_w
         parts.append(f'<line x1="{ex:.1f}" x2="{ex:.1f}" y1="{top}" y2="{top + plot_h}" stroke="{INK}" stroke-dasharray="3,3"/>')
-        parts.append(f'<text x="{ex - 3:.1f}" y="{top + 22}" text-anchor="end" font-size="9" fill="{INK}">comment period ends</text>')
+        parts.append(f'<text transform="translate({ex + 9:.1f},{top + plot_h}) rotate(-90)" font-size="9" fill="{INK}">comment period ends</text>')
     starts: dict = {}
     for c in campaigns:  # mark where each listed campaign began (one marker per day)
         start = _as_date(c.get("first_received") or c.get("first_posted"))
         if start and first <= start <= days[-1]["day"]:
             starts.setdefault(start, []).append(c["campaign_id"])
-    for start, ids in sorted(starts.items()):
+    rows_left: list[float] = []  # left edge of the last label in each label row
+    for start, ids in sorted(starts.items(), reverse=True):  # right to left, labels right-aligned
         cx = x(start) + bar_w / 2
-        parts.append(f'<path d="M{cx - 4:.1f},{top - 10} L{cx + 4:.1f},{top - 10} L{cx:.1f},{top - 3} Z" fill="{CAMPAIGN}"/>')
-        parts.append(f'<text x="{cx - 6:.1f}" y="{top - 4}" text-anchor="end" font-size="9" fill="{INK}">'
-                     f'{escape(", ".join(ids))} began</text>')
+        parts.append(f'<path d="M{cx - 4:.1f},{top - 8} L{cx + 4:.1f},{top - 8} L{cx:.1f},{top - 1} Z" fill="{CAMPAIGN}"/>')
+        label = ", ".join(ids)
+        right_edge, text_w = cx - 6, 5.2 * len(label)
+        row = next((i for i, edge in enumerate(rows_left) if right_edge < edge - 6), len(rows_left))
+        if row >= 3:
+            continue  # too crowded: the marker stays, unlabeled
+        if row == len(rows_left):
+            rows_left.append(right_edge - text_w)
+        else:
+            rows_left[row] = right_edge - text_w
+        ly = top - 12 - 10 * row
+        parts.append(f'<text x="{right_edge:.1f}" y="{ly}" text-anchor="end" font-size="9" fill="{INK}">{escape(label)}</text>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="{INK}"/>')
     ticks = {0, len(days) - 1} | {i for i, d in enumerate(days) if d["day"].day == 1}
     for i in sorted(ticks):
@@ -116,7 +126,7 @@ def stance_svg(stance: list[dict], *, width: int = 680, row_h: int = 22) -> str:
     colors = {"support": "#2e8b57", "oppose": "#c0392b", "mixed": "#8e6bbf", "unclear": "#999999"}
     left, bar_max = 70, (width - 70 - 110) / 2
     height = row_h * len(stance) + 22
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart stance" role="img" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" aria-label="Stance by unique texts and by submissions">']
     parts.append(f'<text x="{left}" y="11" font-size="10" fill="{INK}">share of unique texts</text>')
     parts.append(f'<text x="{left + bar_max + 55}" y="11" font-size="10" fill="{INK}">share of submissions represented</text>')

@@ -21,6 +21,7 @@ from comments.resources import sql_text
 
 REGULATIONS_GOV = "https://www.regulations.gov"
 STANCES = ("support", "oppose", "mixed", "unclear")
+MAX_QUOTE_CHARS = 320  # longer quotes are used only when no shorter one is left
 
 # Where the analysis keeps its measured stance accuracy (maintained with the
 # hand-labeled evaluation set); absent means unmeasured.
@@ -65,10 +66,10 @@ def gather(
     docket_id: str,
     *,
     show_names: bool = False,
-    max_themes: int = 8,
-    quotes_per_theme: int = 3,
+    max_themes: int = 6,
+    quotes_per_theme: int = 2,
     max_campaigns: int = 4,
-    max_organizations: int = 30,
+    max_organizations: int = 24,
     stance_eval_path: Path | None = None,
 ) -> dict:
     """The briefing's content for `docket_id` as plain data (see module doc).
@@ -146,7 +147,9 @@ def _themes(con, docket_id, guard: NameGuard, show_names, max_themes, per_theme)
     themes = []
     for t in _rows(con, "brief_themes", docket_id)[:max_themes]:
         chosen, withheld, not_verbatim = [], 0, 0
-        for q in quotes_by_theme.get(t["theme_id"], []):
+        # short quotes first (a briefing is two pages), otherwise in the analysis's order
+        candidates = sorted(quotes_by_theme.get(t["theme_id"], []), key=lambda q: len(q["quote"]) > MAX_QUOTE_CHARS)
+        for q in candidates:
             if not q["is_verbatim"]:
                 not_verbatim += 1  # never show a "quote" the comment does not contain
                 continue
@@ -176,7 +179,7 @@ def _campaigns(con, docket_id, guard: NameGuard, show_names, max_campaigns) -> l
         }
     out = []
     for c in _rows(con, "brief_campaigns", docket_id)[:max_campaigns]:
-        excerpt = _excerpt(c["template_text"], 320)
+        excerpt = _excerpt(c["template_text"], 240)
         out.append({
             **c,
             "template_excerpt": guard.redact(excerpt),
@@ -188,13 +191,18 @@ def _campaigns(con, docket_id, guard: NameGuard, show_names, max_campaigns) -> l
 
 def _commenters(con, docket_id, max_organizations) -> dict:
     rows = _rows(con, "brief_commenters", docket_id)
-    governments = [r for r in rows if r["commenter_type"] == "government"]
-    organizations = [r for r in rows if r["commenter_type"] == "organization"]
+    named = {kind: [r for r in rows if r["commenter_type"] == kind and r["name"]] for kind in ("government", "organization")}
+    unnamed = {kind: next((r for r in rows if r["commenter_type"] == kind and not r["name"]), None)
+               for kind in ("government", "organization")}
+    organizations = named["organization"]
     return {
-        "governments": governments,
+        "governments": named["government"],
         "organizations": organizations[:max_organizations],
         "organizations_total": len(organizations),
         "organizations_not_shown": max(0, len(organizations) - max_organizations),
+        # comments typed organization/government whose sender gave no name
+        "unnamed_organization_comments": unnamed["organization"]["comments"] if unnamed["organization"] else 0,
+        "unnamed_government_comments": unnamed["government"]["comments"] if unnamed["government"] else 0,
     }
 
 

@@ -142,6 +142,9 @@ def to_markdown(brief: dict) -> str:
         if c["organizations_not_shown"]:
             out += ["", f"… and {fmt_num(c['organizations_not_shown'])} more organizations (see `comments export`)."]
         out.append("")
+    if c["unnamed_organization_comments"] or c["unnamed_government_comments"]:
+        out += [f"Also {fmt_num(c['unnamed_organization_comments'] + c['unnamed_government_comments'])} comments that read as "
+                "from an organization or government body that gave no name.", ""]
     out += ["### Largest campaigns", ""]
     for k in brief["campaigns"]:
         out += [
@@ -231,6 +234,9 @@ def to_docx(brief: dict) -> bytes:
         _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), o["stance"]] for o in c["organizations"]])
         if c["organizations_not_shown"]:
             doc.add_paragraph(f"… and {fmt_num(c['organizations_not_shown'])} more organizations (see comments export).")
+    if c["unnamed_organization_comments"] or c["unnamed_government_comments"]:
+        doc.add_paragraph(f"Also {fmt_num(c['unnamed_organization_comments'] + c['unnamed_government_comments'])} comments that read as "
+                          "from an organization or government body that gave no name.")
     doc.add_heading("Largest campaigns", level=3)
     for k in brief["campaigns"]:
         doc.add_paragraph(

@@ -1,0 +1,450 @@
+"""Briefings: numbers equal SQL counts, quotes are verbatim, names withheld, payloads inert.
+
+The database is the bundled real docket plus two planted comments (an HTML
+payload from an "organization", and a private individual whose name is in
+the quoted text), analysed by the real pipeline (see briefing_fixture.py).
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import briefing_fixture as fx
+import docx
+import pytest
+
+from comments import store
+from comments.briefing import gather, write_briefing
+from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
+from comments.briefing.renderers import fmt_num, md_escape
+from comments.cli import main as cli_main
+
+DOCKET = fx.DOCKET
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    return fx.build(tmp_path_factory.mktemp("brief") / "comments.duckdb")
+
+
+@pytest.fixture(scope="module")
+def con(db):
+    c = store.connect(db)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def outputs(con, tmp_path_factory) -> dict:
+    """The briefing in all three formats, default (names withheld) and --show-names."""
+    out_dir = tmp_path_factory.mktemp("out")
+    files = {}
+    for show in (False, True):
+        for ext in ("html", "md", "docx"):
+            path = out_dir / f"brief{'-names' if show else ''}.{ext}"
+            write_briefing(con, DOCKET, path, show_names=show)
+            files[(ext, show)] = path
+    return files
+
+
+def _docx_text(path: Path) -> str:
+    d = docx.Document(str(path))
+    parts = [p.text for p in d.paragraphs]
+    for table in d.tables:
+        for row in table.rows:
+            parts.append(" | ".join(cell.text for cell in row.cells))
+    # hyperlink runs are not in paragraph.text in every python-docx version
+    xml_text = re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", d.element.xml)
+    return "\n".join(parts + [htmllib.unescape(t) for t in xml_text])
+
+
+def _docx_tables(path: Path) -> list[list[list[str]]]:
+    d = docx.Document(str(path))
+    return [[[cell.text for cell in row.cells] for row in t.rows] for t in d.tables]
+
+
+def _html_metrics(text: str) -> dict[str, tuple[str, str]]:
+    """data-metric -> (data-value, displayed text)."""
+    found = re.findall(r'data-metric="([^"]+)" data-value="([^"]*)">([^<]*)<', text)
+    metrics = {}
+    for key, value, shown in found:
+        assert key not in metrics, f"metric {key} shown twice"
+        metrics[key] = (value, shown)
+    return metrics
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _q(con, sql, *params):
+    return con.execute(sql, list(params)).fetchall()
+
+
+def _expected_counts(con) -> dict[str, float]:
+    """The briefing's numbers computed here, from the tables, independently of sql/reports."""
+    d = DOCKET
+    exp = {}
+    exp["comments_posted"], exp["agency_duplicates"] = _q(
+        con, "select count(*), sum(coalesce(duplicate_comments, 0)) from comments where docket_id = ?", d)[0]
+    exp["submissions_represented"] = exp["comments_posted"] + exp["agency_duplicates"]
+    exp["unique_texts"] = _q(con, """select count(distinct coalesce(m.campaign_id, c.comment_id))
+        from comments c left join campaign_members m using (comment_id) where c.docket_id = ?""", d)[0][0]
+    exp["campaigns"] = _q(con, "select count(*) from campaigns where docket_id = ?", d)[0][0]
+    exp["campaign_comments"] = _q(con, "select count(*) from campaign_members where docket_id = ?", d)[0][0]
+    camp_subs = _q(con, """select sum(1 + coalesce(c.duplicate_comments, 0)) from campaign_members m
+        join comments c using (comment_id) where m.docket_id = ?""", d)[0][0]
+    exp["campaign_share_pct"] = round(100 * exp["campaign_comments"] / exp["comments_posted"], 1)
+    exp["campaign_submissions_share_pct"] = round(100 * camp_subs / exp["submissions_represented"], 1)
+    exp["attachment_substance"], exp["attachment_substance_with_text"] = _q(con, """select
+        count(*) filter (where body_source in ('attachment', 'both') or (box_is_boilerplate and attachments > 0)),
+        count(*) filter (where body_source in ('attachment', 'both'))
+        from comment_bodies where docket_id = ?""", d)[0]
+    for stance in ("support", "oppose", "mixed", "unclear"):
+        singles = _q(con, """select count(*) from comments c left join campaign_members m using (comment_id)
+            left join comment_labels l using (comment_id)
+            where c.docket_id = ? and m.comment_id is null and coalesce(l.stance, 'unclear') = ?""", d, stance)[0][0]
+        camps = _q(con, "select count(*) from campaigns where docket_id = ? and coalesce(stance, 'unclear') = ?", d, stance)[0][0]
+        exp[f"stance_{stance}_unique_texts"] = singles + camps
+        exp[f"stance_{stance}_submissions"] = _q(con, """select coalesce(sum(1 + coalesce(c.duplicate_comments, 0)), 0)
+            from comments c left join comment_labels l using (comment_id)
+            where c.docket_id = ? and coalesce(l.stance, 'unclear') = ?""", d, stance)[0][0]
+    for tid, uniq, n, subs in _q(con, "select theme_id, unique_texts, comments, submissions from themes where docket_id = ?", d):
+        exp[f"theme_{tid}_unique_texts"], exp[f"theme_{tid}_comments"], exp[f"theme_{tid}_submissions"] = uniq, n, subs
+    for cid, size, adds in _q(con, "select campaign_id, size, members_with_additions from campaigns where docket_id = ?", d):
+        exp[f"campaign_{cid}_size"], exp[f"campaign_{cid}_members_with_additions"] = size, adds
+    exp["organizations_total"], exp["unnamed_commenter_comments"] = _q(con, """select
+        count(distinct nullif(trim(coalesce(l.commenter_name, c.organization, c.gov_agency)), ''))
+            filter (where l.commenter_type = 'organization'),
+        count(*) filter (where nullif(trim(coalesce(l.commenter_name,
+            case when l.commenter_type = 'government' then coalesce(c.gov_agency, c.organization)
+                 else coalesce(c.organization, c.gov_agency) end)), '') is null)
+        from comment_labels l join comments c using (comment_id)
+        where l.docket_id = ? and l.commenter_type in ('organization', 'government')""", d)[0]
+    return exp
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def test_every_number_in_the_html_equals_its_sql_count(con, outputs):
+    page = outputs[("html", False)].read_text(encoding="utf-8")
+    shown = _html_metrics(page)
+    expected = _expected_counts(con)
+    assert set(shown) <= set(expected), f"numbers in the briefing with no SQL check: {set(shown) - set(expected)}"
+    # every headline and stance number is shown, plus every displayed theme and campaign
+    for key in ("comments_posted", "submissions_represented", "unique_texts", "campaigns", "attachment_substance",
+                "stance_support_unique_texts", "stance_oppose_submissions", "organizations_total"):
+        assert key in shown
+    assert any(k.startswith("theme_") for k in shown) and any(k.startswith("campaign_C") for k in shown)
+    for key, (value, text) in shown.items():
+        assert _number(value) == pytest.approx(expected[key]), key
+        assert _number(text) == pytest.approx(expected[key]), key
+    # the counts reconcile
+    assert shown["comments_posted"][0] == str(647 + 2)  # 647 real comments + 2 planted
+    assert expected["campaign_comments"] + (expected["unique_texts"] - expected["campaigns"]) == expected["comments_posted"]
+    for measure, total in (("unique_texts", "unique_texts"), ("submissions", "submissions_represented")):
+        assert sum(expected[f"stance_{s}_{measure}"] for s in ("support", "oppose", "mixed", "unclear")) == expected[total]
+    assert expected["agency_duplicates"] == 12  # the planted payload comment says 12 duplicates
+
+
+def test_timeline_bars_add_up_to_the_dated_comments(con, outputs):
+    page = outputs[("html", False)].read_text(encoding="utf-8")
+    bars = re.findall(r'data-day="([\d-]+)" data-comments="(\d+)" data-campaign-comments="(\d+)"', page)
+    per_day = dict(_q(con, """select strftime(cast(coalesce(received_date, posted_date) as date), '%Y-%m-%d'), count(*)
+        from comments where docket_id = ? and coalesce(received_date, posted_date) is not null group by all""", DOCKET))
+    shown = {day: int(n) for day, n, _ in bars if int(n)}
+    assert shown == per_day
+    campaign_copies = sum(int(c) for _, _, c in bars)
+    assert campaign_copies == _q(con, "select count(*) from campaign_members where docket_id = ?", DOCKET)[0][0]
+
+
+def test_html_markdown_and_word_carry_the_same_numbers(outputs, con):
+    brief = gather(con, DOCKET)
+    md = outputs[("md", False)].read_text(encoding="utf-8")
+    tables = _docx_tables(outputs[("docx", False)])
+    word_text = _docx_text(outputs[("docx", False)])
+    html_metrics = _html_metrics(outputs[("html", False)].read_text(encoding="utf-8"))
+    measures = {row[0]: row[1] for t in tables if t[0] == ["Measure", "Count"] for row in t[1:]}
+    for m in brief["metrics"]:
+        if m["key"].startswith("stance_"):
+            continue
+        assert f"| {md_escape(m['label'])} | {fmt_num(m['value'])} |" in md, m["key"]
+        assert measures[m["label"]] == fmt_num(m["value"]), m["key"]
+        assert _number(html_metrics[m["key"]][0]) == pytest.approx(m["value"])
+    stance_word = next(t for t in tables if t[0][0] == "Stance")
+    stance_md = re.findall(r"^\| (support|oppose|mixed|unclear) \| ([\d,]+) \| [\d.]+% \| ([\d,]+) \| [\d.]+% \|$", md, re.M)
+    assert len(stance_md) == 4
+    for (stance, uniq, subs), row in zip(stance_md, stance_word[1:], strict=True):
+        assert [row[0], row[1], row[3]] == [stance, uniq, subs]
+        assert html_metrics[f"stance_{stance}_unique_texts"][1] == uniq
+        assert html_metrics[f"stance_{stance}_submissions"][1] == subs
+    # theme and campaign lines are worded identically in Markdown and Word
+    for t in brief["themes"]:
+        line = re.search(rf"^{re.escape(fmt_num(t['unique_texts']))} unique texts \(.*$", word_text, re.M)
+        assert line and line.group(0) in md
+
+
+# ---------------------------------------------------------------- quotes
+
+
+def _bodies(con) -> dict[str, str]:
+    return dict(_q(con, "select comment_id, body from comment_bodies where docket_id = ?", DOCKET))
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_quote_is_verbatim_and_linked_to_its_comment(con, outputs):
+    bodies = _bodies(con)
+    brief = gather(con, DOCKET)
+    quotes = [q for t in brief["themes"] for q in t["quotes"]]
+    quotes += [k["addition_example"] for k in brief["campaigns"] if k["addition_example"]]
+    assert len(quotes) >= 8
+    for q in quotes:
+        assert q["quote"] in bodies[q["comment_id"]]
+        assert q["url"] == f"https://www.regulations.gov/comment/{q['comment_id']}"
+
+    page = outputs[("html", False)].read_text(encoding="utf-8")
+    shown = re.findall(r'<blockquote class="quote" data-comment-id="([^"]+)">(?:One sender added: )?“(.*?)”'
+                       r'<span class="src">.*?<a class="ref" href="([^"]+)">', page, re.S)
+    assert len(shown) == len(quotes)
+    for comment_id, text, href in shown:
+        assert htmllib.unescape(href) == f"https://www.regulations.gov/comment/{comment_id}"
+        assert _squash(htmllib.unescape(text)) in _squash(bodies[comment_id])
+
+    md = outputs[("md", False)].read_text(encoding="utf-8")
+    md_quotes = re.findall(r"^> “(.*)”\n> — .*\]\(https://www\.regulations\.gov/comment/([^)]+)\)$", md, re.M)
+    assert len(md_quotes) == sum(len(t["quotes"]) for t in brief["themes"])
+    for text, comment_id in md_quotes:
+        assert re.sub(r"\\(.)", r"\1", text) in _squash(bodies[comment_id])
+
+    word = _docx_text(outputs[("docx", False)])
+    for q in quotes:
+        assert _squash(q["quote"]) in _squash(word)
+
+
+def test_a_quote_that_is_not_in_the_comment_is_never_shown(db, tmp_path):
+    path = tmp_path / "c.duckdb"
+    shutil.copy(db, path)
+    con = store.connect(path)
+    try:
+        con.execute("""update themes set quotes = list_prepend({'comment_id': ?, 'quote': 'Words nobody wrote at all.'}, quotes)
+                       where docket_id = ? and theme_id = 'T002'""", ["CMS-2022-0163-0004", DOCKET])
+        brief = gather(con, DOCKET)
+    finally:
+        con.close()
+    theme = next(t for t in brief["themes"] if t["theme_id"] == "T002")
+    assert theme["quotes_not_verbatim"] == 1
+    assert all(q["quote"] != "Words nobody wrote at all." for q in theme["quotes"])
+
+
+# ---------------------------------------------------------------- privacy
+
+
+def _private_full_names(con) -> list[str]:
+    rows = _q(con, """select c.first_name, c.last_name from comments c left join comment_labels l using (comment_id)
+        where c.docket_id = ? and coalesce(l.commenter_type, 'unknown') not in ('organization', 'government')
+          and c.first_name is not null and c.last_name is not null""", DOCKET)
+    return [f"{a} {b}" for a, b in rows if len(a) > 1 and len(b) > 1]
+
+
+def test_private_names_never_appear_by_default(con, outputs):
+    names = _private_full_names(con)
+    assert f"{fx.PRIVATE_FIRST} {fx.PRIVATE_LAST}" in names and len(names) > 100
+    for ext, read in (("html", lambda p: htmllib.unescape(p.read_text(encoding="utf-8"))),
+                      ("md", lambda p: re.sub(r"\\(.)", r"\1", p.read_text(encoding="utf-8"))),
+                      ("docx", _docx_text)):
+        text = read(outputs[(ext, False)])
+        leaked = [n for n in names if n in text]
+        assert not leaked, f"{ext}: {leaked[:5]}"
+        assert fx.PRIVATE_LAST not in text and fx.PRIVATE_FIRST not in text, ext
+    # the quote that named her was withheld, and the briefing says so
+    brief = gather(con, DOCKET)
+    first = brief["themes"][0]
+    assert first["quotes_withheld"] >= 1
+    assert fx.NAMED_ID not in {q["comment_id"] for q in first["quotes"]}
+    assert fx.XSS_ID in {q["comment_id"] for q in first["quotes"]}
+    assert f"{first['quotes_withheld']} quote(s) not shown because they name a private individual" in (
+        outputs[("md", False)].read_text(encoding="utf-8"))
+
+
+def test_show_names_shows_them(outputs):
+    for ext in ("html", "md"):
+        text = outputs[(ext, True)].read_text(encoding="utf-8")
+        assert f"{fx.PRIVATE_FIRST} {fx.PRIVATE_LAST}" in re.sub(r"\\(.)", r"\1", text), ext
+    assert f"{fx.PRIVATE_FIRST} {fx.PRIVATE_LAST}" in _docx_text(outputs[("docx", True)])
+
+
+def test_organizations_and_governments_are_named(con, outputs):
+    page = htmllib.unescape(outputs[("html", False)].read_text(encoding="utf-8"))
+    orgs = _q(con, """select commenter_name, count(*) n from comment_labels where docket_id = ? and commenter_type = 'organization'
+          and commenter_name is not null group by all order by n desc, commenter_name limit 5""", DOCKET)
+    govs = _q(con, "select distinct commenter_name from comment_labels where docket_id = ? and commenter_type = 'government' and commenter_name is not null", DOCKET)
+    assert orgs and govs
+    for (name, _n) in orgs:
+        assert name in page
+    for (name,) in govs:
+        assert name in page
+
+
+def test_name_guard_finds_signatures_and_title_names():
+    guard = NameGuard.from_rows([("Jane", "Doe", None), (None, None, "Comment from Robert O'Neil, MD"),
+                                 ("Anonymous", "Anonymous", None)])
+    assert name_from_title("Comment Submitted by Ann Lee, Acme Health") == "Ann Lee"
+    assert name_from_title("Comment on CMS-2022-0163-0001") is None
+    assert guard.contains("Thank you. Sincerely, JANE DOE")
+    assert guard.contains("Robert O'Neil")
+    assert not guard.contains("Anonymous comments about janes and does")  # placeholders and lowercase words
+    assert guard.redact("Signed, Jane Doe.") == f"Signed, {REDACTED} {REDACTED}."
+
+
+# ---------------------------------------------------------------- escaping
+
+
+def test_payloads_are_escaped_in_html_and_markdown(outputs):
+    for show in (False, True):
+        page = outputs[("html", show)].read_text(encoding="utf-8")
+        assert "&lt;script&gt;document.title=" in page
+        assert "<script" not in page.lower()
+        assert "<img" not in page.lower() and "onerror=" not in re.sub(r"&[^;]+;", "", page).split("<body>")[0]
+        assert not re.search(r"<[a-z]+[^>]*\son\w+=", page, re.I), "an event handler attribute made it into a tag"
+        assert "http" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', page)).replace("https://www.regulations.gov/", "")
+    md = outputs[("md", False)].read_text(encoding="utf-8")
+    assert "\\<script\\>" in md and "\\<img src=x onerror" in md
+    assert not re.search(r"(?<!\\)[<>]", md.replace("\n> ", "\n").replace("\n>", "\n")), "an unescaped angle bracket"
+
+
+# ---------------------------------------------------------------- caveats
+
+
+def test_caveats_state_measured_accuracy_only_when_measured(con, tmp_path):
+    brief = gather(con, DOCKET, stance_eval_path=tmp_path / "missing.json")
+    text = " ".join(brief["caveats"])
+    for must in ("Posted counts are not received counts", "mass mail", "not verified", "not been measured"):
+        assert must in text
+    assert not re.search(r"\d+%", text.split("automated estimates")[1])
+    path = tmp_path / "stance_eval.json"
+    path.write_text(json.dumps({"n": 120, "accuracy": 0.8125,
+                                "per_class": {"support": {"precision": 0.9, "recall": 0.75}}}))
+    text = " ".join(gather(con, DOCKET, stance_eval_path=path)["caveats"])
+    assert "on 120 hand-labeled comments" in text and "overall accuracy 81%" in text
+    assert "support: precision 90%, recall 75%" in text
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    code = cli_main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_writes_each_format_and_reports_user_errors(db, tmp_path, capsys):
+    for ext in ("html", "md", "docx"):
+        code, out, err = _cli(capsys, "brief", DOCKET, "--db", str(db), "--out", str(tmp_path / f"b.{ext}"))
+        assert code == 0, err
+        assert (tmp_path / f"b.{ext}").stat().st_size > 2000 and "649 comments posted" in out
+    docx.Document(str(tmp_path / "b.docx"))  # real Word
+
+    code, _, err = _cli(capsys, "brief", DOCKET, "--db", str(db), "--out", str(tmp_path / "b.pdf"))
+    assert code != 0 and err.count("\n") == 1 and "unsupported briefing format '.pdf'" in err
+    code, _, err = _cli(capsys, "brief", "NOPE-2020-0001", "--db", str(db), "--out", str(tmp_path / "n.html"))
+    assert code != 0 and err.count("\n") == 1 and "unknown docket NOPE-2020-0001" in err
+    assert not (tmp_path / "n.html").exists()
+
+    raw = fx.build(tmp_path / "raw.duckdb", analyze=False)
+    code, _, err = _cli(capsys, "brief", DOCKET, "--db", str(raw), "--out", str(tmp_path / "r.html"))
+    assert code != 0 and err.count("\n") == 1 and "run `comments analyze CMS-2022-0163`" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+# ---------------------------------------------------------------- browser
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.mark.browser
+def test_html_briefing_in_headless_chromium_runs_no_script_and_makes_no_request(outputs, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    page_file = outputs[("html", False)]
+    dialogs, console, requests, errors = [], [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1200})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("console", lambda m: console.append(m.text))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_file.as_uri(), wait_until="load")
+            page.wait_for_timeout(300)  # let any onerror handler fire
+            title = page.title()
+            pwned = page.evaluate("() => window.__pwned === undefined ? null : window.__pwned")
+            scripts = page.evaluate("() => document.scripts.length")
+            images = page.evaluate("() => document.images.length")
+            visible = page.inner_text("body")
+            charts = page.evaluate(
+                "() => Array.from(document.querySelectorAll('svg.chart')).map(s => s.getBoundingClientRect().height)")
+            bars = page.evaluate("() => document.querySelectorAll('svg.chart g.day rect').length")
+            shot = tmp_path / "briefing.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert dialogs == [] and console == [] and errors == []
+    assert pwned is None and scripts == 0 and images == 0
+    assert title.startswith(f"Briefing: {DOCKET}") and "pwned" not in title
+    assert [u for u in requests if not u.startswith("file://")] == []
+    # the payloads are shown as text
+    assert "<script>document.title='pwned-script'" in visible
+    assert '<img src=x onerror="document.title=' in visible
+    assert len(charts) == 2 and all(h > 100 for h in charts) and bars > 30
+    assert shot.stat().st_size > 50_000
+    if os.environ.get("COMMENTS_SCREENSHOT_DIR"):
+        target = Path(os.environ["COMMENTS_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / "briefing.png")
+
+
+# ---------------------------------------------------------------- Prefect
+
+
+@pytest.mark.prefect
+def test_brief_docket_flow_writes_the_file_and_publishes_artifacts(db, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.brief_docket import brief_docket
+
+    out = tmp_path / "flow.md"
+    with prefect_test_harness():
+        result = brief_docket(DOCKET, db=str(db), out=str(out))
+
+        async def artifacts():
+            async with get_client() as client:
+                return await client.read_artifacts(
+                    artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="brief-cms-2022-0163")))
+
+        import asyncio
+
+        found = asyncio.run(artifacts())
+    assert out.exists() and result["metrics"]["comments_posted"] == 649
+    kinds = {a.type: a for a in found}
+    assert set(kinds) >= {"markdown", "table"}
+    assert "649 comments posted" in kinds["markdown"].data
+    table = kinds["table"].data if isinstance(kinds["table"].data, list) else json.loads(kinds["table"].data)
+    assert {"measure": "Comments posted on regulations.gov", "key": "comments_posted", "value": 649} in table
