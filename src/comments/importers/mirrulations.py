@@ -1,0 +1,323 @@
+"""Import a local copy of the Mirrulations mirror into the same tables as the API sync.
+
+Layout (as on the `mirrulations` AWS Open Data bucket):
+
+    raw-data/<agency>/<docket>/text-<docket>/docket/<docket>.json
+    raw-data/<agency>/<docket>/text-<docket>/documents/<document>.json
+    raw-data/<agency>/<docket>/text-<docket>/comments/<comment>.json
+    raw-data/<agency>/<docket>/binary-<docket>/...               (attachment files)
+    derived-data/<agency>/<docket>/mirrulations/extracted_txt/... (attachment text)
+
+The JSON files are the API's own detail responses, so they go through the same
+save code as the live sync (`records.save_comments`, `save_docket`,
+`save_documents`), in batches. Extracted text, when present, fills the matching
+`attachments` row (status 'ok', extraction_method 'mirrulations'), so the
+attachment stage need not fetch it again.
+
+Merge rule: a comment stored with exactly the same detail JSON is left alone
+(counted unchanged); one stored from the API with a lastModified at least as
+recent as this copy's is left alone too (the mirror may be older); anything
+else is written. A file that does not parse, or is not a comment record, goes
+to `import_rejects` with its reason and the import goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from comments import records
+from comments.errors import InputError
+from comments.importers import ImportReport
+from comments.progress import ProgressFn, noop
+
+SOURCE = "mirrulations"
+BATCH = 1_000
+# '<comment id>_attachment_<n>' with any suffix ('_extracted') before '.txt'.
+_EXTRACTED_NAME = re.compile(r"^(?P<comment>.+?)_attachment_(?P<order>\d+)(?:_[A-Za-z0-9]+)*\.txt$")
+
+
+@dataclass(frozen=True)
+class DocketDir:
+    agency: str
+    docket_id: str
+    text_dir: Path  # raw-data/<agency>/<docket>/text-<docket>
+    derived_dir: Path  # derived-data/<agency>/<docket>/mirrulations/extracted_txt (may not exist)
+
+
+def find_dockets(root: str | Path, docket_id: str | None = None) -> list[DocketDir]:
+    """The dockets under a Mirrulations root, or an InputError if it is not one."""
+    root = Path(root)
+    if not root.exists():
+        raise InputError(f"{root}: no such directory")
+    if not root.is_dir():
+        raise InputError(f"{root} is not a directory (expected a Mirrulations folder holding raw-data/)")
+    raw = root / "raw-data"
+    base = root
+    if not raw.is_dir() and root.name == "raw-data":
+        raw, base = root, root.parent
+    found = []
+    if raw.is_dir():
+        for text_dir in sorted(raw.glob("*/*/text-*")):
+            docket = text_dir.parent.name
+            if text_dir.is_dir() and text_dir.name == f"text-{docket}":
+                derived = base / "derived-data" / text_dir.parent.parent.name / docket / "mirrulations" / "extracted_txt"
+                found.append(DocketDir(text_dir.parent.parent.name, docket, text_dir, derived))
+    if not found:
+        raise InputError(
+            f"{root} is not a Mirrulations layout: expected raw-data/<agency>/<docket>/text-<docket>/ inside it"
+        )
+    if docket_id is not None:
+        chosen = [d for d in found if d.docket_id == docket_id]
+        if not chosen:
+            have = ", ".join(d.docket_id for d in found)
+            raise InputError(f"docket {docket_id} is not under {root} (it holds: {have})")
+        return chosen
+    return found
+
+
+def import_mirrulations(
+    con: duckdb.DuckDBPyConnection,
+    root: str | Path,
+    *,
+    docket_id: str | None = None,
+    progress: ProgressFn = noop,
+) -> ImportReport:
+    """Import every docket under `root` (or just `docket_id`); returns counts. Idempotent."""
+    dockets = find_dockets(root, docket_id)
+    report = ImportReport(source=SOURCE, path=str(root))
+    report.documents = {"new": 0, "updated": 0, "unchanged": 0}
+    comment_files = {d.docket_id: sorted((d.text_dir / "comments").glob("*.json")) for d in dockets}
+    progress(0, total=sum(len(files) for files in comment_files.values()))
+    for docket in dockets:
+        report.dockets.append(docket.docket_id)
+        _import_docket_meta(con, docket, report)
+        files = comment_files[docket.docket_id]
+        for start in range(0, len(files), BATCH):
+            batch = files[start : start + BATCH]
+            _import_comment_batch(con, docket, batch, report)
+            progress(len(batch))
+        report.attachments += _import_extracted_text(con, docket, report)
+    return report
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _load(path: Path) -> tuple[dict | None, str | None]:
+    """(record, None) or (None, why it cannot be used)."""
+    try:
+        with path.open("rb") as fh:
+            record = json.loads(fh.read().decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    return record, None
+
+
+def _shape_problem(record, kind: str, expected_id: str | None = None) -> str | None:
+    """Why `record` is not a v4 detail record of `kind` ('comments', 'documents', 'dockets'), or None."""
+    if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
+        return f"not a regulations.gov {kind[:-1]} record (no data object)"
+    data = record["data"]
+    if not isinstance(data.get("id"), str) or not data["id"].strip():
+        return f"not a regulations.gov {kind[:-1]} record (no data.id)"
+    if data.get("type") not in (None, kind):
+        return f"not a {kind[:-1]} record (type {str(data.get('type'))[:40]!r})"
+    if not isinstance(data.get("attributes") or {}, dict):
+        return "attributes is not an object"
+    if kind == "comments" and not isinstance(record.get("included") or [], list):
+        return "included is not a list"
+    if expected_id is not None and data["id"] != expected_id:
+        return f"file name says {expected_id} but the record is {data['id'][:60]}"
+    return None
+
+
+def _reject(con: duckdb.DuckDBPyConnection, file: Path, locator: str, reason: str, report: ImportReport) -> None:
+    con.execute(
+        "insert or replace into import_rejects (source, file, locator, reason, recorded_at) values (?, ?, ?, ?, ?)",
+        [SOURCE, str(file.resolve()), locator, reason, records.now_utc()],
+    )
+    report.skip(reason.split(" (")[0].split(":")[0])
+
+
+# --------------------------------------------------------------------------- docket and documents
+
+
+def _import_docket_meta(con: duckdb.DuckDBPyConnection, docket: DocketDir, report: ImportReport) -> None:
+    for path in sorted((docket.text_dir / "docket").glob("*.json")):
+        record, problem = _load(path)
+        problem = problem or _shape_problem(record, "dockets")
+        if problem:
+            _reject(con, path, path.name, problem, report)
+            continue
+        existing = con.execute("select raw::varchar from dockets where docket_id = ?", [record["data"]["id"]]).fetchone()
+        if existing is None or existing[0] != _dumps(record):
+            records.save_docket(con, record, source=SOURCE)
+    docs = []
+    for path in sorted((docket.text_dir / "documents").glob("*.json")):
+        record, problem = _load(path)
+        problem = problem or _shape_problem(record, "documents")
+        if problem:
+            _reject(con, path, path.name, problem, report)
+            continue
+        docs.append(record)
+    if not docs:
+        return
+    stored = _stored_raw(con, "documents", "document_id", [d["data"]["id"] for d in docs])
+    changed = []
+    for record in docs:
+        before = stored.get(record["data"]["id"])
+        if before is None:
+            report.documents["new"] += 1
+        elif before == _dumps(record):
+            report.documents["unchanged"] += 1
+            continue
+        else:
+            report.documents["updated"] += 1
+        changed.append(record)
+    records.save_documents(con, changed, source=SOURCE)
+
+
+def _dumps(record) -> str:
+    # The serialization records.comment_row/document_row store in `raw`.
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stored_raw(con, table: str, key: str, ids: list[str]) -> dict[str, str]:
+    rows = con.execute(
+        f"select {key}, raw::varchar from {table} where {key} in (select unnest(?))", [ids]
+    ).fetchall()
+    return dict(rows)
+
+
+# --------------------------------------------------------------------------- comments
+
+
+def _import_comment_batch(
+    con: duckdb.DuckDBPyConnection, docket: DocketDir, files: list[Path], report: ImportReport
+) -> None:
+    details = []
+    for path in files:
+        report.rows_read += 1
+        record, problem = _load(path)
+        problem = problem or _shape_problem(record, "comments", expected_id=path.stem)
+        if problem:
+            _reject(con, path, path.name, problem, report)
+            continue
+        details.append(record)
+    if not details:
+        return
+    # A file repeated under another name: keep the first copy.
+    unique: dict[str, dict] = {}
+    for detail in details:
+        unique.setdefault(detail["data"]["id"], detail)
+    ids = list(unique)
+    stored = {
+        cid: (raw, source, last_modified)
+        for cid, raw, source, last_modified in con.execute(
+            "select comment_id, raw::varchar, source, last_modified from comments where comment_id in (select unnest(?))",
+            [ids],
+        ).fetchall()
+    }
+    to_save = []
+    for cid, detail in unique.items():
+        before = stored.get(cid)
+        if before is None:
+            to_save.append(detail)
+            continue
+        raw, source, last_modified = before
+        if raw == _dumps(detail):
+            report.unchanged += 1
+        elif source == "api" and last_modified is not None and _modified(detail) is not None and last_modified >= _modified(detail):
+            report.skip("already stored from the API, as recent or newer")
+        else:
+            to_save.append(detail)
+    counts = records.save_comments(con, to_save, source=SOURCE)
+    report.new += counts["new"]
+    report.updated += counts["updated"]
+
+
+def _modified(detail: dict):
+    a = detail["data"].get("attributes") or {}
+    return records.parse_ts(a.get("lastModifiedDate")) or records.parse_ts(a.get("modifyDate"))
+
+
+# --------------------------------------------------------------------------- extracted text
+
+
+def _extracted_files(docket: DocketDir) -> Iterator[tuple[Path, str, int]]:
+    """(file, comment id, doc order) for each extracted-text file, first tool's copy first."""
+    if not docket.derived_dir.is_dir():
+        return
+    for path in sorted(docket.derived_dir.rglob("*.txt")):
+        m = _EXTRACTED_NAME.match(path.name)
+        if m and path.is_file():
+            yield path, m.group("comment"), int(m.group("order"))
+
+
+def _import_extracted_text(con: duckdb.DuckDBPyConnection, docket: DocketDir, report: ImportReport) -> int:
+    """Fill attachments.text from derived-data/.../extracted_txt; returns rows changed."""
+    texts: dict[tuple[str, int], str] = {}
+    for path, comment_id, order in _extracted_files(docket):
+        if (comment_id, order) in texts:
+            continue  # several tools extracted the same file: the first (sorted) wins
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            _reject(con, path, path.name, f"cannot read extracted text: {exc.strerror or exc}", report)
+            continue
+        texts[(comment_id, order)] = text.strip()
+    if not texts:
+        return 0
+    batch = pa.table(
+        {
+            "comment_id": [k[0] for k in texts],
+            "doc_order": pa.array([k[1] for k in texts], pa.int32()),
+            "text": list(texts.values()),
+        }
+    )
+    con.register("_mirr_text", batch)
+    try:
+        orphans = con.execute(
+            "select t.comment_id, t.doc_order from _mirr_text t anti join attachments a using (comment_id, doc_order)"
+        ).fetchall()
+        for comment_id, order in orphans:
+            _reject(
+                con, docket.derived_dir, f"{comment_id}_attachment_{order}",
+                "extracted text for an attachment the comment record does not list", report,
+            )
+        changed = con.execute(
+            """
+            select count(*) from attachments a join _mirr_text t using (comment_id, doc_order)
+            where a.text is distinct from t.text or a.status is distinct from
+                  (case when t.text = '' then 'empty' else 'ok' end)
+            """
+        ).fetchone()[0]
+        con.execute(
+            """
+            update attachments set
+                text = t.text,
+                status = case when t.text = '' then 'empty' else 'ok' end,
+                reason = case when t.text = '' then 'Mirrulations extracted no text' else null end,
+                extraction_method = 'mirrulations',
+                extracted_at = ?
+            from _mirr_text t
+            where attachments.comment_id = t.comment_id and attachments.doc_order = t.doc_order
+              and (attachments.text is distinct from t.text
+                   or attachments.status is distinct from (case when t.text = '' then 'empty' else 'ok' end))
+            """,
+            [records.now_utc()],
+        )
+    finally:
+        con.unregister("_mirr_text")
+    return changed

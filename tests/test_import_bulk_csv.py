@@ -1,0 +1,305 @@
+"""`comments import bulk-csv`: the real regulations.gov bulk download, read independently with csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from comments import cli, records, store
+from comments.errors import InputError
+from comments.importers.bulk_csv import import_bulk_csv
+from comments.textutil import html_to_text
+
+REAL = Path(__file__).parent / "data" / "CMS-2025-0050-0031.bulk.csv"
+SUBMISSIONS = 982  # stated by the issue for this file
+
+
+def read_rows(path: Path = REAL) -> tuple[list[str], list[dict]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames), list(reader)
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict], *, bom: bool = False) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(("\ufeff" if bom else "") + buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def ts(value: str):
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def stored(con, table: str, key: str) -> dict[str, dict]:
+    cur = con.execute(f"select * from {table}")
+    cols = [d[0] for d in cur.description]
+    return {row[cols.index(key)]: dict(zip(cols, row, strict=True)) for row in cur.fetchall()}
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = store.connect(tmp_path / "bulk.duckdb")
+    yield c
+    c.close()
+
+
+def test_real_csv_gives_every_public_submission_with_its_fields(con):
+    report = import_bulk_csv(con, REAL)
+    _, rows = read_rows()
+    submissions = [r for r in rows if r["Document Type"] == "Public Submission"]
+    assert len(submissions) == SUBMISSIONS
+    assert (report.new, report.updated, report.unchanged, report.skipped) == (SUBMISSIONS, 0, 0, {})
+    comments = stored(con, "comments", "comment_id")
+    assert set(comments) == {r["Document ID"] for r in submissions}
+    for row in submissions:
+        got = comments[row["Document ID"]]
+        assert got["docket_id"] == row["Docket ID"]
+        assert got["document_id"] == row["Comment on Document ID"]
+        assert got["agency_id"] == row["Agency ID"]
+        assert got["tracking_nbr"] == (row["Tracking Number"] or None)
+        assert got["title"] == (row["Title"] or None)
+        assert got["first_name"] == (row["First Name"].strip() or None)
+        assert got["last_name"] == (row["Last Name"].strip() or None)
+        assert got["organization"] == (row["Organization Name"].strip() or None)
+        assert got["category"] == (row["Category"] or None)
+        assert got["state"] == (row["State/Province"] or None)
+        assert got["country"] == (row["Country"] or None)
+        assert got["posted_date"] == ts(row["Posted Date"])
+        assert got["received_date"] == ts(row["Received Date"])
+        assert got["withdrawn"] == (row["Is Withdrawn?"] == "true")
+        assert got["page_count"] == (int(row["Page Count"]) if row["Page Count"] else None)
+        # The comment box as html_to_text gives it (tidied white space, entities decoded).
+        assert got["text"] == (html_to_text(row["Comment"]) if row["Comment"] else None)
+        assert got["source"] == "bulk_csv"
+        assert got["last_modified"] is None  # so the next API sync fetches the full detail
+        raw = json.loads(got["raw"])
+        assert {k: v for k, v in row.items() if v} == raw
+    # A withdrawn one and a multi-line one, as they read in the file.
+    assert any(c["withdrawn"] for c in comments.values())
+    multiline = next(r for r in submissions if "\n" in r["Comment"] and "<" not in r["Comment"])
+    assert "\n" in comments[multiline["Document ID"]]["text"]
+
+
+def test_the_notice_becomes_a_document_and_the_docket_is_recorded(con):
+    report = import_bulk_csv(con, REAL)
+    _, rows = read_rows()
+    notices = [r for r in rows if r["Document Type"] != "Public Submission"]
+    docs = stored(con, "documents", "document_id")
+    assert set(docs) == {r["Document ID"] for r in notices}
+    assert report.documents["new"] == len(notices)
+    notice = notices[0]
+    doc = docs[notice["Document ID"]]
+    assert doc["document_type"] == notice["Document Type"]
+    assert doc["title"] == notice["Title"]
+    assert doc["fr_doc_num"] == notice["Federal Register Number"]
+    assert doc["comment_start_date"] == ts(notice["Comment Start Date"])
+    assert doc["comment_end_date"] == ts(notice["Comment Due Date"])
+    assert doc["source"] == "bulk_csv"
+    # Every comment points at that notice, and the docket row exists.
+    assert store.scalar(con, "select count(*) from comments where document_id = ?", [notice["Document ID"]]) == SUBMISSIONS
+    assert store.scalar(con, "select agency_id from dockets where docket_id = ?", [notice["Docket ID"]]) == notice["Agency ID"]
+
+
+def test_attachment_files_become_pending_attachment_rows(con):
+    import_bulk_csv(con, REAL)
+    _, rows = read_rows()
+    expected: dict[tuple[str, int], list[str]] = {}
+    for row in rows:
+        if row["Document Type"] != "Public Submission":
+            continue
+        for url in filter(None, row["Attachment Files"].split(",")):
+            order = int(url.rsplit("/attachment_", 1)[1].split(".")[0])
+            expected.setdefault((row["Document ID"], order), []).append(url)
+    got = {(r[0], r[1]): r[2:] for r in con.execute(
+        "select comment_id, doc_order, url, format, file_formats, status, attachment_id from attachments").fetchall()}
+    assert set(got) == set(expected)
+    for key, urls in expected.items():
+        url, fmt, file_formats, status, attachment_id = got[key]
+        assert status == "pending" and attachment_id is None
+        assert [f["fileUrl"] for f in json.loads(file_formats)] == urls
+        # Several formats of one attachment: the most text-bearing one is chosen, as for the API.
+        offered = [{"fileUrl": u, "format": u.rsplit(".", 1)[1]} for u in urls]
+        assert (url, fmt) == records.choose_file(offered)[:2]
+    assert any(len(urls) > 1 for urls in expected.values())
+    counts = dict(con.execute("select comment_id, attachment_count from comments").fetchall())
+    for (comment_id, _order) in expected:
+        assert counts[comment_id] == len({o for (c, o) in expected if c == comment_id})
+
+
+def test_importing_twice_changes_nothing(con):
+    import_bulk_csv(con, REAL)
+    before = {t: sorted(con.execute(f"select * from {t}").fetchall(), key=str) for t in ("comments", "documents", "attachments", "dockets")}
+    again = import_bulk_csv(con, REAL)
+    assert (again.new, again.updated, again.unchanged, again.skipped) == (0, 0, SUBMISSIONS, {})
+    assert again.documents["unchanged"] == 1 and again.attachments == 0
+    after = {t: sorted(con.execute(f"select * from {t}").fetchall(), key=str) for t in before}
+    assert after == before
+
+
+def test_csv_never_overwrites_an_api_record_and_updates_its_own(con, tmp_path):
+    header, rows = read_rows()
+    target = next(r for r in rows if r["Document Type"] == "Public Submission" and r["Attachment Files"])
+    api_detail = {
+        "data": {
+            "id": target["Document ID"], "type": "comments",
+            "attributes": {"docketId": target["Docket ID"], "comment": "Text from the API.",
+                           "modifyDate": "2025-06-01T10:00:00Z", "commentOn": "0900006400000001"},
+            "relationships": {"attachments": {"data": [{"id": "0900006400000002", "type": "attachments"}]}},
+        },
+        "included": [{"id": "0900006400000002", "type": "attachments", "attributes": {
+            "docOrder": 1, "title": "Letter", "fileFormats": [{"fileUrl": "https://downloads.regulations.gov/x/attachment_1.pdf", "format": "pdf", "size": 10}]}}],
+    }
+    records.save_comments(con, [api_detail], last_modified={target["Document ID"]: "2025-06-02T00:00:00Z"}, source="api")
+
+    report = import_bulk_csv(con, REAL)
+    assert report.new == SUBMISSIONS - 1
+    assert report.skipped == {"already stored from a richer source (api/mirrulations)": 1}
+    kept = con.execute("select source, text, comment_on_object_id from comments where comment_id = ?", [target["Document ID"]]).fetchone()
+    assert kept == ("api", "Text from the API.", "0900006400000001")
+    assert con.execute("select attachment_id, title from attachments where comment_id = ? and doc_order = 1",
+                       [target["Document ID"]]).fetchone() == ("0900006400000002", "Letter")
+
+    # A changed CSV row replaces the earlier CSV copy of itself (and only that row).
+    other = next(r for r in rows if r["Document Type"] == "Public Submission" and r is not target)
+    other["Comment"] = "Edited &amp; re-exported<br/>second line"
+    edited = write_csv(tmp_path / "edited.csv", header, rows)
+    report = import_bulk_csv(con, edited)
+    assert (report.new, report.updated, report.unchanged) == (0, 1, SUBMISSIONS - 2)
+    assert store.scalar(con, "select text from comments where comment_id = ?", [other["Document ID"]]) == "Edited & re-exported\nsecond line"
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_the_same(con, tmp_path):
+    header, rows = read_rows()
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
+    report = import_bulk_csv(con, path)
+    assert report.new == SUBMISSIONS and report.skipped == {}
+    ids = {r[0] for r in con.execute("select comment_id from comments").fetchall()}
+    assert ids == {r["Document ID"] for r in rows if r["Document Type"] == "Public Submission"}
+
+
+def test_comment_text_matches_html_to_text_on_hard_cases(con, tmp_path):
+    header, rows = read_rows()
+    template = next(r for r in rows if r["Document Type"] == "Public Submission")
+    cases = [
+        "plain", "  leading and trailing  ", "tabs\tand\r\ncrlf", "a  \n  b", "a\n\n\n\nb", "\n\nx\n\n",
+        "line one \n line two", "nbsp\u00a0here", "em space line\n\u2003\nnext", "ideographic\u3000",
+        "Fish &amp; chips &lt;b&gt;", "A & B &c", "&notit; &#39;quoted&#39;", "<p>para</p><p>two</p>",
+        "x<br/>y<br>z", "   ", "\u2028sep", "\x1fcontrol", "a \t \u00a0 b", "trailing newline\n",
+    ]
+    out = []
+    for i, text in enumerate(cases):
+        row = dict(template)
+        row["Document ID"] = f"TEST-2025-0001-{i:04d}"
+        row["Comment"] = text
+        out.append(row)
+    path = write_csv(tmp_path / "cases.csv", header, out)
+    import_bulk_csv(con, path)
+    got = dict(con.execute("select comment_id, text from comments").fetchall())
+    for i, text in enumerate(cases):
+        assert got[f"TEST-2025-0001-{i:04d}"] == html_to_text(text), repr(text)
+
+
+def test_malformed_rows_are_recorded_and_the_rest_imported(con, tmp_path):
+    header, rows = read_rows()
+    subs = [r for r in rows if r["Document Type"] == "Public Submission"]
+    no_id, bad_date, repeated = subs[10], subs[20], subs[30]
+    no_id["Document ID"] = ""
+    bad_date["Posted Date"] = "next Tuesday"
+    duplicate = dict(repeated)
+    duplicate["Comment"] = "a second row with the same id"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows[:100])
+    buf.write('"SHORT-2025-0001-0001","CMS","CMS-2025-0050",,"Public Submission"\n')  # row 101: too few fields
+    writer.writerows(rows[100:] + [duplicate])
+    # The file ends inside a quoted field: a download cut short.
+    buf.write('"CUT-2025-0001-0001","CMS","CMS-2025-0050",,"Public Submission",2025-05-28T04:00Z,false,,,"Comment on')
+    path = tmp_path / "broken.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+    report = import_bulk_csv(con, path)
+    assert report.new == SUBMISSIONS - 2  # no_id and bad_date
+    assert report.skipped_total == 5
+    rejects = dict(con.execute("select locator, reason from import_rejects where file = ?", [str(path.resolve())]).fetchall())
+    assert len(rejects) == 5
+    assert any(loc == "row 101" and "MISSING COLUMNS" in why for loc, why in rejects.items())
+    assert any("unterminated quote" in why for why in rejects.values())
+    assert any(why == "missing Document ID" for why in rejects.values())
+    assert any(bad_date["Document ID"] in loc and why.startswith("Posted Date is not a date") for loc, why in rejects.items())
+    assert any(repeated["Document ID"] in loc and "repeated" in why for loc, why in rejects.items())
+    # Rows after the bad ones arrived, and the first copy of the repeated id won.
+    assert store.scalar(con, "select count(*) from comments where comment_id = ?", [subs[-1]["Document ID"]]) == 1
+    assert store.scalar(con, "select text from comments where comment_id = ?", [repeated["Document ID"]]) == html_to_text(repeated["Comment"])
+    # Re-running records the same rejects once, not twice.
+    import_bulk_csv(con, path)
+    assert store.scalar(con, "select count(*) from import_rejects where file = ?", [str(path.resolve())]) == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\x00\x00<<>>", "binary data"),
+        (b"name,email\nann,a@example.org\n", 'lacks the column(s) "Document ID", "Document Type"'),
+        (b"\xff\xfeD\x00o\x00c\x00", "binary data"),
+        (b"Document ID;Document Type\nX;Y\n", "lacks the column(s)"),
+        (b"", "empty"),
+    ],
+)
+def test_a_file_that_is_not_a_bulk_csv_is_refused(con, tmp_path, content, message):
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_bulk_csv(con, path)
+    assert store.scalar(con, "select count(*) from comments") == 0
+
+
+def test_cli_prints_a_summary_or_one_line_error(tmp_path, capsys):
+    db = tmp_path / "cli.duckdb"
+    assert cli.main(["import", "bulk-csv", str(REAL), "--db", str(db)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.splitlines()[-1].startswith("bulk_csv ") and f"{SUBMISSIONS:,} new" in out
+
+    bad = tmp_path / "photo.csv"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    code = cli.main(["import", "bulk-csv", str(bad), "--db", str(tmp_path / "other.duckdb")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "other.duckdb").exists()  # refused before a database was created
+
+    code = cli.main(["import", "bulk-csv", str(tmp_path / "missing.csv"), "--db", str(db)])
+    assert code != 0 and "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.prefect
+def test_prefect_flows_import_both_sources(tmp_path):
+    from prefect.testing.utilities import prefect_test_harness
+
+    from comments.resources import bundled_mirrulations
+    from flows.imports import import_bulk_csv_flow, import_mirrulations_flow
+
+    db = str(tmp_path / "flow.duckdb")
+    with prefect_test_harness():
+        csv_report = import_bulk_csv_flow(str(REAL), db)
+        mirr_report = import_mirrulations_flow(str(bundled_mirrulations()), db)
+    assert csv_report["new"] == SUBMISSIONS and mirr_report["new"] == 647
+    con = store.connect(db, read_only=True)
+    assert dict(con.execute("select source, count(*) from comments group by 1").fetchall()) == {
+        "bulk_csv": SUBMISSIONS, "mirrulations": 647}
+    con.close()
