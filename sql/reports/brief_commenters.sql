@@ -1,6 +1,6 @@
 -- Organizations and governments that commented, with their stance.
--- Names come from the analysis (commenter_name) or the API's own fields;
--- private individuals are never listed here.
+-- Names come from the analysis (commenter_name); private individuals are
+-- never listed here.
 with
 labelled as (
     select
@@ -8,9 +8,9 @@ labelled as (
         a.commenter_type,
         a.stance,
         1 + coalesce(c.duplicate_comments, 0)                       as submissions,
-        nullif(trim(coalesce(l.commenter_name,
-             case when a.commenter_type = 'government' then coalesce(c.gov_agency, c.organization)
-                  else coalesce(c.organization, c.gov_agency) end)), '') as name  -- null: type known, name not
+        -- only the analysis's commenter_name, which is never a private person's
+        -- (an individual may type their own name in the organization field)
+        nullif(trim(l.commenter_name), '')                          as name  -- null: type known, name not
     from comment_analysis a
     join comments c using (comment_id)
     left join comment_labels l using (comment_id)

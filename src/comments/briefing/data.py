@@ -129,7 +129,7 @@ def _attribution(row: dict, show_names: bool) -> str:
     """Who wrote a quoted comment, as the briefing may say it."""
     kind = row.get("commenter_type") or "unknown"
     if kind in ("organization", "government"):
-        name = row.get("commenter_name") or row.get("organization") or row.get("gov_agency")
+        name = row.get("commenter_name")  # the analysis never puts a private person's name here
         if name:
             return name
         return "a government commenter" if kind == "government" else "an organization"
@@ -217,8 +217,10 @@ def _excerpt(text: str | None, limit: int) -> str:
 def load_stance_accuracy(path: Path) -> dict | None:
     """The measured stance accuracy, as the analysis recorded it; None if unmeasured.
 
-    Only figures present in the file are passed on (never invented). Accepts
-    {"accuracy": .., "n"|"examples": .., "per_class": {cls: {"precision": .., "recall": ..}}}.
+    Only figures present in the file are passed on (never invented). Reads the
+    shape of `tests/stance_eval.py`'s `evaluate()` (its held-out "test" split:
+    {"n", "accuracy", "<class>": {"precision", "recall", ...}}), or a flat
+    {"n", "accuracy", "per_class": {"<class>": {...}}}.
     """
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -226,19 +228,22 @@ def load_stance_accuracy(path: Path) -> dict | None:
         return None
     if not isinstance(raw, dict):
         return None
-    per_class = raw.get("per_class") or raw.get("classes") or {}
+    split = "held-out" if isinstance(raw.get("test"), dict) else None
+    if split:
+        raw = raw["test"]
+    per_class = raw.get("per_class") or {c: raw[c] for c in STANCES if isinstance(raw.get(c), dict)}
     out = {
         "accuracy": raw.get("accuracy"),
-        "n": raw.get("n") or raw.get("examples") or raw.get("labeled"),
-        "macro_f1": raw.get("macro_f1"),
+        "n": raw.get("n"),
+        "split": split,
         "per_class": {
-            k: {m: v.get(m) for m in ("precision", "recall") if isinstance(v, dict) and v.get(m) is not None}
+            k: {m: v[m] for m in ("precision", "recall") if v.get(m) is not None}
             for k, v in per_class.items()
-            if isinstance(v, dict)
+            if isinstance(v, dict) and v.get("n", 1)  # a class with no labeled items has no figures
         },
-        "source": str(path.name),
+        "source": Path(path).name,
     }
-    if out["accuracy"] is None and not out["per_class"]:
+    if out["accuracy"] is None and not any(out["per_class"].values()):
         return None
     return out
 
@@ -256,10 +261,12 @@ def caveats(brief: dict) -> list[str]:
                 parts.append(
                     f"{cls}: " + ", ".join(f"{k} {100 * float(v):.0f}%" for k, v in m.items())
                 )
-        n = f" on {acc['n']} hand-labeled comments" if acc.get("n") else " on a hand-labeled set"
+        held_out = " held-out" if acc.get("split") == "held-out" else ""
+        n = f" on {acc['n']}{held_out} hand-labeled comments" if acc.get("n") else " on a hand-labeled set"
         measured = f"Measured{n}: " + "; ".join(parts) + "."
     else:
-        measured = "Their accuracy has not been measured for this version: treat them as rough."
+        measured = ("No measured accuracy was found for this version (analysis/stance_eval.json): "
+                    "their accuracy has not been measured here, so treat them as rough.")
     return [
         "Posted counts are not received counts: agencies post what they choose, and may hold back "
         "duplicates, abusive or sensitive comments. "
