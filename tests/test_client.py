@@ -122,15 +122,23 @@ def test_5xx_and_truncated_json_are_retried_then_succeed(scripted):
 
 
 def test_gives_up_after_max_retries_with_typed_error(scripted):
-    body = {"errors": [{"status": "500", "title": "Incorrect result size: expected 1, actual 2"}]}
-    server = scripted(*[(500, {}, body)] * 3)
+    body = {"errors": [{"status": "502", "title": "Bad Gateway"}]}
+    server = scripted(*[(502, {}, body)] * 3)
     client = client_for(server.base_url, FakeTime(), max_retries=2)
     with pytest.raises(ServerError) as info:
         client.comment("CMS-2022-0163-0099")
-    assert info.value.status == 500
-    assert "Incorrect result size" in str(info.value)
+    assert info.value.status == 502
+    assert "Bad Gateway" in str(info.value)
     assert info.value.url.endswith("/comments/CMS-2022-0163-0099?include=attachments")
     assert len(server.requests) == 3
+
+
+def test_known_permanent_500_is_retried_once_only(scripted):
+    body = {"errors": [{"status": "500", "title": "Incorrect result size: expected 1, actual 2"}]}
+    server = scripted(*[(500, {}, body)] * 5)
+    with pytest.raises(ServerError, match="Incorrect result size"):
+        client_for(server.base_url, FakeTime(), max_retries=6).comment("CMS-2022-0163-0099")
+    assert len(server.requests) == 2
 
 
 def test_truncated_body_that_never_heals_is_invalid_response(scripted):

@@ -35,6 +35,9 @@ from comments import __version__, settings
 
 log = logging.getLogger(__name__)
 
+# 500s that name a data problem on regulations.gov's side (API_NOTES: some ids always
+# answer "Incorrect result size: expected 1, actual 2"): one retry, then give up.
+PERMANENT_500_MARKERS = ("Incorrect result size",)
 USER_AGENT = f"comments/{__version__} (public-comment aggregation; python-requests/{requests.__version__})"
 HOUR = 3600.0
 BODY_EXCERPT = 300
@@ -394,7 +397,8 @@ class RegulationsClient:
                     if status < 500:
                         raise problem  # other 4xx: retrying will not help
             failures += 1
-            if failures > self.max_retries:
+            permanent = isinstance(problem, ServerError) and any(m in problem.body_excerpt for m in PERMANENT_500_MARKERS)
+            if failures > (min(1, self.max_retries) if permanent else self.max_retries):
                 raise problem
             self.stats.retries += 1
             delay = self._backoff(failures - 1)

@@ -186,6 +186,8 @@ def status_lines(con, only: str | None = None) -> list[str]:
             lines.append(text)
             if remaining is not None:
                 lines.append(f"  budget        {remaining:,} requests were left this hour at the end of that sync")
+            else:
+                lines.append("  budget        unknown (the API sent no X-RateLimit-Remaining)")
         else:
             lines.append("  last sync     never (imported from another source)")
         open_errors = con.execute(
@@ -194,7 +196,8 @@ def status_lines(con, only: str | None = None) -> list[str]:
             [docket_id],
         ).fetchone()
         if open_errors[0]:
-            lines.append(f"  errors        {open_errors[0]:,} items failing, retried by the next sync (e.g. {open_errors[1]})")
+            plural = "s" if open_errors[0] != 1 else ""
+            lines.append(f"  errors        {open_errors[0]:,} item{plural} failing, retried by the next sync (e.g. {open_errors[1]})")
         else:
             lines.append("  errors        none")
         # ---- lead: attachment coverage and last analysis lines go here ----
