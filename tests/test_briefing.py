@@ -18,7 +18,7 @@ import briefing_fixture as fx
 import docx
 import pytest
 
-from comments import store
+from comments import records, store
 from comments.briefing import gather, write_briefing
 from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
 from comments.briefing.renderers import fmt_num, md_escape
@@ -227,6 +227,22 @@ def test_every_quote_is_verbatim_and_linked_to_its_comment(con, outputs):
     word = _docx_text(outputs[("docx", False)])
     for q in quotes:
         assert _squash(q["quote"]) in _squash(word)
+
+
+def test_comments_stored_after_the_analysis_are_flagged(db, tmp_path):
+    path = tmp_path / "late.duckdb"
+    shutil.copy(db, path)
+    con = store.connect(path)
+    try:
+        assert not any("after the last analysis" in c for c in gather(con, DOCKET)["caveats"])
+        late = json.loads(next((fx.BASE / "comments").glob("*.json")).read_text(encoding="utf-8"))
+        late["data"]["id"] = f"{DOCKET}-9100"
+        records.save_comments(con, [late], source="api")
+        brief = gather(con, DOCKET)
+    finally:
+        con.close()
+    assert brief["caveats"][0].startswith("1 stored comment(s) arrived after the last analysis")
+    assert brief["headline"]["comments_posted"] == 650
 
 
 def test_a_quote_that_is_not_in_the_comment_is_never_shown(db, tmp_path):

@@ -30,7 +30,7 @@ last_sync as (
     where docket_id = $docket_id and status in ('complete', 'partial')
 ),
 last_analysis as (
-    select run_id, finished_at, code_version
+    select run_id, finished_at, code_version, comments_analyzed
     from analysis_runs
     where docket_id = $docket_id and status = 'complete'
     order by finished_at desc nulls last, started_at desc
@@ -51,7 +51,12 @@ final as (
         case when ls.synced_at is not null then 'sync run' else 'comments fetched' end as synced_basis,
         la.run_id                                      as analysis_run_id,
         la.finished_at                                 as analyzed_at,
-        la.code_version
+        la.code_version,
+        la.comments_analyzed,
+        (select count(*) from comments c
+          where c.docket_id = $docket_id
+            and c.comment_id not in (select comment_id from comment_labels where docket_id = $docket_id))
+                                                       as comments_not_analyzed
     from stored s
     cross join comment_docs cd
     cross join last_sync ls

@@ -267,7 +267,13 @@ def caveats(brief: dict) -> list[str]:
     else:
         measured = ("No measured accuracy was found for this version (analysis/stance_eval.json): "
                     "their accuracy has not been measured here, so treat them as rough.")
-    return [
+    stale = []
+    if brief["docket"].get("comments_not_analyzed"):
+        stale = [
+            f"{brief['docket']['comments_not_analyzed']:,} stored comment(s) arrived after the last analysis: they count "
+            "as posted comments but have no stance, theme or campaign yet. Run `comments analyze` to include them."
+        ]
+    return stale + [
         "Posted counts are not received counts: agencies post what they choose, and may hold back "
         "duplicates, abusive or sensitive comments. "
         f"The agency reports {h['agency_duplicates']:,} further copies it did not post.",
