@@ -214,3 +214,24 @@ def test_reanalysis_is_deterministic_and_keeps_ids(analyzed, tmp_path):
         assert head["members_plus_singletons_ok"] and head["posted_comments"] == 656
     finally:
         con2.close()
+
+
+def test_bursts_stand_out_from_a_campaigns_pace():
+    from datetime import datetime, timedelta
+
+    from comments.analysis.campaigns import Campaign, Member
+    from comments.analysis.pipeline import AnalysisParams, _bursts
+
+    ids = [f"X-{i:03d}" for i in range(40)]
+    start = datetime(2025, 6, 1, 9, 0)
+    received = [start + timedelta(seconds=12 * i) for i in range(15)]            # 15 within 3 minutes
+    received += [start + timedelta(hours=7 * (i + 1)) for i in range(25)]        # the rest over a week
+    camp = Campaign("k", ids[0], "text", [Member(c, 1.0, True, []) for c in ids])
+    index = {c: i for i, c in enumerate(ids)}
+    rows, notes = _bursts("X", [camp], {"k": "C0001"}, index, received, AnalysisParams(), "run")
+    assert notes == [] and len(rows) == 1
+    assert rows[0]["comments"] == 15 and rows[0]["started_at"] == start and rows[0]["campaign_id"] == "C0001"
+    # day-precision received dates (every one at 05:00): minutes cannot be judged
+    days = [datetime(2025, 6, 1 + i % 20, 5, 0) for i in range(40)]
+    rows, notes = _bursts("X", [camp], {"k": "C0001"}, index, days, AnalysisParams(), "run")
+    assert rows == [] and "no time of day" in notes[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -44,6 +45,7 @@ class AnalysisParams:
     themes: ThemeParams = field(default_factory=ThemeParams)
     burst_window_minutes: int = 10    # near-identical comments this close together ...
     burst_min_comments: int = 10      # ... this many of them make a burst
+    burst_rate_factor: float = 5.0    # ... and at least 5x the campaign's average pace
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -67,6 +69,7 @@ class AnalysisResult:
     bursts: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     def summary(self) -> str:
         return (
@@ -126,12 +129,20 @@ def analyze_docket(
 
 
 def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> AnalysisResult:
-    table = con.sql(_READ_SQL, params=[docket_id]).to_arrow_table()
-    rows = table.to_pydict()
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        timings[step] = round(now - clock[0], 3)
+        clock[0] = now
+
+    rows = _read(con, docket_id)
     ids: list[str] = rows["comment_id"]
     bodies: list[str] = rows["body"]
     dups = [int(d or 0) for d in rows["duplicate_comments"]]
     n = len(ids)
+    lap("read")
     progress(1)
 
     # Stance per distinct text (campaign copies share texts; classify each once).
@@ -150,6 +161,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     found = detect_campaigns(docs, params.campaigns, stance_of=lambda t: stance_of_text(t).stance)
     previous = _previous_campaigns(con, docket_id)
     campaign_ids = assign_stable_ids(found, previous)
+    lap("campaigns")
     progress(1)
 
     index = {cid: i for i, cid in enumerate(ids)}
@@ -159,8 +171,10 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
             member_of[m.comment_id] = (campaign_ids[camp.key], m)
 
     # Per comment: stance (own, or inherited from the template) and commenter.
-    label_rows = []
+    labels: dict[str, list] = {name: [] for name in _SCHEMAS["comment_labels"].names}
     template_stance = {campaign_ids[c.key]: stance_of_text(c.template_text) for c in found}
+    key_of_body: dict[str, str] = {}
+    who_cache: dict[tuple, commenter_rules.Commenter] = {}
     for i, cid in enumerate(ids):
         body = bodies[i]
         if cid in member_of:
@@ -172,18 +186,27 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
                 s, source = stance_rules.inherit(tpl, member.unique_additions)
         else:
             s, source = stance_of_text(body), "own"
-        who = commenter_rules.classify(
-            category=rows["category"][i], organization=rows["organization"][i],
-            gov_agency=rows["gov_agency"][i], gov_agency_type=rows["gov_agency_type"][i],
-            first_name=rows["first_name"][i], last_name=rows["last_name"][i],
-            title=rows["title"][i], text=body,
-        )
-        label_rows.append({
-            "docket_id": docket_id, "comment_id": cid, "text_hash": text_key(body),
-            "stance": s.stance, "stance_confidence": float(s.confidence), "stance_evidence": s.evidence,
-            "stance_source": source, "commenter_type": who.type, "commenter_name": who.name,
-            "commenter_evidence": who.evidence, "run_id": run_id,
-        })
+        fields = (rows["category"][i], rows["organization"][i], rows["gov_agency"][i], rows["gov_agency_type"][i],
+                  rows["first_name"][i], rows["last_name"][i], rows["title"][i], body)
+        who = who_cache.get(fields)
+        if who is None:
+            who = commenter_rules.classify(
+                category=fields[0], organization=fields[1], gov_agency=fields[2], gov_agency_type=fields[3],
+                first_name=fields[4], last_name=fields[5], title=fields[6], text=body,
+            )
+            if len(who_cache) < 100_000:
+                who_cache[fields] = who
+        text_hash = key_of_body.get(body)
+        if text_hash is None:
+            text_hash = key_of_body[body] = text_key(body)
+        for name, value in (
+            ("docket_id", docket_id), ("comment_id", cid), ("text_hash", text_hash), ("stance", s.stance),
+            ("stance_confidence", float(s.confidence)), ("stance_evidence", s.evidence), ("stance_source", source),
+            ("commenter_type", who.type), ("commenter_name", who.name), ("commenter_evidence", who.evidence),
+            ("run_id", run_id),
+        ):
+            labels[name].append(value)
+    lap("stance_commenters")
     progress(1)
 
     # Campaign rows.
@@ -228,7 +251,9 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
         if cid not in member_of:
             unit_comments[cid] = [cid]
             units.append(Unit(cid, cid, bodies[i], 1, 1 + dups[i]))
+    lap("campaign_rows")
     themes = find_themes(units, params.themes, previous=_previous_themes(con, docket_id))
+    lap("themes")
     theme_rows, comment_theme_rows = [], []
     for rank, t in enumerate(themes.themes, start=1):
         theme_rows.append({
@@ -246,28 +271,53 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     progress(1)
 
     burst_rows, notes = _bursts(docket_id, found, campaign_ids, index, received, params, run_id)
+    lap("theme_rows_bursts")
     progress(1)
 
     n_members = len(member_rows)
-    exact_unique = len({r["text_hash"] for r in label_rows})
+    exact_unique = len(set(labels["text_hash"]))
     _write(con, docket_id, run_id, {
         "campaigns": campaign_rows, "campaign_members": member_rows, "themes": theme_rows,
-        "comment_themes": comment_theme_rows, "comment_labels": label_rows, "bursts": burst_rows,
+        "comment_themes": comment_theme_rows, "comment_labels": labels, "bursts": burst_rows,
     }, counts={
         "comments_analyzed": n, "unique_texts": len(units), "campaigns": len(campaign_rows),
         "themes": len(theme_rows),
     }, message="; ".join(notes) or None)
+    lap("write")
     progress(1)
     return AnalysisResult(
         run_id=run_id, docket_id=docket_id, comments=n, submissions=n + sum(dups),
         unique_texts=len(units), exact_unique_texts=exact_unique, campaigns=len(campaign_rows),
         campaign_members=n_members, singletons=n - n_members, themes=len(theme_rows),
-        bursts=len(burst_rows), seconds=time.perf_counter() - started, notes=notes,
+        bursts=len(burst_rows), seconds=time.perf_counter() - started, notes=notes, timings=timings,
     )
 
 
+def _read(con, docket_id: str, batch: int = 50_000) -> dict[str, list]:
+    """The docket's comments as columns; equal bodies share one string object.
+
+    Campaign copies repeat the same (often long) text thousands of times:
+    interning them keeps a million-comment docket's texts in memory once each.
+    """
+    cur = con.execute(_READ_SQL, [docket_id])
+    names = [d[0] for d in cur.description]
+    cols: dict[str, list] = {name: [] for name in names}
+    body_at = names.index("body")
+    seen: dict[str, str] = {}
+    while True:
+        chunk = cur.fetchmany(batch)
+        if not chunk:
+            break
+        for row in chunk:
+            for name, value in zip(names, row, strict=True):
+                cols[name].append(value)
+            body = row[body_at]
+            cols["body"][-1] = seen.setdefault(body, body)
+    return cols
+
+
 def _bursts(docket_id, found, campaign_ids, index, received, params, run_id):
-    """Bursts: >= burst_min_comments copies of one campaign received within burst_window_minutes.
+    """Bursts: many copies of one campaign received within burst_window_minutes.
 
     Many agencies record only the day a comment was received (every time stamp
     at the same clock time); minutes cannot be judged then, so no bursts are
@@ -287,13 +337,18 @@ def _bursts(docket_id, found, campaign_ids, index, received, params, run_id):
         ts = sorted(received[index[m.comment_id]] for m in camp.members if received[index[m.comment_id]] is not None)
         if len(ts) < params.burst_min_comments:
             continue
+        # A burst stands out from the campaign's own pace: at least burst_min_comments
+        # in the window AND burst_rate_factor times what its average rate would put there.
+        span_minutes = max((ts[-1] - ts[0]).total_seconds() / 60, params.burst_window_minutes)
+        expected = len(ts) / span_minutes * params.burst_window_minutes
+        need = max(params.burst_min_comments, math.ceil(params.burst_rate_factor * expected))
         spans = []
         j = 0
         for i in range(len(ts)):
             j = max(j, i)
             while j + 1 < len(ts) and ts[j + 1] - ts[i] <= window:
                 j += 1
-            if j - i + 1 >= params.burst_min_comments:
+            if j - i + 1 >= need:
                 if spans and i <= spans[-1][1]:
                     spans[-1][1] = max(spans[-1][1], j)
                 else:
@@ -369,7 +424,7 @@ _SCHEMAS = {
 }
 
 
-def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict]], *, counts: dict, message) -> None:
+def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict] | dict[str, list]], *, counts: dict, message) -> None:
     """Replace the docket's analysis rows and close the run, all in one transaction."""
     con.execute("begin transaction")
     try:
@@ -377,9 +432,12 @@ def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict]], *, c
             # comment-keyed tables: also drop rows of comments that moved dockets
             con.execute(f"delete from {name} where docket_id = ?", [docket_id])
         for name, rows in tables.items():
-            if not rows:
+            if isinstance(rows, dict):  # already columns
+                batch = pa.Table.from_pydict(rows, schema=_SCHEMAS[name])
+            else:
+                batch = pa.Table.from_pylist(rows, schema=_SCHEMAS[name])
+            if batch.num_rows == 0:
                 continue
-            batch = pa.Table.from_pylist(rows, schema=_SCHEMAS[name])
             view = f"_analysis_{name}"
             con.register(view, batch)
             try:

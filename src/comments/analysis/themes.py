@@ -120,6 +120,9 @@ def find_themes(
     previous: list[tuple[str, list[str], bool]] | None = None,
 ) -> ThemeResult:
     """Themes over `units`. `previous`: [(theme_id, keywords, is_catch_all)] of the last run."""
+    import sklearn.cluster  # noqa: F401  (load the BLAS/OpenMP libraries before limiting them:
+    import sklearn.decomposition  # noqa: F401  threadpool_limits only reaches libraries already loaded)
+    import sklearn.metrics  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     # One thread: on a shared 2-core machine OpenMP/BLAS threads spin against
