@@ -73,7 +73,7 @@ def run_sync(
     base_url: str | None = None,
 ) -> list[dict]:
     """Check everything cheap first, then run the Prefect flow once per docket, with a progress bar."""
-    from comments.client import RegulationsClient
+    from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
 
     store.connect(db_path).close()  # DatabaseLockedError now, not after Prefect has started
     client = RegulationsClient(base_url=base_url)
@@ -92,6 +92,17 @@ def run_sync(
                     [docket_id], db=str(db_path), max_comments=max_comments,
                     no_attachments=no_attachments, base_url=base_url,
                 )
+            except RateLimited as exc:
+                raise UserError(
+                    f"sync of {docket_id} stopped: the API kept refusing requests for the rate limit ({exc.message}); "
+                    "what was stored is kept: run the same command later to resume"
+                ) from None
+            except AuthError as exc:
+                raise ConfigError(f"the API key was refused during the sync of {docket_id} ({exc.message}); {settings.KEY_HELP}") from None
+            except ApiError as exc:
+                raise UserError(
+                    f"sync of {docket_id} stopped: {exc}; what was stored is kept: run the same command again to resume"
+                ) from None
             finally:
                 flow_module.hooks.update(progress=_noop, on_wait=None)
         for summary in summaries:
@@ -246,11 +257,24 @@ def demo_lines(con, docket_id: str) -> list[str]:
         f"stored: {stored:,} comments ({with_text:,} with text in the comment box), "
         f"{attachments:,} attachment records, {orgs:,} distinct organizations"
     ]
-    for title, posted in con.execute(
-        "select title, posted_date from comments where docket_id = ? order by posted_date, comment_id limit 3", [docket_id]
-    ).fetchall():
-        lines.append(f"  e.g. {posted:%Y-%m-%d}  {title}")
+    examples = con.execute(
+        """select coalesce(organization, nullif(trim(concat_ws(' ', first_name, last_name)), ''), 'anonymous'),
+                  posted_date, text
+           from comments where docket_id = ? and length(text) > 80
+           order by posted_date, comment_id limit 3""",
+        [docket_id],
+    ).fetchall()
+    for who, posted, text in examples:
+        lines.append(f"  {posted:%Y-%m-%d}  {_printable(who)[:40]}: {_printable(text)[:90]}...")
     return lines
+
+
+def _printable(text: str) -> str:
+    """Comment text is untrusted: no control characters (terminal escapes) reach the screen."""
+    return " ".join(_CONTROL.sub(" ", text or "").split())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @contextmanager
