@@ -110,14 +110,29 @@ def import_bulk_csv(
     steps = 6
     progress(0, total=steps)
 
-    _stage(con, path, header)
+    try:
+        _stage(con, path, header)
+        progress(1)
+        malformed = _record_csv_rejects(con, file_key)
+        report.rows_read = (con.execute("select count(*) from _bulk").fetchone()[0]) + malformed
+        report.skip("malformed CSV row", malformed)
+        _fix_markup(con)
+        progress(1)
+        _write(con, file_key, report, progress)
+    finally:
+        for name in ("_bulk", "_bulk_status", "_bulk_doc_status", "_bulk_att", "_bulk_csv_rejects", "_bulk_csv_scans"):
+            con.execute(f"drop table if exists temp.{name}")
     progress(1)
-    malformed = _record_csv_rejects(con, file_key)
-    report.rows_read = (con.execute("select count(*) from _bulk").fetchone()[0]) + malformed
-    report.skip("malformed CSV row", malformed)
-    _fix_markup(con)
-    progress(1)
+    return report
 
+
+def _write(con: duckdb.DuckDBPyConnection, file_key: str, report: ImportReport, progress: ProgressFn) -> None:
+    """Every write to the store's tables, in one transaction."""
+    # Long comment and raw-JSON strings: zstd is both faster to write and ~3x
+    # smaller than DuckDB's default choice here (measured: benchmarks/import_csv.py).
+    # The setting is global to the database instance, so it is restored after.
+    previous = con.execute("select current_setting('force_compression')").fetchone()[0]
+    con.execute("set force_compression = 'zstd'")
     con.execute("begin transaction")
     try:
         for reason, n in _record_row_rejects(con, file_key).items():
@@ -129,8 +144,7 @@ def import_bulk_csv(
         progress(1)
         report.attachments = _save_attachments(con)
         doc_counts = _merge(con, "documents", "document_id", DOCUMENT_COLUMNS, "not is_comment")
-        report.documents = {k: doc_counts[k] for k in ("new", "updated", "unchanged")}
-        report.documents["kept"] = doc_counts["kept"]
+        report.documents = {k: doc_counts[k] for k in ("new", "updated", "unchanged", "kept")}
         report.dockets = _save_dockets(con)
         progress(1)
         con.execute("commit")
@@ -138,10 +152,7 @@ def import_bulk_csv(
         con.execute("rollback")
         raise
     finally:
-        for name in ("_bulk", "_bulk_status", "_bulk_att", "_bulk_csv_rejects", "_bulk_csv_scans"):
-            con.execute(f"drop table if exists temp.{name}")
-    progress(1)
-    return report
+        con.execute(f"set force_compression = {_literal(previous or 'auto')}")
 
 
 # --------------------------------------------------------------------------- checks
@@ -277,6 +288,14 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> Non
     columns = "{" + ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in header) + "}"
     for name in ("_bulk_csv_rejects", "_bulk_csv_scans"):
         con.execute(f"drop table if exists temp.{name}")
+    try:
+        _create_stage(con, path, columns, mapped, edges)
+    except duckdb.Error as exc:  # what store_rejects cannot take (the file as a whole)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path} cannot be read as a bulk-download CSV: {first[:200]}") from None
+
+
+def _create_stage(con, path: Path, columns: str, mapped: list[str], edges: str) -> None:
     con.execute(
         f"""
         create or replace temp table _bulk as
@@ -455,35 +474,37 @@ def _merge(
 ) -> dict[str, int]:
     """Insert or replace the staged rows of one kind into `table` under the merge rule."""
     select = _select_comment() if table == "comments" else _select_document()
-    # Only (row, status) is materialized; the wide rows go straight from _bulk to the table.
+    staged = f"b.reject_reason is null and {kind}"
+    # Rows already stored: kept (richer source), unchanged or updated. Only
+    # (row, status) is materialized; in a first import this is empty and cheap.
     same = " and ".join(f"({select[c]}) is not distinct from e.{c}" for c in columns if c != key)
+    status = "_bulk_status" if table == "comments" else "_bulk_doc_status"
     con.execute(
         f"""
-        create or replace temp table _bulk_status as
+        create or replace temp table {status} as
         select b.rowid as rid, b.id as id,
-               case when e.{key} is null then 'new'
-                    when e.source is distinct from '{SOURCE}' then 'kept'
+               case when e.source is distinct from '{SOURCE}' then 'kept'
                     when {same} then 'unchanged'
                     else 'updated' end as status
-        from _bulk b left join {table} e on e.{key} = b.id
-        where b.reject_reason is null and {kind}
+        from _bulk b join {table} e on e.{key} = b.id
+        where {staged}
         """
     )
-    counts = dict(con.execute("select status, count(*) from _bulk_status group by status").fetchall())
+    counts = dict(con.execute(f"select status, count(*) from {status} group by status").fetchall())
     cols = ", ".join(columns)
     exprs = ", ".join(select[c] for c in columns)
-    for status, verb in (("new", "insert"), ("updated", "insert or replace")):
-        if counts.get(status):
-            con.execute(
-                f"{verb} into {table} ({cols}, fetched_at) select {exprs}, $now"
-                f" from _bulk b join _bulk_status s on s.rid = b.rowid where s.status = $status",
-                {"now": now_utc(), "status": status},
-            )
-    if table == "comments":
-        # The attachments step needs to know which comments this import wrote.
+    now = now_utc()
+    # New rows: straight from _bulk, every row whose id the table does not hold.
+    counts["new"] = con.execute(
+        f"insert into {table} ({cols}, fetched_at) select {exprs}, $now from _bulk b"
+        f" where {staged} and b.rowid not in (select rid from {status})",
+        {"now": now},
+    ).fetchone()[0]
+    if counts.get("updated"):
         con.execute(
-            "create or replace temp table _bulk_written as"
-            " select id as comment_id from _bulk_status where status in ('new', 'updated')"
+            f"insert or replace into {table} ({cols}, fetched_at) select {exprs}, $now"
+            f" from _bulk b join {status} s on s.rid = b.rowid where s.status = 'updated'",
+            {"now": now},
         )
     return {k: counts.get(k, 0) for k in ("new", "updated", "unchanged", "kept")}
 
@@ -501,8 +522,9 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
         create or replace temp table _bulk_att as
         with parts as (
             select b.id as comment_id, string_split(b.attachment_files, ',') as urls
-            from _bulk b join _bulk_written w on w.comment_id = b.id
-            where b.attachment_files is not null
+            from _bulk b
+            where b.reject_reason is null and b.is_comment and b.attachment_files is not null
+              and b.rowid not in (select rid from _bulk_status where status in ('kept', 'unchanged'))
         ), files as (
             select comment_id, trim(unnest(urls)) as url, generate_subscripts(urls, 1) as pos from parts
         ), described as (
@@ -518,28 +540,38 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
         from described group by comment_id, doc_order
         """
     )
+    # New rows by a plain insert (the usual case); then CSV-made rows whose URLs
+    # changed. Rows the API wrote (they carry an attachment id) are left alone.
     written = con.execute(
         """
-        select count(*) from _bulk_att a left join attachments e using (comment_id, doc_order)
-        where e.comment_id is null or (e.attachment_id is null
-              and (e.url is distinct from a.url or e.file_formats::varchar is distinct from a.file_formats::varchar))
+        insert into attachments (comment_id, doc_order, url, format, file_formats)
+        select comment_id, doc_order, url, format, file_formats from _bulk_att a
+        where not exists (select 1 from attachments e where e.comment_id = a.comment_id and e.doc_order = a.doc_order)
         """
     ).fetchone()[0]
-    con.execute(
+    changed = con.sql(
         """
-        insert into attachments (comment_id, doc_order, url, format, file_formats)
-        select comment_id, doc_order, url, format, file_formats from _bulk_att
-        on conflict (comment_id, doc_order) do update set
-            url = excluded.url, format = excluded.format, file_formats = excluded.file_formats,
-            status = case when attachments.url is distinct from excluded.url then 'pending' else attachments.status end,
-            text = case when attachments.url is distinct from excluded.url then null else attachments.text end
-        where attachments.attachment_id is null
-          and (attachments.url is distinct from excluded.url
-               or attachments.file_formats::varchar is distinct from excluded.file_formats::varchar)
+        select a.* from _bulk_att a join attachments e using (comment_id, doc_order)
+        where e.attachment_id is null
+          and (e.url is distinct from a.url or e.file_formats::varchar is distinct from a.file_formats::varchar)
         """
-    )
-    con.execute("drop table if exists temp._bulk_written")
-    return written
+    ).to_arrow_table()
+    if changed.num_rows:
+        con.register("_bulk_att_changed", changed)
+        try:
+            con.execute(
+                """
+                insert into attachments (comment_id, doc_order, url, format, file_formats)
+                select comment_id, doc_order, url, format, file_formats from _bulk_att_changed
+                on conflict (comment_id, doc_order) do update set
+                    url = excluded.url, format = excluded.format, file_formats = excluded.file_formats,
+                    status = case when attachments.url is distinct from excluded.url then 'pending' else attachments.status end,
+                    text = case when attachments.url is distinct from excluded.url then null else attachments.text end
+                """
+            )
+        finally:
+            con.unregister("_bulk_att_changed")
+    return written + changed.num_rows
 
 
 def _save_dockets(con: duckdb.DuckDBPyConnection) -> list[str]:
