@@ -276,7 +276,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 def md_escape(text: str | None) -> str:
     """Untrusted text as literal Markdown: HTML neutralized, Markdown syntax backslash-escaped."""
     text = " ".join((text or "").split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # `<` and `>` become entities so no tag can form; a bare `&` is left alone
+    # (at worst it displays an entity a comment spelled out, never live HTML).
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

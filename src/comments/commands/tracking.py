@@ -73,10 +73,15 @@ def track_command(
     serve: Annotated[bool, typer.Option("--serve", help="Serve the scheduled Prefect deployment instead of running once.")] = False,
     cron: Annotated[str, typer.Option("--cron", help="Schedule for --serve (cron, default daily 06:00 UTC).")] = "0 6 * * *",
     max_comments: Annotated[int | None, typer.Option("--max-comments", help="Stop each sync after N new comments.")] = None,
+    skip: Annotated[list[str] | None, typer.Option("--skip", help="Skip a stage (repeatable): sync, attachments, analyze, brief.")] = None,
 ) -> None:
     """Sync, analyze and brief every watchlist docket; write what changed since the last run."""
     from comments import tracking
 
+    stages = ("sync", "attachments", "analyze", "brief")
+    bad = [s for s in (skip or []) if s not in stages]
+    if bad:
+        raise UserError(f"--skip takes {', '.join(stages)}; got {', '.join(bad)}")
     path = watchlist
     if path is None:
         from flows.track import default_watchlist
@@ -92,7 +97,7 @@ def track_command(
     from flows.track import track
 
     try:
-        result = track(watchlist=path, db=db, max_comments=max_comments)
+        result = track(watchlist=path, db=db, max_comments=max_comments, skip=list(skip or []))
     except RuntimeError as exc:  # some dockets failed: the others were tracked
         raise UserError(str(exc)) from None
     for d in result["dockets"]:
