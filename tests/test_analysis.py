@@ -137,7 +137,8 @@ def test_status_lines_and_cli_errors(analyzed, capsys):
     path, con, result = analyzed
     lines = analysis_status_lines(con, DOCKET)
     assert len(lines) == 1 and "647 comments" in lines[0] and result.run_id in lines[0]
-    assert "never analyzed" in analysis_status_lines(con, "EPA-0000-0000")[0]
+    assert analysis_status_lines(con, "EPA-0000-0000")[0].startswith("last analysis never")
+    assert analysis_status_lines(con)[0].startswith(f"{DOCKET}: last analysis")
     with pytest.raises(InputError, match="unknown docket"):
         analyze_docket(con, "EPA-0000-0000")
     con.execute("checkpoint")

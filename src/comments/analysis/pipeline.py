@@ -458,7 +458,11 @@ def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict] | dict
 
 
 def analysis_status_lines(con: duckdb.DuckDBPyConnection, docket_id: str | None = None) -> list[str]:
-    """One line per docket about its last analysis run, for `comments status`."""
+    """The last analysis run, for `comments status`: one line (for `docket_id`) or one per docket.
+
+    With a docket: "last analysis 2026-05-01 12:00 UTC: 647 comments, 13 campaigns, 12 themes (run ...)"
+    (or "last analysis never ..."); without: the same prefixed by the docket id.
+    """
     try:
         rows = con.execute(
             """
@@ -474,12 +478,13 @@ def analysis_status_lines(con: duckdb.DuckDBPyConnection, docket_id: str | None 
         return []
     lines = []
     for d, run, status, started_at, finished, n, camps, themes, message in rows:
-        when = (finished or started_at)
+        when = finished or started_at
         when_s = when.strftime("%Y-%m-%d %H:%M UTC") if isinstance(when, datetime) else str(when)
+        head = "last analysis" if docket_id is not None else f"{d}: last analysis"
         if status == "complete":
-            lines.append(f"analysis {d}: {when_s}, {n:,} comments, {camps} campaigns, {themes} themes (run {run})")
+            lines.append(f"{head} {when_s}: {n:,} comments, {camps:,} campaigns, {themes} themes (run {run})")
         else:
-            lines.append(f"analysis {d}: {status} at {when_s} (run {run}){': ' + message if message else ''}")
+            lines.append(f"{head} {when_s}: {status} (run {run}){': ' + message if message else ''}")
     if docket_id is not None and not lines:
-        lines.append(f"analysis {docket_id}: never analyzed (run `comments analyze {docket_id}`)")
+        lines.append(f"last analysis never (run `comments analyze {docket_id}`)")
     return lines

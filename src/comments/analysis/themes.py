@@ -87,7 +87,11 @@ _EXTRA_STOP = {
     "medicaid", "services", "service", "would", "could", "also", "may", "might", "must", "should",
     "will", "one", "many", "us", "our", "we", "it", "nc", "re", "etc", "like", "need", "needs",
     "make", "use", "used", "using", "provide", "including", "well", "able", "via", "per",
+    "way", "ways", "thing", "things", "lot", "really", "just", "time", "www", "https", "http", "com",
+    "org", "gov", "html", "page", "pages", "document", "documents", "questions", "question",
 }
+# Links and reference codes say nothing a reader would call a theme.
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\b[A-Z]{2,}-\d[\w-]*")
 
 
 def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
@@ -147,7 +151,7 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResul
         for s, e in passages(u.text or "", params):
             p_unit.append(ui)
             p_span.append((s, e))
-            p_text.append(u.text[s:e])
+            p_text.append(_NOISE.sub(" ", u.text[s:e]))
     if len({p_unit[i] for i in range(len(p_unit))}) < max(params.min_units, 2) or len(p_text) < 6:
         return _all_other(units, p_unit, p_span, params, previous)
 
@@ -156,7 +160,7 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResul
     order = _stable_order([f"{units[p_unit[i]].key}:{p_span[i][0]}" for i in range(n)])
     fit_idx = sorted(order[: params.fit_sample])
     vec = TfidfVectorizer(
-        ngram_range=(1, 2), stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z\-]{2,}\b",
+        ngram_range=(1, 2), stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z]{3,}(?:-[a-zA-Z]+)*\b",
         min_df=2 if len(fit_idx) >= 50 else 1, max_df=0.5, sublinear_tf=True, max_features=30000,
         dtype=np.float32,
     )
@@ -266,9 +270,11 @@ def _label(top: list[str], texts: list[str]) -> str:
     """The top phrases that readers actually wrote (bigrams found verbatim in the passages)."""
     corpus = " ".join(re.sub(r"[^a-z0-9\-]+", " ", t.lower()) for t in texts)
     corpus = f" {corpus} "
-    phrases = [t for t in top[:30] if " " in t and t.split()[0] != t.split()[1] and f" {t} " in corpus]
+    phrases = [t for t in top[:15] if " " in t and t.split()[0] != t.split()[1] and f" {t} " in corpus]
     if not phrases:
-        return top[0].capitalize() if top else "Unlabeled"
+        if not top:
+            return "Unlabeled"
+        return (f"{top[0]} and {top[1]}" if len(top) > 1 else top[0]).capitalize()
     first = phrases[0]
     words = {_stem(w) for w in first.split()}
     for second in phrases[1:8]:
