@@ -115,6 +115,7 @@ class CampaignParams:
     min_addition_words: int = 4
     addition_coverage: float = 0.5
     rounds: int = 3
+    with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
 
@@ -164,28 +165,31 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
     by_raw: dict[str, list[int]] = defaultdict(list)
     for i, doc in enumerate(docs):
         by_raw[doc.text or ""].append(i)
-    # within an exact group, the most common spelling comes first (it shows as the template)
-    raw_count = [0] * len(docs)
-    for indices in by_raw.values():
-        for i in indices:
-            raw_count[i] = len(indices)
-    by_key: dict[str, list[int]] = {}
+    by_key: dict[str, list[list[int]]] = {}  # key -> doc indices per raw spelling
     normalized_of: dict[str, str] = {}
     for raw, indices in by_raw.items():
         norm = normalize(raw)
         key = key_of_normalized(norm)
         normalized_of[key] = norm
-        by_key.setdefault(key, []).extend(indices)
+        by_key.setdefault(key, []).append(indices)
     keys = list(by_key)
     n_words = np.array([normalized_of[k].count(" ") + 1 if normalized_of[k] else 0 for k in keys], dtype=np.int64)
-    mult = np.array([len(by_key[k]) for k in keys], dtype=np.int64)
-    order = sorted(range(len(keys)), key=lambda i: (-mult[i], -n_words[i], keys[i]))
+    mult = np.array([sum(map(len, by_key[k])) for k in keys], dtype=np.int64)
+    order = np.lexsort((np.array(keys), -n_words, -mult)).tolist() if keys else []
+
+    def members(spellings: list[list[int]]) -> list[int]:
+        # the most common spelling first (it shows as the template), then by comment id
+        if len(spellings) == 1 and len(spellings[0]) == 1:
+            return spellings[0]
+        return sorted((i for idx in spellings for i in idx),
+                      key=lambda j: (-len(by_raw[docs[j].text or ""]), docs[j].comment_id))
+
     return _Texts(
         keys=[keys[i] for i in order],
         normalized=[normalized_of[keys[i]] for i in order],
         n_words=n_words[order] if keys else n_words,
         multiplicity=mult[order] if keys else mult,
-        doc_indices=[sorted(by_key[keys[i]], key=lambda j: (-raw_count[j], docs[j].comment_id)) for i in order],
+        doc_indices=[members(by_key[keys[i]]) for i in order],
     )
 
 
@@ -217,6 +221,17 @@ class _WordHasher:
 
     def tokens(self, normalized: str) -> np.ndarray:
         return self.hash_words(normalized.split()) if normalized else np.empty(0, dtype=np.uint64)
+
+
+def _sorted_unique(values: np.ndarray, return_counts: bool = False):
+    """np.unique by sorting (numpy 2's hash-based unique is far slower on 64-bit keys)."""
+    values = np.sort(values)
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = values[1:] != values[:-1]
+    if not return_counts:
+        return values[first]
+    starts = np.flatnonzero(first)
+    return values[starts], np.diff(np.append(starts, len(values)))
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -273,21 +288,21 @@ def _anchors(texts: _Texts, eligible: np.ndarray, params: CampaignParams, hasher
         tokens, offsets = _bulk_tokens([texts.normalized[i] for i in chunk], hasher)
         grams, valid, owner = _bulk_grams(tokens, offsets, k)
         keep = valid & (grams % m == 0)
-        grams, owner = grams[keep], chunk[owner[keep]].astype(np.uint64)
-        # one entry per (text, anchor)
-        order = np.lexsort((grams, owner))
-        grams, owner = grams[order], owner[order]
-        first = np.ones(len(grams), dtype=bool)
-        first[1:] = (grams[1:] != grams[:-1]) | (owner[1:] != owner[:-1])
-        hashes.append(grams[first])
-        owners.append(owner[first].astype(np.int64))
+        hashes.append(grams[keep])
+        owners.append(chunk[owner[keep]])
     if not hashes:
         return np.empty(0, np.uint64), np.empty(0, np.int64), counts
     h = np.concatenate(hashes)
     o = np.concatenate(owners)
+    # texts come in ascending order, so a stable sort by hash leaves them ascending per anchor
+    order = np.argsort(h, kind="stable")
+    h, o = h[order], o[order]
+    # one entry per (anchor, text): a phrase repeated inside one text counts once
+    first = np.ones(len(h), dtype=bool)
+    first[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+    h, o = h[first], o[first]
     counts += np.bincount(o, minlength=len(texts.keys))
-    order = np.lexsort((o, h))
-    return h[order], o[order], counts
+    return h, o, counts
 
 
 def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: CampaignParams):
@@ -323,7 +338,7 @@ def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: Campaig
         keys.append(lo * np.uint64(n_texts) + hi)
     if not keys:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
-    pair_keys, shared_counts = np.unique(np.concatenate(keys), return_counts=True)
+    pair_keys, shared_counts = _sorted_unique(np.concatenate(keys), return_counts=True)
     lo = (pair_keys // np.uint64(n_texts)).astype(np.int64)
     hi = (pair_keys % np.uint64(n_texts)).astype(np.int64)
     return lo, hi, shared_counts.astype(np.int64)
@@ -379,7 +394,7 @@ def _star_clusters(n: int, mult: np.ndarray, lo, hi, closeness) -> dict[int, lis
     w = mult.astype(float)
     score = np.bincount(lo, weights=w[hi] * closeness, minlength=n) + np.bincount(hi, weights=w[lo] * closeness, minlength=n)
     score += w - 1  # exact copies of the text itself
-    nodes = np.unique(np.concatenate([lo, hi]))
+    nodes = _sorted_unique(np.concatenate([lo, hi]))
     order = nodes[np.lexsort((nodes, -score[nodes]))]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -433,8 +448,13 @@ def _verify(members: list[int], centers: list[int], texts: _Texts, params: Campa
     slot = {c: i for i, c in enumerate(templates)}
     t_tokens, t_offsets = _bulk_tokens([texts.normalized[c] for c in templates], hasher)
     t_grams, t_valid, t_owner = _bulk_grams(t_tokens, t_offsets, k)
-    table, first = np.unique(_salted(t_grams[t_valid], t_owner[t_valid]), return_index=True)
-    t_distinct = np.bincount(t_owner[t_valid][first], minlength=len(templates))
+    t_keys = _salted(t_grams[t_valid], t_owner[t_valid])
+    order = np.argsort(t_keys)
+    t_keys, t_key_owner = t_keys[order], t_owner[t_valid][order]
+    first = np.ones(len(t_keys), dtype=bool)
+    first[1:] = t_keys[1:] != t_keys[:-1]
+    table = t_keys[first]
+    t_distinct = np.bincount(t_key_owner[first], minlength=len(templates))
     t_words = np.diff(t_offsets)
 
     def needed(words: np.ndarray) -> np.ndarray:
@@ -457,12 +477,8 @@ def _verify(members: list[int], centers: list[int], texts: _Texts, params: Campa
         shared_words = np.bincount(owner, weights=is_covered, minlength=len(chunk))
         similarity = shared_words / np.maximum(words, 1)
         # share of the template's distinct k-grams found in the member
-        hk, ho = keys[hit], owner[hit]
-        order = np.lexsort((hk, ho))
-        hk, ho = hk[order], ho[order]
-        distinct = np.ones(len(hk), dtype=bool)
-        distinct[1:] = (hk[1:] != hk[:-1]) | (ho[1:] != ho[:-1])
-        template_share = np.bincount(ho[distinct], minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
+        found = _sorted_unique(owner[hit] * len(table) + pos[hit])  # (member, template k-gram) pairs
+        template_share = np.bincount(found // len(table), minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
         ok = (shared_words >= params.min_shared_words) & (
             (similarity >= needed(words)) | (template_share >= needed(t_words[center]))
         )
@@ -480,39 +496,65 @@ def _verify(members: list[int], centers: list[int], texts: _Texts, params: Campa
 # letter or digit not preceded by one (an apostrophe between letters joins the
 # parts, as `normalize` drops it), and `&` is the word "and".
 _IS_WORD_CHAR = np.array([chr(c).isalnum() for c in range(0x10000)], dtype=bool)
-_APOSTROPHE_CODES = np.array([ord(c) for c in "'’‘ʼ`´"], dtype=np.uint32)
+_IS_WORD_CHAR[0xFFFF] = False  # stands for every character beyond the BMP (rare; the count check catches them)
+_IS_APOSTROPHE = np.zeros(0x10000, dtype=bool)
+_IS_APOSTROPHE[[ord(c) for c in "'’‘ʼ`´"]] = True
 
 
 def _word_starts(raw: str, n_words: int) -> np.ndarray | None:
     """Character offset of each normalized word in `raw`, when they line up one to one."""
     if "&" in raw and unescape_entities(raw) != raw:
         return None  # entities: offsets in the raw text would not line up
-    cp = np.frombuffer(raw.encode("utf-32-le"), dtype=np.uint32)
-    word = _IS_WORD_CHAR[np.minimum(cp, 0xFFFF)] & (cp <= 0xFFFF)
-    apostrophe = np.isin(cp, _APOSTROPHE_CODES)
-    prev_word = np.concatenate([[False], word[:-1]])
-    joined = np.concatenate([[False, False], apostrophe[1:-1] & word[:-2]]) if len(cp) > 1 else np.zeros(len(cp), bool)
-    starts = np.flatnonzero((word & ~prev_word & ~joined[: len(cp)]) | (cp == ord("&")))
+    cp = np.minimum(np.frombuffer(raw.encode("utf-32-le"), dtype=np.uint32), 0xFFFF)
+    word = _IS_WORD_CHAR[cp]
+    start = word.copy()
+    start[1:] &= ~word[:-1]
+    start[2:] &= ~(_IS_APOSTROPHE[cp[1:-1]] & word[:-2])  # "don't": one word
+    starts = np.flatnonzero(start | (cp == 38))  # 38: "&", the word "and"
     return starts if len(starts) == n_words else None
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of each run of True."""
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges[::2], edges[1::2]
 
 
 def _additions(raw: str, covered: np.ndarray, params: CampaignParams) -> list[str]:
     """Sentences of `raw` whose words are mostly outside the template's passages, verbatim."""
+    # An added sentence needs this many words outside the shared passages. Shared
+    # passages come in runs of k words or more, so (with the default parameters)
+    # a sentence can only be mostly new if it holds a run of that many new words:
+    # members with only typos skip the sentence split, and the others split only
+    # the lines around their new words.
     uncovered_needed = int(params.min_addition_words * (1 - params.addition_coverage)) + 1
-    if len(covered) - int(covered.sum()) < uncovered_needed:
+    run_start, run_end = _runs(~covered)
+    long_runs = (run_end - run_start) >= uncovered_needed
+    if not long_runs.any():
         return []
-    spans = sentences(raw)
     csum = np.concatenate([[0], np.cumsum(covered)])
     starts = _word_starts(raw, len(covered))
-    if starts is not None:
+    if starts is None:  # entities or unusual characters: split everything, count words the slow way
+        spans = sentences(raw)
+        counts = np.array([len(normalize(raw[a:b]).split()) for a, b in spans], dtype=np.int64)
+        last = np.minimum(np.cumsum(counts), len(covered))
+        first = np.maximum(np.minimum(last - counts, len(covered)), 0)
+    else:
+        # a line break always ends a sentence, so the lines holding the new words split alone
+        windows: list[tuple[int, int]] = []
+        for lo, hi in zip(run_start[long_runs].tolist(), run_end[long_runs].tolist(), strict=True):
+            begin = raw.rfind("\n", 0, int(starts[lo])) + 1
+            end = raw.find("\n", int(starts[hi - 1]))
+            end = len(raw) if end < 0 else end
+            if windows and begin <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+            else:
+                windows.append((begin, end))
+        spans = [(w0 + a, w0 + b) for w0, w1 in windows for a, b in sentences(raw[w0:w1])]
         bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
         first = np.searchsorted(starts, bounds[:, 0])
         last = np.searchsorted(starts, bounds[:, 1])
-    else:  # entities or unusual characters: count each sentence's words the slow way
-        counts = np.array([len(normalize(raw[a:b]).split()) for a, b in spans], dtype=np.int64)
-        last = np.minimum(np.cumsum(counts), len(covered))
-        first = np.minimum(last - counts, len(covered))
-        first = np.maximum(first, 0)
     out = []
     for (a, b), lo, hi in zip(spans, first.tolist(), last.tolist(), strict=True):
         n = hi - lo
@@ -593,7 +635,7 @@ def _build(center: int, accepted: list[tuple[int, float, np.ndarray]], texts: _T
         for j in texts.doc_indices[i]:
             raw = docs[j].text or ""
             if raw not in additions_by_raw:
-                additions_by_raw[raw] = _additions(raw, covered, params)
+                additions_by_raw[raw] = _additions(raw, covered, params) if params.with_additions else []
             members.append(Member(docs[j].comment_id, round(similarity, 4), False, list(additions_by_raw[raw])))
     if len(members) < params.min_campaign_size:
         return None

@@ -76,9 +76,20 @@ _ABBREVIATIONS = (
     "corp", "ltd", "no", "u.s", "dept", "gov", "sec", "fig", "al", "jan", "feb", "mar", "apr",
     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 )
-_NOT_AFTER = "".join(
-    rf"(?<![\s(\"“]{a}\.)(?<!^{a}\.)" for a in (*(re.escape(a) for a in _ABBREVIATIONS), r"[^\W\d_]")
-)
+
+def _not_after(words) -> str:
+    """Lookbehinds that refuse a period right after one of `words` (grouped by length: fixed width)."""
+    by_length: dict[int, list[str]] = {}
+    for word in words:
+        by_length.setdefault(len(word.replace("\\", "")) if word != r"[^\W\d_]" else 1, []).append(word)
+    parts = []
+    for options in by_length.values():
+        group = "(?:" + "|".join(options) + ")"
+        parts.append(rf"(?<![\s(\"“]{group}\.)(?<!^{group}\.)")
+    return "".join(parts)
+
+
+_NOT_AFTER = _not_after([*(re.escape(a) for a in _ABBREVIATIONS), r"[^\W\d_]"])
 _SENTENCE_END = re.compile(rf"""(?:\.{_NOT_AFTER}|[!?])[.!?]*["'’”)\]]*(?=\s)|\n""", re.IGNORECASE)
 
 
