@@ -51,7 +51,8 @@ _HEAD_BYTES = 1 << 16
 # Text needing the exact Python path (html_to_text): markup or an entity, or a
 # white-space character that only Python's str.strip() knows (U+2003 and kin,
 # seen in real comments on a line of their own). SQL tests are ordered cheapest first.
-_ODD_SPACE = r"[\x{1c}-\x{1f}\x{85}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+# (Found by literal searches: a regex class over them costs ~4x more here.)
+_ODD_SPACES = (0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
 
 # CSV column -> comments column (plain strings, stripped, empty -> null).
 _COMMENT_TEXT_COLUMNS = {
@@ -232,8 +233,8 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> Non
     c = col("Comment")
     needs_python = (
         f"coalesce(contains({c}, '<') or (contains({c}, '&') and regexp_matches({c}, '&[#A-Za-z]'))"
-        f" or (strlen({c}) <> length({c}) and regexp_matches({c}, '{_ODD_SPACE}'))"
-        f" or contains({c}, chr(28)) or contains({c}, chr(29)) or contains({c}, chr(30)) or contains({c}, chr(31)), false)"
+        + "".join(f" or contains({c}, chr({code}))" for code in _ODD_SPACES)
+        + ", false)"
     )
     spaces = c
     for code in (9, 13, 11, 12, 160):  # textutil._SPACES: each becomes a space, runs collapse
