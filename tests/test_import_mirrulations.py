@@ -112,7 +112,8 @@ def test_bad_files_are_recorded_and_the_rest_imported(con, copy_root):
     assert rejects["CMS-2022-0163-9002.json"] == "not UTF-8 text"
     assert "not a comment record" in rejects["CMS-2022-0163-9003.json"]
     assert "no data object" in rejects["CMS-2022-0163-9004.json"]
-    assert "file name says CMS-2022-0163-9005" in rejects["CMS-2022-0163-9005.json"]
+    assert "file says CMS-2022-0163-9005" in rejects["CMS-2022-0163-9005.json"]
+    assert report.skipped["record id differs from its file name"] == 1
     assert store.scalar(con, "select count(*) from comments where comment_id like 'CMS-2022-0163-900%'") == 0
 
 

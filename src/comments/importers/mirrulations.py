@@ -138,7 +138,7 @@ def _shape_problem(record, kind: str, expected_id: str | None = None) -> str | N
     if kind == "comments" and not isinstance(record.get("included") or [], list):
         return "included is not a list"
     if expected_id is not None and data["id"] != expected_id:
-        return f"file name says {expected_id} but the record is {data['id'][:60]}"
+        return f"record id differs from its file name (file says {expected_id}, record says {data['id'][:60]})"
     return None
 
 
