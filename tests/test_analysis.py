@@ -236,3 +236,23 @@ def test_bursts_stand_out_from_a_campaigns_pace():
     days = [datetime(2025, 6, 1 + i % 20, 5, 0) for i in range(40)]
     rows, notes = _bursts("X", [camp], {"k": "C0001"}, index, days, AnalysisParams(), "run")
     assert rows == [] and "no time of day" in notes[0]
+
+
+@pytest.mark.prefect
+def test_prefect_flow_analyzes_a_docket(analyzed, tmp_path):
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.analyze_docket import analyze_docket as analyze_flow
+
+    path, con, _ = analyzed
+    con.execute("checkpoint")
+    copy_path = tmp_path / "flow.duckdb"
+    shutil.copy(path, copy_path)
+    with prefect_test_harness():
+        out = analyze_flow(DOCKET, str(copy_path))
+    assert out["comments"] == 647 and out["campaign_members"] + out["singletons"] == 647
+    check = store.connect(copy_path)
+    try:
+        assert check.execute("select count(*) from analysis_runs where status = 'complete'").fetchone()[0] == 2
+    finally:
+        check.close()

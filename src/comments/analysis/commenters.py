@@ -63,7 +63,8 @@ def _clean(value) -> str | None:
 
 
 def _org_like(name: str) -> bool:
-    return bool(_ORG_WORDS.search(name)) or bool(re.search(r"\b[A-Z]{3,}\b", name))
+    # Organization words only: an all-caps "JOHN SMITH" must not pass for an acronym.
+    return bool(_ORG_WORDS.search(name))
 
 
 def _gov_like(name: str) -> bool:
@@ -96,7 +97,9 @@ def classify(
     if gov_agency or gov_agency_type:
         return Commenter("government", gov_agency or organization, f"gov_agency: {gov_agency or gov_agency_type}")
 
-    # 2. The organization field.
+    # 2. The organization field (people sometimes type their own name there).
+    if organization and person and not anonymous and _same_person(organization, first, last):
+        organization = None
     if organization:
         kind = "government" if _gov_like(organization) and not _private_like(organization) else "organization"
         return Commenter(kind, organization, f"organization: {organization}")
@@ -130,6 +133,12 @@ def classify(
     if low and not low.startswith("other"):
         return Commenter("organization", None, f"category: {category}")
     return Commenter("unknown", None, "no name, organization or category")
+
+
+def _same_person(organization: str, first: str, last: str) -> bool:
+    words = set(re.findall(r"[a-z]+", organization.lower()))
+    mine = set(re.findall(r"[a-z]+", f"{first} {last}".lower()))
+    return bool(mine) and bool(last) and words <= mine | {"dr", "md", "rn", "mr", "mrs", "ms", "phd"}
 
 
 def _private_like(name: str) -> bool:
