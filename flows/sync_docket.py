@@ -26,7 +26,7 @@ from comments.sync import DocketSync, SyncResult
 
 # The CLI sets these for the run in its own process (callables cannot be flow
 # parameters): the progress callback and a hook told about rate-limit waits.
-hooks = {"progress": noop, "on_wait": None, "on_result": None}
+hooks = {"progress": noop, "on_wait": None}
 
 
 @task(name="docket and documents", cache_policy=NO_CACHE)
@@ -94,8 +94,6 @@ def sync_docket(
         result: SyncResult = run.finish()
         con.close()
         results.append(result.as_dict())
-        if hooks["on_result"]:
-            hooks["on_result"](result)
-        if not no_attachments and not run.stopped:
+        if not no_attachments:
             attachments_stage(db_path, docket_id)
     return results

@@ -86,7 +86,7 @@ def run_sync(
     results = []
     for docket_id in docket_ids:
         with bar(f"sync {docket_id}", unit="comments") as advance:
-            flow_module.hooks.update(progress=advance, on_wait=_tell_wait, on_result=None)
+            flow_module.hooks.update(progress=advance, on_wait=_tell_wait)
             try:
                 summaries = flow_module.sync_docket(
                     [docket_id], db=str(db_path), max_comments=max_comments,
