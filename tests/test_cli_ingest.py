@@ -162,3 +162,12 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     con = store.connect(sync_db, read_only=True)
     assert con.execute("select count(distinct comment_id) from comments").fetchone()[0] == 299
     assert con.execute("select item_id from sync_errors").fetchall() == [("SYN-2024-0006-00003",)]
+
+
+@pytest.mark.parametrize("value", ["0", "abc"])
+def test_bad_max_comments_is_a_usage_error_not_a_traceback(value, replay, api_env, tmp_path, capsys):
+    server = api_env(replay())
+    assert main(["sync", "CMS-2022-0163", "--max-comments", value, "--db", str(tmp_path / "c.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--max-comments'" in err and "Traceback" not in err
+    assert server.stats.total == 0

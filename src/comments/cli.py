@@ -53,11 +53,20 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Abort):
             print("aborted", file=sys.stderr)
             return 1
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException) or _is_typer_usage_error(exc):
             exc.show()
             return exc.exit_code
         raise
     return 0
+
+
+def _is_typer_usage_error(exc: Exception) -> bool:
+    """Typer >= 0.29 raises its own vendored click's errors (e.g. BadParameter for `--max-comments 0`)."""
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # older typer: plain click's, handled above
+        return False
+    return isinstance(exc, ClickException)
 
 
 if __name__ == "__main__":  # pragma: no cover
