@@ -303,3 +303,34 @@ def test_prefect_flows_import_both_sources(tmp_path):
     assert dict(con.execute("select source, count(*) from comments group by 1").fetchall()) == {
         "bulk_csv": SUBMISSIONS, "mirrulations": 647}
     con.close()
+
+
+def test_a_later_api_sync_merges_with_csv_rows_instead_of_duplicating(replay, tmp_path):
+    from comments.client import RegulationsClient
+    from comments.resources import DEMO_DOCKET, bundled_mirrulations
+    from comments.sync import sync_docket
+
+    # A bulk CSV naming some of the bundled docket's comments, with the API's ids.
+    header, rows = read_rows()
+    template = next(r for r in rows if r["Document Type"] == "Public Submission")
+    files = sorted((bundled_mirrulations() / "raw-data/CMS" / DEMO_DOCKET / f"text-{DEMO_DOCKET}" / "comments").glob("*.json"))
+    picked = [json.loads(f.read_text(encoding="utf-8"))["data"] for f in files[:25]]
+    out = []
+    for data in picked:
+        row = {k: "" for k in header} | {"Document Type": "Public Submission", "Agency ID": "CMS"}
+        row |= {"Document ID": data["id"], "Docket ID": DEMO_DOCKET, "Title": template["Title"],
+                "Comment on Document ID": data["attributes"]["commentOnDocumentId"], "Comment": "from the CSV"}
+        out.append(row)
+    path = write_csv(tmp_path / "demo.csv", header, out)
+    con = store.connect(tmp_path / "merge.duckdb")
+    assert import_bulk_csv(con, path).new == len(picked)
+
+    server = replay()
+    result = sync_docket(con, RegulationsClient("test-key", server.base_url, 1_000_000, sleep=lambda s: None), DEMO_DOCKET)
+    assert result.status == "complete"
+    counts = con.execute("select count(*), count(distinct comment_id) from comments").fetchone()
+    assert counts == (len(files), len(files))
+    # The CSV rows were re-fetched from the API (last_modified was left null for this).
+    assert dict(con.execute("select source, count(*) from comments group by 1").fetchall()) == {"api": len(files)}
+    assert store.scalar(con, "select count(*) from comments where text = 'from the CSV'") == 0
+    con.close()
