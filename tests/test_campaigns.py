@@ -94,15 +94,19 @@ def test_real_cms_campaign_is_one_campaign_with_the_amp_copies(cms_docs, cms_cam
     assert members[campaign.template_comment_id].similarity == 1.0
 
 
+def _shares_a_run(member: str, template: str, words: int = 15) -> bool:
+    """Plain check, independent of the detector: some run of `words` words of the member is in the template."""
+    m, t = normalize(member).split(), " " + normalize(template) + " "
+    return any(" " + " ".join(m[i : i + words]) + " " in t for i in range(max(1, len(m) - words + 1)))
+
+
 def test_real_campaign_members_really_share_template_passages(cms_docs, cms_campaigns):
-    """Precision: every member repeats a long sentence of its template verbatim; additions are its own words."""
+    """Precision: every member repeats a 15-word run of its template verbatim; additions are its own words."""
     text = {d.comment_id: d.text for d in cms_docs}
     for campaign in cms_campaigns:
         template_sentences = {normalize(campaign.template_text[a:b]) for a, b in sentences(campaign.template_text)}
-        template_sentences = {s for s in template_sentences if len(s.split()) >= 8}
         for m in campaign.members:
-            own = {normalize(text[m.comment_id][a:b]) for a, b in sentences(text[m.comment_id])}
-            assert own & template_sentences or m.is_exact, (campaign.template_comment_id, m.comment_id)
+            assert m.is_exact or _shares_a_run(text[m.comment_id], campaign.template_text), m.comment_id
             for addition in m.unique_additions:
                 assert addition in text[m.comment_id]
                 assert normalize(addition) not in template_sentences

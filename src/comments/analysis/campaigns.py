@@ -234,17 +234,12 @@ def _sorted_unique(values: np.ndarray, return_counts: bool = False):
     return values[starts], np.diff(np.append(starts, len(values)))
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer: spreads the bits so `hash % m` samples evenly."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
 def _kgrams(tokens: np.ndarray, k: int) -> np.ndarray:
-    """Hash of every run of k consecutive tokens (len(tokens) - k + 1 values)."""
+    """Polynomial hash (mod 2**64) of every run of k consecutive tokens (len(tokens) - k + 1 values).
+
+    Tokens are blake2b values, so the hashes are uniform; their high bits mix
+    every token and are the ones used to sample anchors.
+    """
     n = len(tokens) - k + 1
     if n <= 0:
         return np.empty(0, dtype=np.uint64)
@@ -252,7 +247,7 @@ def _kgrams(tokens: np.ndarray, k: int) -> np.ndarray:
     for j in range(1, k):
         h *= _MUL
         h += tokens[j : j + n]
-    return _mix(h)
+    return h
 
 
 def _bulk_tokens(normalized: list[str], hasher: _WordHasher) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +282,7 @@ def _anchors(texts: _Texts, eligible: np.ndarray, params: CampaignParams, hasher
         chunk = eligible[start : start + params.chunk_texts]
         tokens, offsets = _bulk_tokens([texts.normalized[i] for i in chunk], hasher)
         grams, valid, owner = _bulk_grams(tokens, offsets, k)
-        keep = valid & (grams % m == 0)
+        keep = valid & ((grams >> np.uint64(32)) % m == 0)
         hashes.append(grams[keep])
         owners.append(chunk[owner[keep]])
     if not hashes:
@@ -430,7 +425,7 @@ def _star_clusters(n: int, mult: np.ndarray, lo, hi, closeness) -> dict[int, lis
 
 def _salted(grams: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """k-gram hash combined with the template it is looked up in (one sorted table for all)."""
-    return _mix(grams ^ ((owner.astype(np.uint64) + np.uint64(1)) * _MUL))
+    return grams ^ ((owner.astype(np.uint64) + np.uint64(1)) * _MUL)
 
 
 @dataclass
@@ -521,8 +516,13 @@ def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[::2], edges[1::2]
 
 
-def _additions(raw: str, covered: np.ndarray, params: CampaignParams) -> list[str]:
-    """Sentences of `raw` whose words are mostly outside the template's passages, verbatim."""
+def _additions(raw: str, covered: np.ndarray, template: str, params: CampaignParams) -> list[str]:
+    """Sentences of `raw` whose words are mostly outside the template's passages, verbatim.
+
+    `template` is the template's normalized text: a short sentence (fewer words
+    than a shingle) that the sender moved away from its neighbours is still
+    the template's if it appears in it word for word.
+    """
     # An added sentence needs this many words outside the shared passages. Shared
     # passages come in runs of k words or more, so (with the default parameters)
     # a sentence can only be mostly new if it holds a run of that many new words:
@@ -559,7 +559,8 @@ def _additions(raw: str, covered: np.ndarray, params: CampaignParams) -> list[st
     for (a, b), lo, hi in zip(spans, first.tolist(), last.tolist(), strict=True):
         n = hi - lo
         if n >= params.min_addition_words and (csum[hi] - csum[lo]) < params.addition_coverage * n:
-            out.append(raw[a:b])
+            if " " + normalize(raw[a:b]) + " " not in template:
+                out.append(raw[a:b])
     return out
 
 
@@ -630,12 +631,13 @@ def _build(center: int, accepted: list[tuple[int, float, np.ndarray]], texts: _T
         return None
     template_doc = docs[texts.doc_indices[center][0]]
     members = [Member(docs[j].comment_id, 1.0, True, []) for j in texts.doc_indices[center]]
+    padded_template = " " + texts.normalized[center] + " "
     for i, similarity, covered in accepted:
         additions_by_raw: dict[str, list[str]] = {}
         for j in texts.doc_indices[i]:
             raw = docs[j].text or ""
             if raw not in additions_by_raw:
-                additions_by_raw[raw] = _additions(raw, covered, params) if params.with_additions else []
+                additions_by_raw[raw] = _additions(raw, covered, padded_template, params) if params.with_additions else []
             members.append(Member(docs[j].comment_id, round(similarity, 4), False, list(additions_by_raw[raw])))
     if len(members) < params.min_campaign_size:
         return None
