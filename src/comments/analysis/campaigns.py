@@ -19,19 +19,23 @@ How it works (and why; see the last section of DESIGN.md):
    short lists. A campaign of 10,000 unique variants therefore costs ~10,000 x R
    links per anchor, not 50 million pairs.
 4. Shared anchors per pair, divided by the anchors of the shorter text,
-   estimate the containment of the shorter text in the longer one. Pairs that
-   share a long enough passage and pass the containment threshold are edges.
-   With `stance_of`, an edge between a text judged `support` and one judged
+   estimate the containment of the shorter text in the longer one; pairs
+   within sampling error of the threshold become candidate edges. With
+   `stance_of`, an edge between a text judged `support` and one judged
    `oppose` is dropped, so a campaign cannot swallow its opposite.
-5. Star clustering, not transitive closure: texts are taken in order of
-   centrality (exact copies plus the weighted similarity of their neighbours);
-   an unassigned text becomes a template and takes its unassigned neighbours.
-   Every member is directly similar to its template, so a stock phrase shared
-   along a chain cannot glue unrelated letters together.
-6. Each member is then checked exactly against its template: the member's
-   words covered by the template's k-grams give its similarity, and the
-   sentences of the member left uncovered are its unique additions, sliced
-   verbatim from its own text.
+5. Star clustering, not transitive closure: centers are chosen in order of
+   centrality (exact copies plus the weighted closeness of their neighbours)
+   and every other text joins the adjacent center it is closest to. Every
+   member is directly similar to its template, so a stock phrase shared along
+   a chain cannot glue unrelated letters together.
+6. Each member is then checked exactly against its template on all k-grams
+   (vectorized over all members at once): the share of the member's words
+   inside passages shared with the template is its similarity, and the
+   thresholds are applied to it. Members that fail are clustered again among
+   the texts not yet placed (a few rounds).
+7. Unique additions: the member's sentences whose words are mostly outside the
+   shared passages (and that do not occur in the template word for word),
+   sliced verbatim from the member's own text.
 """
 
 from __future__ import annotations
