@@ -328,3 +328,9 @@ def test_params_are_validated_by_their_effect():
     strict = detect_campaigns(docs, CampaignParams(min_containment=0.99, short_containment=0.99))
     members = {m.comment_id for c in strict for m in c.members}
     assert "exact-1" in members and "greeting-name-added" not in members
+
+
+def test_empty_and_missing_texts():
+    assert detect_campaigns([]) == [] and unique_texts([]) == {}
+    # comments without text are never a campaign, however many there are
+    assert detect_campaigns([Doc(f"n{i}", None) for i in range(5)] + [Doc(f"e{i}", "") for i in range(5)]) == []
