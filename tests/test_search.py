@@ -156,6 +156,11 @@ def test_cli_escapes_markup_in_comment_text(con, tmp_path, capsys, monkeypatch):
     assert "**tracker**" in rows[0]["snippet"]
 
 
+def test_unknown_docket_is_a_user_error(con):
+    with pytest.raises(InputError, match="no comments for docket NOPE-2025-0001"):
+        search.search(con, "NOPE-2025-0001", "data")
+
+
 def test_cli_missing_database(tmp_path, capsys):
     assert main(["search", DOCKET, "x", "--db", str(tmp_path / "none.duckdb")]) != 0
     assert capsys.readouterr().err.startswith("error: no database")

@@ -1,12 +1,14 @@
 -- Full-text search (our own inverted index: DuckDB's fts extension cannot be
 -- downloaded here) and tracking snapshots ("what changed since the last run").
 
--- One row per indexed comment: its effective text's hash (so only comments
--- whose text changed are re-indexed) and its length in tokens (for BM25).
+-- One row per comment of an indexed docket: a hash of the inputs of its
+-- effective text (box text, attachment statuses and texts, the view's
+-- definition), so only comments whose text changed are re-indexed, and the
+-- text's length in tokens (for BM25; 0 when it has no text).
 create table if not exists search_docs (
     docket_id       varchar not null,
     comment_id      varchar primary key,
-    body_md5        varchar not null,
+    source_md5      varchar not null,
     length          integer not null,
     indexed_at      timestamp not null
 );

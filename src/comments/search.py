@@ -26,7 +26,6 @@ from comments.errors import InputError
 TOKEN_RE2 = r"[\p{L}\p{N}]+"
 # The same class for Python's `re` (word characters less underscore).
 _TOKEN_PY = re.compile(r"[^\W_]+")
-NON_TOKEN_RE2 = r"[^\p{L}\p{N}]"
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -106,48 +105,109 @@ def parse_query(con: duckdb.DuckDBPyConnection, text: str) -> Query:
     return query
 
 
+# The inputs of a comment's effective text (comment_bodies): its box text, the
+# status and text of each attachment, and the view's own definition. When none
+# changed, the effective text did not either, so it is not read again: reading
+# the view is the expensive part (a regex per comment), hashing its inputs is not.
+_SOURCE_SQL = """
+select
+    c.comment_id,
+    md5(
+        coalesce(c.text, '') || chr(31) || coalesce(a.sig, '') || chr(31) || coalesce($view_md5, '')
+    ) as source_md5
+from comments c
+left join (
+    select comment_id,
+           string_agg(doc_order || ':' || status || ':' || coalesce(md5(text), ''), ',' order by doc_order) as sig
+    from attachments
+    where comment_id in (select comment_id from comments where docket_id = $docket)
+    group by comment_id
+) a using (comment_id)
+where c.docket_id = $docket
+"""
+
+# Bodies are read with a constant IN list (parameters), which DuckDB pushes into
+# the view; a join or a list parameter would evaluate the view for every comment.
+_BODY_CHUNK = 500
+
+
+def effective_texts(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, tuple]:
+    """{comment_id: (title, posted_date, body_source, body)} for `ids`, read in chunks."""
+    out: dict[str, tuple] = {}
+    for i in range(0, len(ids), _BODY_CHUNK):
+        chunk = ids[i : i + _BODY_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        for cid, title, posted, source, body in con.execute(
+            f"""
+            select c.comment_id, c.title, c.posted_date, b.body_source, b.body
+            from comments c join comment_bodies b using (comment_id)
+            where c.comment_id in ({marks}) and b.comment_id in ({marks})
+            """,
+            chunk + chunk,
+        ).fetchall():
+            out[cid] = (title, posted, source, body)
+    return out
+
+
 def update_index(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict[str, int]:
     """Bring the docket's index in line with its effective texts; re-index only what changed.
 
-    Returns {"indexed": comments (re)indexed, "removed": comments dropped, "total": comments in the index}.
+    Returns {"indexed": comments (re)indexed, "removed": comments dropped,
+    "total": comments in the index with text}.
     """
+    view_md5 = con.execute("select md5(sql) from duckdb_views() where view_name = 'comment_bodies'").fetchone()
     con.execute("begin transaction")
     try:
         con.execute(
-            """
-            create or replace temp table _search_current as
-            select comment_id, md5(body) as body_md5, body
-            from comment_bodies
-            where docket_id = ? and body is not null and trim(body) <> ''
-            """,
-            [docket_id],
+            f"create or replace temp table _search_source as {_SOURCE_SQL}",
+            {"docket": docket_id, "view_md5": view_md5[0] if view_md5 else None},
         )
         con.execute(
             """
             create or replace temp table _search_stale as
-            select d.comment_id from search_docs d
-            left join _search_current c using (comment_id)
-            where d.docket_id = ? and c.body_md5 is distinct from d.body_md5
+            select d.comment_id, s.comment_id is null as gone from search_docs d
+            left join _search_source s using (comment_id)
+            where d.docket_id = ? and s.source_md5 is distinct from d.source_md5
             """,
             [docket_id],
         )
         con.execute(
             """
             create or replace temp table _search_todo as
-            select c.* from _search_current c
+            select s.* from _search_source s
             left join search_docs d using (comment_id)
-            where d.body_md5 is distinct from c.body_md5
+            where d.source_md5 is distinct from s.source_md5
             """
         )
-        stale = con.execute("select count(*) from _search_stale").fetchone()[0]
-        removed = con.execute(
-            "select count(*) from _search_stale where comment_id not in (select comment_id from _search_current)"
-        ).fetchone()[0]
-        todo = con.execute("select count(*) from _search_todo").fetchone()[0]
+        stale, removed = con.execute("select count(*), count(*) filter (where gone) from _search_stale").fetchone()
+        todo_ids = [r[0] for r in con.execute("select comment_id from _search_todo order by comment_id").fetchall()]
         if stale:
             con.execute("delete from search_postings where comment_id in (select comment_id from _search_stale)")
             con.execute("delete from search_docs where comment_id in (select comment_id from _search_stale)")
-        if todo:
+        if todo_ids:
+            if len(todo_ids) > 5 * _BODY_CHUNK:  # most of the docket: one pass over the view is cheaper
+                con.execute(
+                    """
+                    create or replace temp table _search_bodies as
+                    select t.comment_id, t.source_md5, b.body
+                    from comment_bodies b join _search_todo t using (comment_id)
+                    where b.docket_id = ?
+                    """,
+                    [docket_id],
+                )
+            else:
+                import pyarrow as pa
+
+                texts = effective_texts(con, todo_ids)
+                md5s = dict(con.execute("select comment_id, source_md5 from _search_todo").fetchall())
+                batch = pa.table({
+                    "comment_id": todo_ids,
+                    "source_md5": [md5s[c] for c in todo_ids],
+                    "body": [texts.get(c, (None, None, None, None))[3] for c in todo_ids],
+                })
+                con.register("_search_bodies_arrow", batch)
+                con.execute("create or replace temp table _search_bodies as select * from _search_bodies_arrow")
+                con.unregister("_search_bodies_arrow")
             # Postings first (ordered by term so zone maps help the term filter at query time).
             con.execute(
                 """
@@ -155,38 +215,36 @@ def update_index(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict[str, in
                 select ?, term, comment_id, count(*)::integer
                 from (
                     select comment_id, unnest(regexp_extract_all(lower(body), ?)) as term
-                    from _search_todo
+                    from _search_bodies where body is not null
                 )
                 group by term, comment_id
                 order by term
                 """,
                 [docket_id, TOKEN_RE2],
             )
+            # Every comment gets a row (length 0 without text) so it is not read again until it changes.
             con.execute(
                 """
-                insert or replace into search_docs (docket_id, comment_id, body_md5, length, indexed_at)
-                select ?, comment_id, body_md5,
-                       len(regexp_extract_all(lower(body), ?))::integer,
+                insert or replace into search_docs (docket_id, comment_id, source_md5, length, indexed_at)
+                select ?, comment_id, source_md5,
+                       coalesce(len(regexp_extract_all(lower(body), ?)), 0)::integer,
                        now()::timestamp
-                from _search_todo
+                from _search_bodies
                 """,
                 [docket_id, TOKEN_RE2],
             )
-        total = con.execute("select count(*) from search_docs where docket_id = ?", [docket_id]).fetchone()[0]
+        indexed = con.execute(
+            "select count(*) from search_docs where length > 0 and comment_id in (select comment_id from _search_todo)"
+        ).fetchone()[0]
+        total = con.execute("select count(*) from search_docs where docket_id = ? and length > 0", [docket_id]).fetchone()[0]
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     finally:
-        for t in ("_search_current", "_search_stale", "_search_todo"):
+        for t in ("_search_source", "_search_stale", "_search_todo", "_search_bodies"):
             con.execute(f"drop table if exists {t}")
-    return {"indexed": todo, "removed": removed, "total": total}
-
-
-def _phrase_pattern(phrase: tuple[str, ...]) -> str:
-    # Tokens hold only letters and digits, so they need no regex escaping.
-    sep = NON_TOKEN_RE2 + "+"
-    return f"(^|{NON_TOKEN_RE2})" + sep.join(phrase) + f"({NON_TOKEN_RE2}|$)"
+    return {"indexed": indexed, "removed": removed, "total": total}
 
 
 _SEARCH_SQL = """
@@ -194,7 +252,7 @@ with
 q as (select unnest($terms::varchar[]) as term),
 stats as (
     select count(*) as n, coalesce(avg(length), 1) as avgdl
-    from search_docs where docket_id = $docket
+    from search_docs where docket_id = $docket and length > 0
 ),
 df as (
     select p.term, count(*) as df
@@ -222,16 +280,10 @@ excluded as (
     select distinct comment_id from search_postings
     where docket_id = $docket and term in (select unnest($excluded::varchar[]))
 )
-select s.comment_id, s.score, s.matches, c.title, c.posted_date, b.body_source, b.body
+select s.comment_id, s.score, s.matches
 from scored s
-join comments c using (comment_id)
-join comment_bodies b using (comment_id)
 where (not $require_all or s.matched_terms = $nterms)
   and s.comment_id not in (select comment_id from excluded)
-  and not exists (
-        select 1 from (select unnest($phrases::varchar[]) as pat) ph
-        where not regexp_matches(lower(b.body), ph.pat)
-  )
 order by s.score desc, s.comment_id
 limit $limit
 """
@@ -258,8 +310,13 @@ def search(
     parsed = parse_query(con, query)
     if refresh:
         update_index(con, docket_id)
+    if not con.execute("select count(*) from comments where docket_id = ?", [docket_id]).fetchone()[0]:
+        raise InputError(f"no comments for docket {docket_id} in this database: run `comments sync {docket_id}` first")
     terms = list(parsed.scoring_terms)
-    rows = con.execute(
+    # Ranking reads only the index; texts are read for the hits shown. With a
+    # phrase, candidates are ranked on their words and checked for the phrase
+    # in rank order until `limit` are found.
+    ranked = con.execute(
         _SEARCH_SQL,
         {
             "terms": terms,
@@ -269,23 +326,33 @@ def search(
             "excluded": list(parsed.excluded),
             "require_all": require_all,
             "nterms": len(terms),
-            "phrases": [_phrase_pattern(p) for p in parsed.phrases],
-            "limit": int(limit),
+            "limit": None if parsed.phrases else int(limit),
         },
     ).fetchall()
-    hits = []
-    for comment_id, score, matches, title, posted, source, body in rows:
-        hits.append(
-            Hit(
-                comment_id=comment_id,
-                score=float(score),
-                title=title,
-                posted_date=posted,
-                body_source=source,
-                snippet=make_snippet(body or "", parsed, width=snippet_chars),
-                matches=int(matches),
+    phrase_res = [_phrase_regex(p) for p in parsed.phrases]
+    hits: list[Hit] = []
+    step = max(limit, 50) if phrase_res else limit
+    for i in range(0, len(ranked), step):
+        chunk = ranked[i : i + step]
+        texts = effective_texts(con, [r[0] for r in chunk])
+        for comment_id, score, matches in chunk:
+            title, posted, source, body = texts.get(comment_id, (None, None, None, ""))
+            body = body or ""
+            if phrase_res and not all(rx.search(body) for rx in phrase_res):
+                continue
+            hits.append(
+                Hit(
+                    comment_id=comment_id,
+                    score=float(score),
+                    title=title,
+                    posted_date=posted,
+                    body_source=source,
+                    snippet=make_snippet(body, parsed, width=snippet_chars),
+                    matches=int(matches),
+                )
             )
-        )
+            if len(hits) == limit:
+                return hits
     return hits
 
 
