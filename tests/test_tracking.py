@@ -225,6 +225,15 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
                                                  "that cannot afford another subscription.", now),
                                     last_modified=now + timedelta(seconds=8)))
 
+    # And 2 more exact copies of the docket's real campaign (it must grow by exactly 2).
+    con = store.connect(db)
+    old_campaign, template_text = con.execute(
+        "select campaign_id, c.text from campaigns k join comments c on c.comment_id = k.template_comment_id "
+        "where k.docket_id = ? order by k.size desc limit 1", [DOCKET]).fetchone()
+    con.close()
+    for n in (9, 10):
+        new_ids.append(snap.add_comment(_new_comment(n, template_text, now), last_modified=now + timedelta(seconds=n)))
+
     second = tracking.run_watchlist(wl)                 # track again
     assert second.failed == [], second.summary()
     ch = second.dockets[0].changes
@@ -232,11 +241,11 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert md == ch["markdown"]
     camps_after, themes_after, stance_after = _db_state(db)
 
-    # Exactly the 8 new comments.
+    # Exactly the 10 new comments.
     snapshot_row = _latest_changes(db)
     assert snapshot_row["new_comments"] == sorted(new_ids)
     assert snapshot_row["removed_comments"] == []
-    assert "8 new comments" in md and all(c in md for c in new_ids)
+    assert "10 new comments" in md and all(c in md for c in new_ids)
     # Exactly one new campaign: the 6 form letters; the old campaign did not change.
     assert len(ch["new_campaigns"]) == 1
     new_campaign = ch["new_campaigns"][0]
@@ -244,21 +253,25 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert _campaign_members(con, new_campaign) == set(new_ids[:6])
     con.close()
     assert set(camps_after) - set(camps_before) == {new_campaign}
-    assert {c: camps_after[c] for c in camps_before} == camps_before
-    assert ch["grown_campaigns"] == []
+    assert {c: camps_after[c] - camps_before[c] for c in camps_before} == {
+        c: (2 if c == old_campaign else 0) for c in camps_before}
+    assert ch["grown_campaigns"] == [old_campaign]
+    assert _campaign_members(con := store.connect(db), old_campaign) >= set(new_ids[8:])
+    con.close()
+    assert f"Campaign {old_campaign} grew** by 2: {camps_before[old_campaign]} → {camps_after[old_campaign]} copies" in md
     assert f"New campaign {new_campaign}**: 6 copies" in md
     # Themes and stance: the section says what SQL says changed.
     grown = {t for t in themes_before if t in themes_after and themes_after[t] > themes_before[t]}
     assert set(ch["grown_themes"]) == grown
     assert set(ch["new_themes"]) == set(themes_after) - set(themes_before)
-    assert sum(stance_after.values()) - sum(stance_before.values()) == 8
+    assert sum(stance_after.values()) - sum(stance_before.values()) == 10
     # Unique texts: one new campaign (counted once) and two singletons.
     assert sum(snapshot_row["stance"]["by"]["unique_texts"][s]["delta"] for s in tracking.STANCES) == 3
     for s in tracking.STANCES:
         assert snapshot_row["stance"]["by"]["comments"][s]["delta"] == stance_after.get(s, 0) - stance_before.get(s, 0)
     # Private names never reach the section (the new letters are signed by "Pat Quill<n>").
     assert not re.search(r"Quill\d", md)
-    assert server.stats["comment_detail"] == 45 + 8   # each comment fetched once
+    assert server.stats["comment_detail"] == 45 + 10   # each comment fetched once
 
     third = tracking.run_watchlist(wl)                  # nothing new
     assert "No changes" in third.dockets[0].changes["markdown"]
