@@ -1,13 +1,17 @@
 -- Organizations and government bodies that commented on one docket, with their stance.
 -- Parameter: $docket_id. Names are organization/agency names from the analysis
 -- (comment_labels.commenter_name), never a private individual's name.
--- stance: the one stance when all of a name's comments agree, otherwise 'mixed'.
+-- stance: the one stance its comments take ('unclear' ones aside), 'mixed' when they take
+-- different sides, 'unclear' when none takes a side.
 select
     l.commenter_name                                        as name,
     l.commenter_type                                        as commenter_type,
     count(*)                                                as comments,
     count(*) + sum(coalesce(c.duplicate_comments, 0))       as submissions,
-    case when count(distinct l.stance) = 1 then any_value(l.stance) else 'mixed' end as stance,
+    case count(distinct l.stance) filter (where l.stance <> 'unclear')
+        when 0 then 'unclear'
+        when 1 then any_value(l.stance) filter (where l.stance <> 'unclear')
+        else 'mixed' end                                    as stance,
     count(*) filter (where l.stance = 'support')            as support,
     count(*) filter (where l.stance = 'oppose')             as oppose,
     count(*) filter (where l.stance = 'mixed')              as mixed,
