@@ -23,6 +23,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from comments import tracking
 
@@ -36,34 +37,49 @@ def default_watchlist() -> str:
     return os.environ.get("COMMENTS_WATCHLIST") or DEFAULT_WATCHLIST
 
 
+def _expected(step, *args, **kwargs) -> dict:
+    """Run a stage; a problem the user can fix (unknown docket, bad key, ...) becomes {"error": one line}.
+
+    Those are reported in the run's summary and make the flow run Failed with a
+    message, without a traceback; anything else is a bug and raises as usual.
+    """
+    from comments.client import ApiError
+    from comments.errors import UserError
+
+    try:
+        return step(*args, **kwargs)
+    except (UserError, ApiError) as exc:
+        return {"error": " ".join(str(exc).split()) or type(exc).__name__}
+
+
 @task(name="sync", cache_policy=NO_CACHE)
 def sync_task(db: str, docket_id: str, max_comments: int | None = None) -> dict:
-    return tracking.sync_step(db, docket_id, max_comments=max_comments)
+    return _expected(tracking.sync_step, db, docket_id, max_comments=max_comments)
 
 
 @task(name="attachments", cache_policy=NO_CACHE)
 def attachments_task(db: str, docket_id: str) -> dict:
-    return tracking.attachments_step(db, docket_id)
+    return _expected(tracking.attachments_step, db, docket_id)
 
 
 @task(name="analyze", cache_policy=NO_CACHE)
 def analyze_task(db: str, docket_id: str) -> dict:
-    return tracking.analyze_step(db, docket_id)
+    return _expected(tracking.analyze_step, db, docket_id)
 
 
 @task(name="what changed", cache_policy=NO_CACHE)
 def changes_task(db: str, docket_id: str, out_dir: str) -> dict:
-    return tracking.changes_step(db, docket_id, out_dir)
+    return _expected(tracking.changes_step, db, docket_id, out_dir)
 
 
 @task(name="brief", cache_policy=NO_CACHE)
 def brief_task(db: str, docket_id: str, out_dir: str, fmt: str) -> dict:
-    return tracking.brief_step(db, docket_id, out_dir, fmt)
+    return _expected(tracking.brief_step, db, docket_id, out_dir, fmt)
 
 
 @task(name="watchlist search", cache_policy=NO_CACHE)
 def search_task(db: str, search: tracking.SearchEntry) -> dict:
-    return tracking.search_step(db, search)
+    return _expected(tracking.search_step, db, search)
 
 
 @flow(name="track", log_prints=False, validate_parameters=True)
@@ -73,7 +89,11 @@ def track(
     skip: list[str] | None = None,
     max_comments: int | None = None,
 ) -> dict:
-    """Run the watchlist once; returns {dockets: [...], searches: [...]} summaries."""
+    """Run the watchlist once; returns {summary, dockets: [...], searches: [...]}.
+
+    When a docket failed, the run ends Failed (the others were still tracked)
+    and a direct call raises `comments.tracking.TrackingFailed`.
+    """
     from comments import settings
 
     wl = tracking.load_watchlist(watchlist or default_watchlist())
@@ -84,10 +104,9 @@ def track(
 
     extra: list[str] = []
     for search in wl.searches:
-        try:
-            found = search_task(db_path, search)
-        except Exception as exc:
-            result.search_errors.append(f"“{search.term}”: {' '.join(str(exc).split())}")
+        found = search_task(db_path, search)
+        if "error" in found:
+            result.search_errors.append(f"“{search.term}”: {found['error']}")
             continue
         result.searches.append(found)
         if search.sync:
@@ -108,11 +127,11 @@ def track(
         for name, stage in stages.items():
             if name in skip_set:
                 continue
-            try:
-                run.steps[name] = stage(docket_id)
-            except Exception as exc:  # this docket stops here; the others go on
-                run.error = f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
+            outcome = stage(docket_id)
+            if isinstance(outcome, dict) and "error" in outcome:  # this docket stops here; the others go on
+                run.error = f"{name}: {outcome['error']}"
                 break
+            run.steps[name] = outcome
         result.dockets.append(run)
         if run.changes:
             create_markdown_artifact(
@@ -145,7 +164,9 @@ def track(
         "searches_path": str(result.searches_path) if result.searches_path else None,
     }
     if result.failed:
-        raise RuntimeError(result.summary())
+        # A Failed state with a message: the run shows as failed in the UI, the
+        # caller gets TrackingFailed, and no traceback is printed for a user's typo.
+        return Failed(message=result.summary(), data=tracking.TrackingFailed(result.summary()))
     return summary
 
 

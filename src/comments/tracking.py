@@ -718,6 +718,10 @@ def search_step(db: str | Path, search: SearchEntry, *, client=None) -> dict:
     return {"search": search, "found": found.items, "new": new, "requests": found.requests}
 
 
+class TrackingFailed(RuntimeError):
+    """Some watchlist dockets failed (the others were tracked); the message lists them."""
+
+
 @dataclass
 class DocketRun:
     docket_id: str

@@ -98,7 +98,7 @@ def track_command(
 
     try:
         result = track(watchlist=path, db=db, max_comments=max_comments, skip=list(skip or []))
-    except RuntimeError as exc:  # some dockets failed: the others were tracked
+    except tracking.TrackingFailed as exc:  # some dockets failed: the others were tracked
         raise UserError(str(exc)) from None
     for d in result["dockets"]:
         c = d["changes"]
