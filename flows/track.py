@@ -176,7 +176,8 @@ def _artifact_key(docket_id: str) -> str:
 
 
 def _strip(changes: dict | None) -> dict | None:
-    return None if changes is None else {k: v for k, v in changes.items() if k != "markdown"}
+    # The Markdown and the full diff (every new comment id) stay in the files and artifacts.
+    return None if changes is None else {k: v for k, v in changes.items() if k not in ("markdown", "diff")}
 
 
 def serve(

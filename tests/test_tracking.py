@@ -8,6 +8,7 @@ again: the "what changed" section reports exactly those changes.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -242,7 +243,7 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     camps_after, themes_after, stance_after = _db_state(db)
 
     # Exactly the 10 new comments.
-    snapshot_row = _latest_changes(db)
+    snapshot_row = ch["diff"]
     assert snapshot_row["new_comments"] == sorted(new_ids)
     assert snapshot_row["removed_comments"] == []
     assert "10 new comments" in md and all(c in md for c in new_ids)
@@ -275,20 +276,12 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
 
     third = tracking.run_watchlist(wl)                  # nothing new
     assert "No changes" in third.dockets[0].changes["markdown"]
-
-
-def _latest_changes(db) -> dict:
     con = store.connect(db)
-    try:
-        rows = con.execute(
-            "select state from tracking_snapshots where docket_id = ? order by run_at desc limit 2", [DOCKET]
-        ).fetchall()
-    finally:
-        con.close()
-    import json
-
-    current, previous = (json.loads(r[0]) for r in rows)
-    return tracking.diff_states(previous, current)
+    kept = [json.loads(r[0]) for r in con.execute(
+        "select state from tracking_snapshots where docket_id = ? order by run_at", [DOCKET]).fetchall()]
+    con.close()
+    assert [("comment_ids" in k) for k in kept] == [False, False, True]   # ids only in the latest
+    assert [k["comments"] for k in kept] == [45, 55, 55]
 
 
 # --------------------------------------------------------------------------- Prefect deployment smoke test

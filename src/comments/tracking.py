@@ -434,6 +434,14 @@ def record_changes(
         tmp.write_text(markdown, encoding="utf-8")
         tmp.replace(path)
     save_snapshot(con, current, run_at)
+    if previous is not None and "comment_ids" in previous:
+        # Only the latest snapshot needs the id list (the next diff reads it);
+        # older ones keep their counts, so a year of daily runs stays small.
+        slim = {k: v for k, v in previous.items() if k != "comment_ids"}
+        con.execute(
+            "update tracking_snapshots set state = ? where docket_id = ? and run_at = ?",
+            [json.dumps(slim, ensure_ascii=False, default=str), docket_id, previous_run_at],
+        )
     return DocketChanges(docket_id, run_at, previous_run_at, changes, markdown, path)
 
 
@@ -679,6 +687,7 @@ def changes_step(db: str | Path, docket_id: str, out_dir: str | Path) -> dict:
         "grown_themes": [t["theme_id"] for t in result.changes["grown_themes"]],
         "stance_shifts": len(result.changes["stance"]["shifted"]),
         "markdown": result.markdown,
+        "diff": result.changes,   # the whole diff_states() result
     }
 
 
