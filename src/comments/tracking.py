@@ -770,10 +770,6 @@ class WatchlistRun:
         return "; ".join(parts)
 
 
-def docket_steps(wl: Watchlist, *, skip: tuple[str, ...] = ()) -> list[str]:
-    return [s for s in ("sync", "attachments", "analyze", "changes", "brief") if s not in skip]
-
-
 def run_docket(
     db: str | Path, docket_id: str, out_dir: str | Path, *, fmt: str = "html", client=None,
     skip: tuple[str, ...] = (), max_comments: int | None = None,
