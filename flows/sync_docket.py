@@ -13,20 +13,22 @@ the client reads it from the environment.
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 import flows  # noqa: F401  (quiet Prefect defaults before Prefect loads)
 from comments import store
+from comments.attachments import files_dir_for, process_attachments
 from comments.client import RegulationsClient
 from comments.progress import noop
 from comments.sync import DocketSync, SyncResult
 
 # The CLI sets these for the run in its own process (callables cannot be flow
-# parameters): the progress callback and a hook told about rate-limit waits.
-hooks = {"progress": noop, "on_wait": None}
+# parameters): the progress callback, a hook told about rate-limit waits, and
+# a factory for the attachment stage's own bar (`new_bar(description, unit)`).
+hooks = {"progress": noop, "on_wait": None, "new_bar": None}
 
 
 @task(name="docket and documents", cache_policy=NO_CACHE)
@@ -46,24 +48,15 @@ def comments_stage(run: DocketSync) -> None:
         run.comments()
 
 
-@task(name="attachments", cache_policy=NO_CACHE)
-def attachments_stage(db: str, docket_id: str):
-    # ---- HOOK for the attachment stage (helper C's comments.attachments) ----
-    # The lead wires the exact call (files_dir, workers, ...); until
-    # `process_attachments` exists this is a no-op. Files go next to the database.
-    try:
-        from comments import attachments
-    except ImportError:
-        return None
-    process = getattr(attachments, "process_attachments", None)
-    if process is None:
-        return None
+@task(name="attachments: download and extract", cache_policy=NO_CACHE)
+def attachments_stage(db: str, docket_id: str) -> dict[str, int]:
     con = store.connect(db)
+    new_bar = hooks["new_bar"]
+    progress = new_bar(f"{docket_id} attachments", "files") if new_bar else noop
     try:
-        return process(con, docket_id, files_dir=Path(db).parent / "files", progress=hooks["progress"])
+        return process_attachments(con, docket_id, files_dir=files_dir_for(db), progress=progress)
     finally:
         con.close()
-    # ---- end HOOK ----
 
 
 @flow(name="sync-docket", log_prints=False, validate_parameters=True)
@@ -93,7 +86,10 @@ def sync_docket(
             raise
         result: SyncResult = run.finish()
         con.close()
-        results.append(result.as_dict())
-        if not no_attachments:
-            attachments_stage(db_path, docket_id)
+        summary = result.as_dict()
+        if not no_attachments and result.status != "failed":
+            started = time.monotonic()
+            summary["attachments"] = attachments_stage(db_path, docket_id)
+            summary["attachments_seconds"] = time.monotonic() - started
+        results.append(summary)
     return results

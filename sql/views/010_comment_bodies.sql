@@ -29,8 +29,14 @@ box_words as (
         c.docket_id,
         c.text,
         coalesce(c.attachment_count, 0) > 0 or a.comment_id is not null as has_attachments,
-        -- lower-case words separated by single spaces, padded so every word is ' word '
-        ' ' || trim(regexp_replace(lower(coalesce(c.text, '')), '[^a-z0-9]+', ' ', 'g')) || ' ' as words
+        -- lower-case words separated by single spaces, padded so every word is ' word '.
+        -- Only short boxes can be cover notes (at most 60 words): a box over 1,500
+        -- characters is content without running the regexes over it, which keeps
+        -- this view cheap on long letters (the regexes dominated its cost).
+        case
+            when length(coalesce(c.text, '')) <= 1500
+            then ' ' || trim(regexp_replace(lower(coalesce(c.text, '')), '[^a-z0-9]+', ' ', 'g')) || ' '
+        end as words
     from comments c
     left join attachment_text a using (comment_id)
 ),
@@ -59,11 +65,11 @@ box as (
         comment_id,
         docket_id,
         text,
-        is_empty or (
+        coalesce(is_empty or (
             word_count <= 60
             and not takes_position
             and (points_to_attachment or (has_attachments and word_count <= 25 and introduces_submission))
-        ) as box_is_boilerplate
+        ), false) as box_is_boilerplate
     from box_traits
 ),
 final as (

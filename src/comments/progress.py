@@ -41,6 +41,13 @@ class _RateColumn(TransferSpeedColumn):
 @contextmanager
 def bar(description: str, total: int | None = None, unit: str = "") -> Iterator[ProgressFn]:
     """A progress bar on stderr; yields the callback to advance it."""
+    with bars() as new_bar:
+        yield new_bar(description, unit, total)
+
+
+@contextmanager
+def bars() -> Iterator[Callable[..., ProgressFn]]:
+    """Several bars in one display (one per stage); yields `new_bar(description, unit="", total=None)`."""
     console = Console(stderr=True)
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -52,15 +59,19 @@ def bar(description: str, total: int | None = None, unit: str = "") -> Iterator[
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
-        task = progress.add_task(description + (f" ({unit})" if unit else ""), total=total)
 
-        def advance(n: int = 1, total: int | None = None) -> None:
-            if total is not None:
-                progress.update(task, total=total)
-            if n:
-                progress.advance(task, n)
+        def new_bar(description: str, unit: str = "", total: int | None = None) -> ProgressFn:
+            task = progress.add_task(description + (f" ({unit})" if unit else ""), total=total)
 
-        yield advance
+            def advance(n: int = 1, total: int | None = None) -> None:
+                if total is not None:
+                    progress.update(task, total=total)
+                if n:
+                    progress.advance(task, n)
+
+            return advance
+
+        yield new_bar
 
 
 def is_terminal() -> bool:

@@ -80,13 +80,14 @@ def run_sync(
     for docket_id in docket_ids:
         preflight_docket(client, docket_id)
 
-    from comments.progress import bar
+    from comments.progress import bars
     from flows import sync_docket as flow_module
 
     results = []
     for docket_id in docket_ids:
-        with bar(f"sync {docket_id}", unit="comments") as advance:
-            flow_module.hooks.update(progress=advance, on_wait=_tell_wait)
+        with bars() as new_bar:
+            advance = new_bar(f"sync {docket_id}", "comments")
+            flow_module.hooks.update(progress=advance, on_wait=_tell_wait, new_bar=new_bar)
             try:
                 summaries = flow_module.sync_docket(
                     [docket_id], db=str(db_path), max_comments=max_comments,
@@ -104,9 +105,13 @@ def run_sync(
                     f"sync of {docket_id} stopped: {exc}; what was stored is kept: run the same command again to resume"
                 ) from None
             finally:
-                flow_module.hooks.update(progress=_noop, on_wait=None)
+                flow_module.hooks.update(progress=_noop, on_wait=None, new_bar=None)
         for summary in summaries:
             print(_summary_line(summary))
+            if summary.get("attachments") is not None:
+                from comments.attachments.pipeline import summary_line
+
+                print(summary_line(summary["docket_id"], summary["attachments"], summary.get("attachments_seconds", 0.0)))
             results.append(summary)
     return results
 
@@ -163,6 +168,9 @@ def status_command(
 
 
 def status_lines(con, only: str | None = None) -> list[str]:
+    from comments.analysis.pipeline import analysis_status_lines
+    from comments.attachments import attachment_status_lines
+
     where, params = ("where d.docket_id = ?", [only]) if only else ("", [])
     dockets = con.execute(
         f"""select d.docket_id, max(k.title), count(c.comment_id)
@@ -211,7 +219,8 @@ def status_lines(con, only: str | None = None) -> list[str]:
             lines.append(f"  errors        {open_errors[0]:,} item{plural} failing, retried by the next sync (e.g. {open_errors[1]})")
         else:
             lines.append("  errors        none")
-        # ---- lead: attachment coverage and last analysis lines go here ----
+        lines.extend("  " + line for line in attachment_status_lines(con, docket_id))
+        lines.extend("  " + line for line in analysis_status_lines(con, docket_id))
     return lines
 
 
