@@ -8,23 +8,29 @@ does all its writing in one transaction. (Importing `flows.analyze_docket` runs
 from __future__ import annotations
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from comments import settings, store
 from comments.analysis.pipeline import analyze_docket as run_analysis
+from comments.progress import noop
+
+# The CLI sets the progress callback for a run in its own process
+# (callables cannot be flow parameters).
+hooks = {"progress": noop}
 
 
-@task(name="analyze-docket")
+@task(name="analyze-docket", cache_policy=NO_CACHE)
 def analyze(docket_id: str, db: str) -> dict:
     con = store.connect(db)
     try:
-        result = run_analysis(con, docket_id)
+        result = run_analysis(con, docket_id, progress=hooks["progress"])
     finally:
         con.close()
     return {
         "run_id": result.run_id, "comments": result.comments, "unique_texts": result.unique_texts,
         "campaigns": result.campaigns, "campaign_members": result.campaign_members,
         "singletons": result.singletons, "themes": result.themes, "bursts": result.bursts,
-        "summary": result.summary(),
+        "summary": result.summary(), "notes": list(result.notes),
     }
 
 

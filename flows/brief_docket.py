@@ -62,7 +62,7 @@ def brief_docket(docket_id: str, db: str | None = None, out: str = "briefing.htm
     """Write the briefing for `docket_id` to `out` (.html, .md or .docx) and publish artifacts."""
     brief = write(docket_id, db, out, show_names)
     publish(brief, out)
-    return {"out": out, "metrics": {m["key"]: m["value"] for m in brief["metrics"]}}
+    return {"out": out, "metrics": {m["key"]: m["value"] for m in brief["metrics"]}, "themes": len(brief["themes"])}
 
 
 if __name__ == "__main__":  # pragma: no cover

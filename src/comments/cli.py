@@ -6,6 +6,7 @@ themselves on `app`; this module only assembles them and guards the edge.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -37,6 +38,10 @@ for module in (ingest, attachments, imports, analysis, outputs, explore, trackin
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: user errors become one line on stderr."""
+    # The CLI's progress bars and summary lines are its console output; Prefect's
+    # INFO lines would interleave with them. They still reach a Prefect server's
+    # UI (the API log handler is not affected); set the variable to INFO to see them.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     try:
         app(args=argv, standalone_mode=False)
     except UserError as exc:

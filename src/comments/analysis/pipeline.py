@@ -92,6 +92,17 @@ order by c.comment_id
 """
 
 
+def require_comments(con: duckdb.DuckDBPyConnection, docket_id: str) -> int:
+    """The number of stored comments of `docket_id`; InputError (one line) when there are none."""
+    n = con.execute("select count(*) from comments where docket_id = ?", [docket_id]).fetchone()[0]
+    if n == 0:
+        known = con.execute("select count(*) from dockets where docket_id = ?", [docket_id]).fetchone()[0]
+        if known:
+            raise InputError(f"docket {docket_id} has no comments stored yet: run `comments sync {docket_id}` first")
+        raise InputError(f"unknown docket {docket_id}: no comments stored for it (check the id, or run `comments sync` first)")
+    return n
+
+
 def analyze_docket(
     con: duckdb.DuckDBPyConnection,
     docket_id: str,
@@ -102,12 +113,7 @@ def analyze_docket(
     """Run the whole analysis for `docket_id` and store it; raises InputError for an unknown docket."""
     params = params or AnalysisParams()
     started = time.perf_counter()
-    n = con.execute("select count(*) from comments where docket_id = ?", [docket_id]).fetchone()[0]
-    if n == 0:
-        known = con.execute("select count(*) from dockets where docket_id = ?", [docket_id]).fetchone()[0]
-        if known:
-            raise InputError(f"docket {docket_id} has no comments stored yet: run `comments sync {docket_id}` first")
-        raise InputError(f"unknown docket {docket_id}: no comments stored for it (check the id, or run `comments sync` first)")
+    require_comments(con, docket_id)
     progress(0, total=STEPS)
 
     run_id = f"run-{now_utc():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"

@@ -32,6 +32,16 @@ class NotAnalyzedError(UserError):
     """The docket has comments but no completed analysis run."""
 
 
+def check_ready(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
+    """The docket's header row; InputError for an unknown docket, NotAnalyzedError before any analysis."""
+    header = _rows(con, "brief_docket", docket_id)[0]
+    if not header["docket_known"] and not header["stored_comments"]:
+        raise InputError(f"unknown docket {docket_id}: run `comments sync {docket_id}` first (or check --db)")
+    if header["analysis_run_id"] is None:
+        raise NotAnalyzedError(f"docket {docket_id} has not been analyzed yet: run `comments analyze {docket_id}` first")
+    return header
+
+
 def docket_url(docket_id: str) -> str:
     return f"{REGULATIONS_GOV}/docket/{docket_id}"
 
@@ -77,11 +87,7 @@ def gather(
     Raises InputError for an unknown docket and NotAnalyzedError when the
     docket has not been analyzed yet.
     """
-    header = _rows(con, "brief_docket", docket_id)[0]
-    if not header["docket_known"] and not header["stored_comments"]:
-        raise InputError(f"unknown docket {docket_id}: run `comments sync {docket_id}` first (or check --db)")
-    if header["analysis_run_id"] is None:
-        raise NotAnalyzedError(f"docket {docket_id} has not been analyzed yet: run `comments analyze {docket_id}` first")
+    header = check_ready(con, docket_id)
 
     guard = NoGuard() if show_names else NameGuard.from_rows(
         (r["first_name"], r["last_name"], r["title"]) for r in _rows(con, "brief_private_names", docket_id)

@@ -14,9 +14,22 @@ def analyze_command(
     docket_id: Annotated[str, typer.Argument(help="Docket to analyze, e.g. CMS-2022-0163.")],
     db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
 ) -> None:
-    """Find campaigns, themes, stance and commenter types for a docket and store them."""
+    """Find campaigns, themes, stance and commenter types for a docket and store them.
+
+    Runs the Prefect flow `analyze_docket` (visible in your Prefect UI when
+    PREFECT_API_URL points at a server). Deterministic: the same comments give
+    the same result, and campaign/theme ids stay stable as comments arrive.
+    """
+    summary = run_analyze(docket_id, db)
+    typer.echo(summary["summary"])
+    for note in summary["notes"]:
+        typer.echo(f"note: {note}")
+
+
+def run_analyze(docket_id: str, db: str | Path | None = None) -> dict:
+    """Cheap checks first (database, docket), then the flow with a progress bar; the flow's summary dict."""
     from comments import settings, store
-    from comments.analysis.pipeline import STEPS, analyze_docket
+    from comments.analysis.pipeline import STEPS, require_comments
     from comments.progress import bar
 
     path = settings.db_path(db)
@@ -24,13 +37,22 @@ def analyze_command(
         raise InputError(f"no database at {path}: run `comments sync` or `comments import` first")
     con = store.connect(path)
     try:
-        with bar(f"analyzing {docket_id}", total=STEPS, unit="steps") as progress:
-            result = analyze_docket(con, docket_id, progress=progress)
+        require_comments(con, docket_id)
     finally:
         con.close()
-    typer.echo(result.summary())
-    for note in result.notes:
-        typer.echo(f"note: {note}")
+
+    from flows import analyze_docket as flow_module
+
+    with bar(f"analyzing {docket_id}", total=STEPS, unit="steps") as progress:
+        flow_module.hooks["progress"] = progress
+        try:
+            return flow_module.analyze_docket(docket_id, db=str(path))
+        finally:
+            flow_module.hooks["progress"] = _noop
+
+
+def _noop(advance: int = 1, total: int | None = None) -> None:
+    return None
 
 
 def register(app: typer.Typer) -> None:

@@ -230,11 +230,18 @@ def status_lines(con, only: str | None = None) -> list[str]:
 def demo_command(
     db: Annotated[Path | None, typer.Option("--db", help="Where to write (default: a new file under ./data/demo/).")] = None,
 ) -> None:
-    """Sync a real bundled docket (CMS-2022-0163, 647 comments) from a local copy of the API: no key, no network."""
+    """The whole pipeline on a real bundled docket (CMS-2022-0163, 647 comments): no key, no network.
+
+    Serves the bundled snapshot from a local regulations.gov stand-in on 127.0.0.1,
+    then runs the real flows: sync, analyze, brief. Prints where the briefing is.
+    """
+    from comments.commands.analysis import run_analyze
+    from comments.commands.outputs import run_brief
     from comments.replay import ReplayServer, Snapshot
     from comments.resources import DEMO_DOCKET, bundled_mirrulations
 
-    path = db or Path("data") / "demo" / f"demo-{datetime.now():%Y%m%d-%H%M%S}.duckdb"
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    path = db or Path("data") / "demo" / f"demo-{stamp}.duckdb"
     if path.exists():
         raise InputError(f"{path} already exists: the demo writes a fresh database; pick another --db")
     snapshot = Snapshot.from_mirrulations(bundled_mirrulations())
@@ -242,39 +249,51 @@ def demo_command(
     print(f"demo: database {path.resolve()}")
     with ReplayServer(snapshot, api_keys=(DEMO_KEY,)) as server, _env(
         REGULATIONS_GOV_API_KEY=DEMO_KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
-        COMMENTS_ATTACHMENT_HOSTS="127.0.0.1",
     ):
-        run_sync([DEMO_DOCKET], path, base_url=server.base_url)
+        # The snapshot carries attachment metadata but not the files (they live on
+        # downloads.regulations.gov, out of reach offline): the demo skips that stage.
+        run_sync([DEMO_DOCKET], path, base_url=server.base_url, no_attachments=True)
+    analysis = run_analyze(DEMO_DOCKET, path)
+    print(analysis["summary"])
+    html = path.with_name(f"{path.stem}-{DEMO_DOCKET}.html")
+    result = run_brief(DEMO_DOCKET, html, path)
+    run_brief(DEMO_DOCKET, html.with_suffix(".md"), path)
     con = store.connect(path, read_only=True)
     try:
-        for line in demo_lines(con, DEMO_DOCKET):
+        for line in demo_lines(con, DEMO_DOCKET, result["metrics"]):
             print(line)
     finally:
         con.close()
-    print(f"next: comments status --db {path}")
+    print(f"briefing: {html.resolve()}  (also {html.with_suffix('.md').name}; open the .html in a browser)")
+    print(f"next: comments status {DEMO_DOCKET} --db {path}")
+    print(f'      comments search {DEMO_DOCKET} "provider directory" --db {path}')
 
 
-def demo_lines(con, docket_id: str) -> list[str]:
-    stored, with_text, attachments, orgs = con.execute(
-        """select count(*), count(*) filter (where length(text) > 0),
-                  (select count(*) from attachments a join comments c2 using (comment_id) where c2.docket_id = $1),
-                  count(distinct organization)
-           from comments where docket_id = $1""",
+def demo_lines(con, docket_id: str, metrics: dict) -> list[str]:
+    """What the demo stored and found, every figure from SQL (the briefing's own numbers)."""
+    m = metrics
+    files, on_comments = con.execute(
+        """select count(*), count(distinct a.comment_id)
+           from attachments a join comments c using (comment_id) where c.docket_id = ?""",
         [docket_id],
     ).fetchone()
     lines = [
-        f"stored: {stored:,} comments ({with_text:,} with text in the comment box), "
-        f"{attachments:,} attachment records, {orgs:,} distinct organizations"
+        f"stored: {m['comments_posted']:,} comments; {m['submissions_represented']:,} submissions represented "
+        f"(with the agency's duplicate counts); {m['unique_texts']:,} unique texts",
+        f"campaigns: {m['campaigns']:,} form-letter campaigns hold {m['campaign_comments']:,} comments "
+        f"({m['campaign_share_pct']}% of posted)",
+        "stance by unique texts: " + ", ".join(
+            f"{s} {m.get(f'stance_{s}_unique_texts', 0):,}" for s in ("support", "oppose", "mixed", "unclear")
+        ) + "; by submissions: " + ", ".join(
+            f"{s} {m.get(f'stance_{s}_submissions', 0):,}" for s in ("support", "oppose", "mixed", "unclear")
+        ),
     ]
-    examples = con.execute(
-        """select coalesce(organization, nullif(trim(concat_ws(' ', first_name, last_name)), ''), 'anonymous'),
-                  posted_date, text
-           from comments where docket_id = ? and length(text) > 80
-           order by posted_date, comment_id limit 3""",
-        [docket_id],
-    ).fetchall()
-    for who, posted, text in examples:
-        lines.append(f"  {posted:%Y-%m-%d}  {_printable(who)[:40]}: {_printable(text)[:90]}...")
+    if files:
+        lines.append(
+            f"attachments: {files:,} files listed on {on_comments:,} comments are not bundled with the demo "
+            f"(no network here); {m['attachment_substance']:,} comments say only \"see attached\", so their "
+            "substance is not analyzed (on a live docket, `comments sync` downloads and reads the files)"
+        )
     return lines
 
 

@@ -17,8 +17,19 @@ def brief_command(
     db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
 ) -> None:
     """Write a two-page briefing on an analyzed docket: numbers, stance, themes with quotes, who commented, timeline, caveats."""
+    result = run_brief(docket_id, out, db, show_names=show_names)
+    m = result["metrics"]
+    typer.echo(
+        f"{out}: {m['comments_posted']:,} comments posted, {m['submissions_represented']:,} submissions represented, "
+        f"{m['unique_texts']:,} unique texts, {m['campaigns']:,} campaigns, {result['themes']} themes"
+    )
+
+
+def run_brief(docket_id: str, out: Path, db: str | Path | None = None, *, show_names: bool = False) -> dict:
+    """Cheap checks first (format, database, analysis), then the Prefect flow that writes the file."""
     from comments import settings, store
-    from comments.briefing import briefing_format, write_briefing
+    from comments.briefing import briefing_format
+    from comments.briefing.data import check_ready
 
     briefing_format(out)  # an unsupported extension fails before the database is opened
     path = settings.db_path(db)
@@ -26,14 +37,13 @@ def brief_command(
         raise InputError(f"no database at {path}: run `comments sync {docket_id}` first")
     con = store.connect(path)
     try:
-        brief = write_briefing(con, docket_id, out, show_names=show_names)
+        check_ready(con, docket_id)
     finally:
         con.close()
-    h = brief["headline"]
-    typer.echo(
-        f"{out}: {h['comments_posted']:,} comments posted, {h['submissions_represented']:,} submissions represented, "
-        f"{h['unique_texts']:,} unique texts, {h['campaigns']:,} campaigns, {len(brief['themes'])} themes"
-    )
+
+    from flows.brief_docket import brief_docket
+
+    return brief_docket(docket_id, db=str(path), out=str(out), show_names=show_names)
 
 
 def register(app: typer.Typer) -> None:
