@@ -135,8 +135,11 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     snap = Snapshot.synthetic(300, docket_id="SYN-2024-0006", seed=6)
     server = replay(snap, api_keys=(KEY,), faults=Faults(failing_ids=frozenset({"SYN-2024-0006-00003"})))
     demo_db, sync_db = tmp_path / "demo.duckdb", tmp_path / "sync.duckdb"
+    # Prefect's console lines are hidden by default in the CLI; show them here so the
+    # test sees the flow runs and would see any ERROR line Prefect printed.
     env = _clean_env(
         tmp_path, REGULATIONS_GOV_API_KEY=KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
+        PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="INFO",
     )
     proc = subprocess.run(
         [sys.executable, "-c", TWO_COMMANDS, str(demo_db), str(sync_db)],
@@ -145,7 +148,8 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     _assert_quiet(proc)
     out = proc.stdout
     assert "demo exit 0" in out and "sync exit 0" in out
-    assert "sync-docket" in proc.stderr  # the Prefect flow ran
+    for flow_name in ("sync-docket", "analyze_docket", "brief_docket"):
+        assert flow_name in proc.stderr  # the demo ran the real Prefect flows
 
     # the demo: its own server and key, the bundled real docket, into the given file
     assert "CMS-2022-0163: complete; 647 of 647 comments stored; 647 new" in out
@@ -153,7 +157,10 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     con = store.connect(demo_db, read_only=True)
     assert con.execute("select count(*), count(distinct comment_id) from comments").fetchone() == (647, 647)
     assert con.execute("select status from sync_runs").fetchall() == [("complete",)]
+    assert con.execute("select status from analysis_runs").fetchall() == [("complete",)]
     con.close()
+    briefing = demo_db.with_name(f"{demo_db.stem}-CMS-2022-0163.html")
+    assert f"briefing: {briefing.resolve()}" in out and briefing.exists()
 
     # the sync: one failing comment recorded, not fatal; the key nowhere
     assert "SYN-2024-0006: complete; 299 of 300 comments stored; 299 new, 0 updated, 1 failed" in out
