@@ -69,15 +69,18 @@ class CampaignParams:
       keeps ~75 anchors, enough to estimate containment within a few points,
       and the index is a quarter of the size of indexing every shingle. Exact
       similarity is then measured on all shingles for the members kept.
-    - `min_containment=0.5`: at least half of the shorter text (or of the
+    - `min_containment=0.4`: at least 40% of the shorter text (or of the
       template, when the sender added more than they kept) must lie in passages
       shared with the template. Measured on the two real dockets in the repo
       (CMS-2022-0163, CMS-2025-0050-0031): the members of the real campaigns
-      (the 213 "One piece of information..." letters, the 30 "privacy rights
-      for patients as well as parental rights" letters) score 0.57 to 1.0,
-      with the personalised ones (added story, dropped and rewritten
-      paragraphs) between 0.57 and 0.8; letters that merely share a topic
-      share no 8-word passage at all.
+      (the 213 "One piece of information..." letters, the "privacy rights for
+      patients as well as parental rights" letters) score 0.57 to 1.0, and three
+      heavily reworked copies (kept about half the template and rewrote the
+      rest: CMS-2022-0163-0326 and -0429, CMS-2025-0050-0365) score 0.43 to
+      0.54; 0.5 lost those three. At 0.3 the first wrong pair appears (two
+      different comments by one person sharing only a sign-off paragraph,
+      CMS-2022-0163-0002/-0038, 0.36). Letters that only share a topic share
+      no 8-word passage at all.
     - `min_shared_words=25`: the shared passages must hold at least 25 words
       (a long sentence or two). Real members share 63 words or more; the
       shortest real near copy seen is a 25-word "please see our attached
