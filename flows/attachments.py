@@ -7,15 +7,26 @@ Thin: each task is one call into `comments.attachments`, on a batch of files.
 from __future__ import annotations
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from comments import settings, store
 from comments.attachments import files_dir_for, process_attachments
 from comments.attachments.pipeline import pending_count
+from comments.progress import noop
 
 BATCH_FILES = 500
 
+# The CLI sets the progress callback for a run in its own process
+# (callables cannot be flow parameters).
+hooks = {"progress": noop}
 
-@task(name="count-pending-attachments")
+
+def _advance_only(n: int = 1, total: int | None = None) -> None:
+    # the flow sets the bar's total once; each batch would otherwise reset it to its own size
+    hooks["progress"](n)
+
+
+@task(name="count-pending-attachments", cache_policy=NO_CACHE)
 def count_pending(docket_id: str, db: str, retry_failed: bool) -> int:
     con = store.connect(db)
     try:
@@ -24,12 +35,13 @@ def count_pending(docket_id: str, db: str, retry_failed: bool) -> int:
         con.close()
 
 
-@task(name="process-attachment-batch")
+@task(name="process-attachment-batch", cache_policy=NO_CACHE)
 def process_batch(docket_id: str, db: str, limit: int, workers: int | None, retry_failed: bool) -> dict[str, int]:
     con = store.connect(db)
     try:
         return process_attachments(
-            con, docket_id, files_dir=files_dir_for(db), workers=workers, limit=limit, retry_failed=retry_failed
+            con, docket_id, files_dir=files_dir_for(db), workers=workers, limit=limit, retry_failed=retry_failed,
+            progress=_advance_only,
         )
     finally:
         con.close()
@@ -46,6 +58,7 @@ def fetch_attachments(
     """Download and extract every pending attachment of `docket_id`, `batch_files` files per task."""
     path = str(settings.db_path(db))
     pending = count_pending(docket_id, path, retry_failed)
+    hooks["progress"](0, total=pending)
     totals: dict[str, int] = {}
     for _ in range(-(-pending // batch_files)):  # ceil: each batch finishes its files
         counts = process_batch(docket_id, path, batch_files, workers, retry_failed)

@@ -10,26 +10,32 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from comments import settings, store
 from comments.importers.bulk_csv import import_bulk_csv
 from comments.importers.mirrulations import import_mirrulations
+from comments.progress import noop
+
+# The CLI sets the progress callback for a run in its own process
+# (callables cannot be flow parameters).
+hooks = {"progress": noop}
 
 
-@task(name="import-bulk-csv")
+@task(name="import-bulk-csv", cache_policy=NO_CACHE)
 def bulk_csv_task(path: str, db: str) -> dict:
     con = store.connect(db)
     try:
-        return asdict(import_bulk_csv(con, path))
+        return asdict(import_bulk_csv(con, path, progress=hooks["progress"]))
     finally:
         con.close()
 
 
-@task(name="import-mirrulations")
+@task(name="import-mirrulations", cache_policy=NO_CACHE)
 def mirrulations_task(root: str, db: str, docket_id: str | None) -> dict:
     con = store.connect(db)
     try:
-        return asdict(import_mirrulations(con, root, docket_id=docket_id))
+        return asdict(import_mirrulations(con, root, docket_id=docket_id, progress=hooks["progress"]))
     finally:
         con.close()
 

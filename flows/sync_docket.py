@@ -20,10 +20,10 @@ from prefect.cache_policies import NO_CACHE
 
 import flows  # noqa: F401  (quiet Prefect defaults before Prefect loads)
 from comments import store
-from comments.attachments import files_dir_for, process_attachments
 from comments.client import RegulationsClient
 from comments.progress import noop
 from comments.sync import DocketSync, SyncResult
+from flows import attachments as attachment_flow
 
 # The CLI sets these for the run in its own process (callables cannot be flow
 # parameters): the progress callback, a hook told about rate-limit waits, and
@@ -48,15 +48,14 @@ def comments_stage(run: DocketSync) -> None:
         run.comments()
 
 
-@task(name="attachments: download and extract", cache_policy=NO_CACHE)
 def attachments_stage(db: str, docket_id: str) -> dict[str, int]:
-    con = store.connect(db)
+    """The attachment flow as a subflow, with its own progress bar when the CLI offers one."""
     new_bar = hooks["new_bar"]
-    progress = new_bar(f"{docket_id} attachments", "files") if new_bar else noop
+    attachment_flow.hooks["progress"] = new_bar(f"{docket_id} attachments", "files") if new_bar else noop
     try:
-        return process_attachments(con, docket_id, files_dir=files_dir_for(db), progress=progress)
+        return attachment_flow.fetch_attachments(docket_id, db)
     finally:
-        con.close()
+        attachment_flow.hooks["progress"] = noop
 
 
 @flow(name="sync-docket", log_prints=False, validate_parameters=True)

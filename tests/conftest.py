@@ -5,7 +5,15 @@ Helpers may append their own fixtures at the end, each in a clearly marked secti
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# In-process Prefect runs print INFO lines through a console handler bound to the
+# stream that was stderr when Prefect first configured logging; under pytest's
+# capture that stream is closed later ("--- Logging error ---" at exit). The CLI
+# hides those lines by default too; tests that want them set the variable themselves.
+os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 
 from comments.replay import ReplayServer, Snapshot
 from comments.resources import DEMO_DOCKET, bundled_mirrulations

@@ -514,7 +514,7 @@ def test_command_runs_and_reports_one_line(tmp_path, server, monkeypatch):
 
     result = CliRunner().invoke(app, ["attachments", DOCKET, "--db", str(db), "--workers", "1"])
     assert result.exit_code == 0, result.output
-    assert re.match(rf"{DOCKET}: 1 attachment files in [\d.]+ s: 1 ok; downloaded 1 \(0.0 MB\)", result.output)
+    assert re.match(rf"{DOCKET}: 1 attachment files in [\d.]+ s: 1 ok; downloaded 1 \(0.0 MB\)", result.stdout)
     with pytest.raises(InputError, match="no comments for docket NOPE-2024-0001"):
         command.run_attachments("NOPE-2024-0001", db, show_progress=False)
     with pytest.raises(InputError, match="no database"):

@@ -20,10 +20,10 @@ def run_attachments(
     retry_failed: bool = False,
     show_progress: bool = True,
 ) -> tuple[dict[str, int], str]:
-    """Process the docket's pending attachments in the database at `db`; (counts, summary line)."""
-    from comments.attachments import files_dir_for, process_attachments
+    """Process the docket's pending attachments in the database at `db` (Prefect flow); (counts, summary line)."""
     from comments.attachments.pipeline import summary_line
     from comments.progress import bar, noop
+    from flows import attachments as flow_module
 
     path = settings.db_path(db)
     if not path.exists():
@@ -32,16 +32,20 @@ def run_attachments(
     try:
         if not store.scalar(con, "select count(*) from comments where docket_id = ?", [docket_id]):
             raise InputError(f"no comments for docket {docket_id} in {path}: run `comments sync {docket_id}` first")
-        started = time.monotonic()
-        kwargs = dict(files_dir=files_dir_for(path), workers=workers, retry_failed=retry_failed)
-        if show_progress:
-            with bar(f"{docket_id} attachments", unit="files") as advance:
-                counts = process_attachments(con, docket_id, progress=advance, **kwargs)
-        else:
-            counts = process_attachments(con, docket_id, progress=noop, **kwargs)
-        return counts, summary_line(docket_id, counts, time.monotonic() - started)
     finally:
         con.close()
+    started = time.monotonic()
+    run = lambda: flow_module.fetch_attachments(docket_id, str(path), workers=workers, retry_failed=retry_failed)  # noqa: E731
+    if show_progress:
+        with bar(f"{docket_id} attachments", unit="files") as advance:
+            flow_module.hooks["progress"] = advance
+            try:
+                counts = run()
+            finally:
+                flow_module.hooks["progress"] = noop
+    else:
+        counts = run()
+    return counts, summary_line(docket_id, counts, time.monotonic() - started)
 
 
 def register(app: typer.Typer) -> None:

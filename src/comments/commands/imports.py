@@ -6,46 +6,61 @@ ids, so a later sync merges with what they stored instead of duplicating it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from comments import settings, store
+from comments.importers import ImportReport
 
 DB_OPTION = typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")
 
 
-def run_bulk_csv(file: str | Path, db: str | Path | None = None, *, show_progress: bool = True):
-    """Import one bulk-download CSV into the database at `db`; returns the ImportReport."""
-    from comments.importers.bulk_csv import import_bulk_csv, read_header
-    from comments.progress import bar, noop
+def run_bulk_csv(file: str | Path, db: str | Path | None = None, *, show_progress: bool = True) -> ImportReport:
+    """Import one bulk-download CSV into the database at `db` (Prefect flow); returns the ImportReport."""
+    from comments.importers.bulk_csv import read_header
 
     read_header(Path(file))  # refuse a file that is not a bulk CSV before creating a database
-    con = store.connect(settings.db_path(db))
-    try:
-        if not show_progress:
-            return import_bulk_csv(con, file, progress=noop)
-        with bar(f"import {Path(file).name}", unit="steps") as advance:
-            return import_bulk_csv(con, file, progress=advance)
-    finally:
-        con.close()
+    path = settings.db_path(db)
+    store.connect(path).close()  # a locked database fails now, not inside the flow
+    from flows import imports as flow_module
+
+    with _progress(show_progress, f"import {Path(file).name}", "steps"):
+        return ImportReport(**flow_module.import_bulk_csv_flow(str(file), str(path)))
 
 
-def run_mirrulations(root: str | Path, db: str | Path | None = None, *, docket_id: str | None = None, show_progress: bool = True):
-    """Import a Mirrulations-layout directory into the database at `db`; returns the ImportReport."""
-    from comments.importers.mirrulations import find_dockets, import_mirrulations
-    from comments.progress import bar, noop
+def run_mirrulations(
+    root: str | Path, db: str | Path | None = None, *, docket_id: str | None = None, show_progress: bool = True
+) -> ImportReport:
+    """Import a Mirrulations-layout directory into the database at `db` (Prefect flow); returns the ImportReport."""
+    from comments.importers.mirrulations import find_dockets
 
     find_dockets(root, docket_id)  # refuse a directory that is not a Mirrulations copy first
-    con = store.connect(settings.db_path(db))
-    try:
-        if not show_progress:
-            return import_mirrulations(con, root, docket_id=docket_id, progress=noop)
-        with bar(f"import {docket_id or Path(root).name}", unit="comment files") as advance:
-            return import_mirrulations(con, root, docket_id=docket_id, progress=advance)
-    finally:
-        con.close()
+    path = settings.db_path(db)
+    store.connect(path).close()
+    from flows import imports as flow_module
+
+    with _progress(show_progress, f"import {docket_id or Path(root).name}", "comment files"):
+        return ImportReport(**flow_module.import_mirrulations_flow(str(root), str(path), docket_id))
+
+
+@contextmanager
+def _progress(show: bool, description: str, unit: str):
+    """A progress bar wired into the import flow's hook for the duration of one run."""
+    from comments.progress import bar, noop
+    from flows import imports as flow_module
+
+    if not show:
+        yield
+        return
+    with bar(description, unit=unit) as advance:
+        flow_module.hooks["progress"] = advance
+        try:
+            yield
+        finally:
+            flow_module.hooks["progress"] = noop
 
 
 def register(app: typer.Typer) -> None:
