@@ -265,8 +265,18 @@ def demo_command(
     finally:
         con.close()
     print(f"briefing: {html.resolve()}  (also {html.with_suffix('.md').name}; open the .html in a browser)")
-    print(f"next: comments status {DEMO_DOCKET} --db {path}")
-    print(f'      comments search {DEMO_DOCKET} "provider directory" --db {path}')
+    cmd = _command_name()
+    print(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
+    print(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
+
+
+def _command_name() -> str:
+    """`comments` when it is on PATH, else the path it was started from (e.g. .venv/bin/comments)."""
+    import shutil
+
+    if shutil.which("comments") or not sys.argv or not sys.argv[0].endswith("comments"):
+        return "comments"
+    return os.path.relpath(sys.argv[0])
 
 
 def demo_lines(con, docket_id: str, metrics: dict) -> list[str]:
