@@ -83,7 +83,26 @@ def classify(
     text: str | None = None,
 ) -> Commenter:
     """Commenter type from the API fields, the title and the text."""
-    category = _clean(category) or ""
+    return (from_fields(organization=organization, gov_agency=gov_agency, gov_agency_type=gov_agency_type,
+                        first_name=first_name, last_name=last_name, title=title)
+            or from_text(text)
+            or from_names(category=category, first_name=first_name, last_name=last_name))
+
+
+# `classify` in three parts, so a big docket can run each on its distinct inputs
+# only: the form fields and title (steps 1-3), the text (step 4), the names and
+# category (steps 5-6). The first part that returns a Commenter decides.
+
+def from_fields(
+    *,
+    organization: str | None = None,
+    gov_agency: str | None = None,
+    gov_agency_type: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    title: str | None = None,
+) -> Commenter | None:
+    """Steps 1-3: the government form fields, the organization field, the title; None if undecided."""
     organization = _clean(organization)
     if organization and _NON_NAMES.match(organization):
         organization = None
@@ -112,11 +131,20 @@ def classify(
             if _org_like(part) and not _ANON.match(part):
                 kind = "government" if _gov_like(part) and not _private_like(part) else "organization"
                 return Commenter(kind, part, f"title: {title}")
+    return None
 
-    # 4. The text: "On behalf of the State of Colorado, ..." / letterhead.
-    found = _from_text(text)
-    if found is not None:
-        return found
+
+def from_text(text: str | None) -> Commenter | None:
+    """Step 4: "On behalf of the State of Colorado, ..." / letterhead in the text; None if neither."""
+    return _from_text(text)
+
+
+def from_names(*, category: str | None = None, first_name: str | None = None, last_name: str | None = None) -> Commenter:
+    """Steps 5-6: the names, then the category as a last resort (always decides)."""
+    category = _clean(category) or ""
+    first, last = _clean(first_name) or "", _clean(last_name) or ""
+    person = f"{first} {last}".strip()
+    anonymous = bool(person) and all(_ANON.match(p) for p in (first, last) if p)
 
     # 5. Names.
     if anonymous:

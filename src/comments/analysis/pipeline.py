@@ -14,17 +14,19 @@ Counting units (every number traces to SQL in sql/reports/):
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import comments
 from comments.analysis import commenters as commenter_rules
@@ -69,7 +71,9 @@ class AnalysisResult:
     bursts: int
     seconds: float
     notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per step
+    cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds per step
+    peak_mb: dict[str, int] = field(default_factory=dict)  # peak RSS (MB) reached by the end of each step
 
     def summary(self) -> str:
         return (
@@ -80,16 +84,24 @@ class AnalysisResult:
         )
 
 
+# Only the columns the analysis uses (never `raw`). `who_no` numbers the distinct
+# combinations of the fields that decide who commented, so each combination is
+# classified once however many comments share it.
 _READ_SQL = """
 select
-    c.comment_id, coalesce(b.body, '') as body, b.body_source,
-    c.posted_date, c.received_date, coalesce(c.duplicate_comments, 0) as duplicate_comments,
-    c.category, c.organization, c.gov_agency, c.gov_agency_type, c.first_name, c.last_name, c.title
+    c.comment_id, coalesce(b.body, '') as body,
+    c.posted_date, c.received_date, coalesce(c.duplicate_comments, 0)::bigint as duplicate_comments,
+    c.category, c.organization, c.gov_agency, c.gov_agency_type, c.first_name, c.last_name, c.title,
+    dense_rank() over (order by c.category, c.organization, c.gov_agency, c.gov_agency_type,
+                                c.first_name, c.last_name, c.title) - 1 as who_no
 from comments c
 join comment_bodies b using (comment_id)
 where c.docket_id = ?
 order by c.comment_id
 """
+_WHO_FIELDS = ("category", "organization", "gov_agency", "gov_agency_type", "first_name", "last_name", "title")
+# Columns every analysis row carries with the same value: filled in SQL when written.
+_CONSTANT = ("docket_id", "run_id")
 
 
 def require_comments(con: duckdb.DuckDBPyConnection, docket_id: str) -> int:
@@ -134,24 +146,45 @@ def analyze_docket(
     return result
 
 
+class _Clock:
+    """Wall seconds, CPU seconds and peak memory after each step (the machine is shared: CPU matters)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.peak_mb: dict[str, int] = {}
+        self._last = (time.perf_counter(), time.process_time())
+
+    def lap(self, step: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        self.wall[step] = round(now[0] - self._last[0], 3)
+        self.cpu[step] = round(now[1] - self._last[1], 3)
+        self.peak_mb[step] = _peak_mb()
+        self._last = now
+
+
+def _peak_mb() -> int:
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    except ImportError:  # not on this platform
+        return 0
+
+
 def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> AnalysisResult:
-    timings: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(step: str) -> None:
-        now = time.perf_counter()
-        timings[step] = round(now - clock[0], 3)
-        clock[0] = now
-
-    rows = _read(con, docket_id)
-    ids: list[str] = rows["comment_id"]
-    bodies: list[str] = rows["body"]
-    dups = [int(d or 0) for d in rows["duplicate_comments"]]
-    n = len(ids)
-    lap("read")
+    clock = _Clock()
+    data = _read(con, docket_id)
+    n = len(data.ids)
+    dups = data.dups
+    clock.lap("read")
     progress(1)
 
-    # Stance per distinct text (campaign copies share texts; classify each once).
+    # Stance per distinct text, shared by the campaign detector (which judges the
+    # texts on its candidate edges) and the stance step below: each text is
+    # classified once. Keyed by the text itself (equal texts are one object, so
+    # its hash is computed once): evidence is a verbatim span of THAT text, so
+    # two spellings with one normalized key must not share a cached Stance.
     stance_cache: dict[str, stance_rules.Stance] = {}
 
     def stance_of_text(text: str) -> stance_rules.Stance:
@@ -160,209 +193,344 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
             s = stance_cache[text] = stance_rules.classify(text)
         return s
 
-    progress(1)
-
     # Campaigns (helper E's detector), judged by stance so opposites never merge.
-    docs = [Doc(ids[i], bodies[i], rows["posted_date"][i], dups[i]) for i in range(n)]
+    # (The detector reads only comment ids and texts.)
+    docs = [Doc(cid, data.bodies[b]) for cid, b in zip(data.ids, data.body_no.tolist(), strict=True)]
     found = detect_campaigns(docs, params.campaigns, stance_of=lambda t: stance_of_text(t).stance)
+    del docs
     previous = _previous_campaigns(con, docket_id)
     campaign_ids = assign_stable_ids(found, previous)
-    lap("campaigns")
+    clock.lap("campaigns")
     progress(1)
 
-    index = {cid: i for i, cid in enumerate(ids)}
-    member_of: dict[str, tuple[str, object]] = {}  # comment id -> (campaign id, Member)
-    for camp in found:
-        for m in camp.members:
-            member_of[m.comment_id] = (campaign_ids[camp.key], m)
+    index = {cid: i for i, cid in enumerate(data.ids)}
+    members_at = [np.fromiter((index[m.comment_id] for m in camp.members), dtype=np.int64, count=len(camp.members))
+                  for camp in found]
+    del index
+    in_campaign = np.zeros(n, dtype=bool)
+    for idx in members_at:
+        in_campaign[idx] = True
 
-    # Per comment: stance (own, or inherited from the template) and commenter.
-    labels: dict[str, list] = {name: [] for name in _SCHEMAS["comment_labels"].names}
-    template_stance = {campaign_ids[c.key]: stance_of_text(c.template_text) for c in found}
-    key_of_body: dict[str, str] = {}
-    who_cache: dict[tuple, commenter_rules.Commenter] = {}
-    for i, cid in enumerate(ids):
-        body = bodies[i]
-        if cid in member_of:
-            camp_id, member = member_of[cid]
-            tpl = template_stance[camp_id]
-            if member.is_exact:
-                s, source = tpl, "template"
-            else:
-                s, source = stance_rules.inherit(tpl, member.unique_additions)
-        else:
-            s, source = stance_of_text(body), "own"
-        fields = (rows["category"][i], rows["organization"][i], rows["gov_agency"][i], rows["gov_agency_type"][i],
-                  rows["first_name"][i], rows["last_name"][i], rows["title"][i], body)
-        who = who_cache.get(fields)
-        if who is None:
-            who = commenter_rules.classify(
-                category=fields[0], organization=fields[1], gov_agency=fields[2], gov_agency_type=fields[3],
-                first_name=fields[4], last_name=fields[5], title=fields[6], text=body,
-            )
-            if len(who_cache) < 100_000:
-                who_cache[fields] = who
-        text_hash = key_of_body.get(body)
-        if text_hash is None:
-            text_hash = key_of_body[body] = text_key(body)
-        for name, value in (
-            ("docket_id", docket_id), ("comment_id", cid), ("text_hash", text_hash), ("stance", s.stance),
-            ("stance_confidence", float(s.confidence)), ("stance_evidence", s.evidence), ("stance_source", source),
-            ("commenter_type", who.type), ("commenter_name", who.name), ("commenter_evidence", who.evidence),
-            ("run_id", run_id),
-        ):
-            labels[name].append(value)
-    lap("stance_commenters")
-    progress(1)
+    # Stance per comment: its own text's, or inherited from its campaign's template.
+    labels = {"comment_id": data.comment_id_array}
+    outcomes: list[tuple[stance_rules.Stance, str]] = []
+    outcome_no: dict[tuple[stance_rules.Stance, str], int] = {}
 
-    # Campaign rows.
-    received = rows["received_date"]
-    posted = rows["posted_date"]
-    campaign_rows, member_rows = [], []
-    for camp in found:
+    def number(outcome) -> int:
+        k = outcome_no.get(outcome)
+        if k is None:
+            k = outcome_no[outcome] = len(outcomes)
+            outcomes.append(outcome)
+        return k
+
+    row_stance = np.full(n, -1, dtype=np.int64)
+    template_stance: dict[str, stance_rules.Stance] = {}
+    for camp, idx in zip(found, members_at, strict=True):
         camp_id = campaign_ids[camp.key]
-        idx = [index[m.comment_id] for m in camp.members]
+        tpl = template_stance[camp_id] = stance_of_text(camp.template_text)
+        same_as_template = number((tpl, "template"))
+        by_additions: dict[tuple[str, ...], int] = {}  # personalized copies often add the same sentences
+        for j, m in zip(idx.tolist(), camp.members, strict=True):
+            if m.is_exact or not m.unique_additions:
+                row_stance[j] = same_as_template
+                continue
+            adds = tuple(m.unique_additions)
+            k = by_additions.get(adds)
+            if k is None:
+                k = by_additions[adds] = number(stance_rules.inherit(tpl, list(adds)))
+            row_stance[j] = k
+    own_rows = np.flatnonzero(~in_campaign)
+    own_of_body = np.full(len(data.bodies), -1, dtype=np.int64)
+    for b in np.unique(data.body_no[own_rows]).tolist():
+        own_of_body[b] = number((stance_of_text(data.bodies[b]), "own"))
+    row_stance[own_rows] = own_of_body[data.body_no[own_rows]]
+    stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
+    del own_of_body
+    take = pa.array(row_stance)
+    labels["stance"] = pa.array([o[0].stance for o in outcomes], pa.string()).take(take)
+    labels["stance_confidence"] = pa.array([float(o[0].confidence) for o in outcomes], pa.float64()).take(take)
+    labels["stance_evidence"] = pa.array([o[0].evidence for o in outcomes], pa.string()).take(take)
+    labels["stance_source"] = pa.array([o[1] for o in outcomes], pa.string()).take(take)
+    del take, row_stance
+    outcomes.clear()
+    outcome_no.clear()
+    clock.lap("stance")
+    progress(1)
+
+    # Who commented: each distinct combination of fields once, each text once.
+    labels.update(_commenters(data))
+    # text_hash: one normalization per distinct text.
+    hashes = [text_key(t) for t in data.bodies]
+    exact_unique = len(set(hashes))
+    labels["text_hash"] = pa.array(hashes, pa.string()).take(pa.array(data.body_no))
+    del hashes
+    clock.lap("commenters_hash")
+    progress(1)
+
+    # Campaign rows, members and bursts.
+    posted, received = data.posted, data.received
+    camp_cols: dict[str, list] = {name: [] for name in _SCHEMAS["campaigns"].names if name not in _CONSTANT}
+    member_cols: dict[str, list] = {name: [] for name in _SCHEMAS["campaign_members"].names if name not in _CONSTANT}
+    for camp, idx in zip(found, members_at, strict=True):
+        camp_id = campaign_ids[camp.key]
         tpl = template_stance[camp_id]
-        p = [posted[j] for j in idx if posted[j] is not None]
-        r = [received[j] for j in idx if received[j] is not None]
-        campaign_rows.append({
-            "docket_id": docket_id, "campaign_id": camp_id, "size": len(camp.members),
-            "exact_copies": sum(1 for m in camp.members if m.is_exact),
-            "submissions_represented": len(idx) + sum(dups[j] for j in idx),
-            "members_with_additions": sum(1 for m in camp.members if m.unique_additions),
-            "template_comment_id": camp.template_comment_id, "template_text": camp.template_text,
-            "first_posted": min(p, default=None), "last_posted": max(p, default=None),
-            "first_received": min(r, default=None), "last_received": max(r, default=None),
-            "stance": tpl.stance, "stance_confidence": float(tpl.confidence), "run_id": run_id,
-        })
-        for m in camp.members:
-            member_rows.append({
-                "docket_id": docket_id, "campaign_id": camp_id, "comment_id": m.comment_id,
-                "similarity": float(m.similarity), "is_template": m.comment_id == camp.template_comment_id,
-                "is_exact": bool(m.is_exact), "unique_additions": list(m.unique_additions or []),
-                "run_id": run_id,
-            })
+        for name, value in (
+            ("campaign_id", camp_id), ("size", len(camp.members)),
+            ("exact_copies", sum(1 for m in camp.members if m.is_exact)),
+            ("submissions_represented", len(idx) + int(dups[idx].sum())),
+            ("members_with_additions", sum(1 for m in camp.members if m.unique_additions)),
+            ("template_comment_id", camp.template_comment_id), ("template_text", camp.template_text),
+            ("first_posted", _when(posted[idx], min)), ("last_posted", _when(posted[idx], max)),
+            ("first_received", _when(received[idx], min)), ("last_received", _when(received[idx], max)),
+            ("stance", tpl.stance), ("stance_confidence", float(tpl.confidence)),
+        ):
+            camp_cols[name].append(value)
+        n_members = len(camp.members)
+        member_cols["campaign_id"].extend([camp_id] * n_members)
+        member_cols["comment_id"].extend(m.comment_id for m in camp.members)
+        member_cols["similarity"].extend(float(m.similarity) for m in camp.members)
+        member_cols["is_template"].extend(m.comment_id == camp.template_comment_id for m in camp.members)
+        member_cols["is_exact"].extend(bool(m.is_exact) for m in camp.members)
+        member_cols["unique_additions"].extend(list(m.unique_additions or []) for m in camp.members)
+    n_members = len(member_cols["comment_id"])
+    burst_rows, notes = _bursts(docket_id, found, campaign_ids, None, received, params, run_id, members_at=members_at)
 
     # Themes over unique texts: each campaign once (its template), each singleton comment.
     units = []
-    unit_comments: dict[str, list[str]] = {}
-    for camp in found:
+    campaign_unit_comments: dict[str, list[str]] = {}
+    for camp, idx in zip(found, members_at, strict=True):
         camp_id = campaign_ids[camp.key]
         key = f"campaign:{camp_id}"
         members = [m.comment_id for m in camp.members]
-        unit_comments[key] = members
+        campaign_unit_comments[key] = members
         units.append(Unit(key, camp.template_comment_id, camp.template_text, len(members),
-                          len(members) + sum(dups[index[c]] for c in members)))
-    for i, cid in enumerate(ids):
-        if cid not in member_of:
-            unit_comments[cid] = [cid]
-            units.append(Unit(cid, cid, bodies[i], 1, 1 + dups[i]))
-    lap("campaign_rows")
+                          len(members) + int(dups[idx].sum())))
+    n_campaigns = len(found)
+    del found, members_at, template_stance
+    own_dups = dups[own_rows].tolist()
+    for j, i in enumerate(own_rows.tolist()):
+        cid = data.ids[i]
+        units.append(Unit(cid, cid, data.bodies[data.body_no[i]], 1, 1 + own_dups[j]))
+    del own_dups
+    submissions = n + int(dups.sum())
+    n_units = len(units)
+    # The texts now live in `units` (and the labels in Arrow): drop the rest.
+    del data, posted, received, dups, own_rows, in_campaign
+    gc.collect()
+    clock.lap("campaign_rows_bursts")
+    progress(1)
+
     themes = find_themes(units, params.themes, previous=_previous_themes(con, docket_id))
-    lap("themes")
-    theme_rows, comment_theme_rows = [], []
+    del units
+    clock.lap("themes")
+    theme_rows = []
     for rank, t in enumerate(themes.themes, start=1):
         theme_rows.append({
-            "docket_id": docket_id, "theme_id": t.theme_id, "label": t.label, "keywords": t.keywords,
+            "theme_id": t.theme_id, "label": t.label, "keywords": t.keywords,
             "is_catch_all": t.is_catch_all, "rank": rank, "unique_texts": t.unique_texts,
-            "comments": t.comments, "submissions": t.submissions, "quotes": t.quotes, "run_id": run_id,
+            "comments": t.comments, "submissions": t.submissions, "quotes": t.quotes,
         })
+    ct_cols: dict[str, list] = {"comment_id": [], "theme_id": [], "score": [], "is_primary": []}
     for key, scores in themes.assignments.items():
-        for comment_id in unit_comments[key]:
-            for pos, (theme_id, score) in enumerate(scores):
-                comment_theme_rows.append({
-                    "docket_id": docket_id, "comment_id": comment_id, "theme_id": theme_id,
-                    "score": float(round(score, 6)), "is_primary": pos == 0, "run_id": run_id,
-                })
+        comment_ids = campaign_unit_comments.get(key) or [key]  # a singleton's unit key is its comment id
+        for pos, (theme_id, score) in enumerate(scores):
+            ct_cols["comment_id"].extend(comment_ids)
+            ct_cols["theme_id"].extend([theme_id] * len(comment_ids))
+            ct_cols["score"].extend([float(round(score, 6))] * len(comment_ids))
+            ct_cols["is_primary"].extend([pos == 0] * len(comment_ids))
+    del themes, campaign_unit_comments
+    clock.lap("theme_rows")
     progress(1)
 
-    burst_rows, notes = _bursts(docket_id, found, campaign_ids, index, received, params, run_id)
-    lap("theme_rows_bursts")
-    progress(1)
-
-    n_members = len(member_rows)
-    exact_unique = len(set(labels["text_hash"]))
     _write(con, docket_id, run_id, {
-        "campaigns": campaign_rows, "campaign_members": member_rows, "themes": theme_rows,
-        "comment_themes": comment_theme_rows, "comment_labels": labels, "bursts": burst_rows,
+        "campaigns": camp_cols, "campaign_members": member_cols, "themes": theme_rows,
+        "comment_themes": ct_cols, "comment_labels": labels, "bursts": burst_rows,
     }, counts={
-        "comments_analyzed": n, "unique_texts": len(units), "campaigns": len(campaign_rows),
+        "comments_analyzed": n, "unique_texts": n_units, "campaigns": n_campaigns,
         "themes": len(theme_rows),
     }, message="; ".join(notes) or None)
-    lap("write")
+    clock.lap("write")
     progress(1)
     return AnalysisResult(
-        run_id=run_id, docket_id=docket_id, comments=n, submissions=n + sum(dups),
-        unique_texts=len(units), exact_unique_texts=exact_unique, campaigns=len(campaign_rows),
+        run_id=run_id, docket_id=docket_id, comments=n, submissions=submissions,
+        unique_texts=n_units, exact_unique_texts=exact_unique, campaigns=n_campaigns,
         campaign_members=n_members, singletons=n - n_members, themes=len(theme_rows),
-        bursts=len(burst_rows), seconds=time.perf_counter() - started, notes=notes, timings=timings,
+        bursts=len(burst_rows), seconds=time.perf_counter() - started, notes=notes, timings=clock.wall,
+        cpu_timings=clock.cpu, peak_mb=clock.peak_mb,
     )
 
 
-def _read(con, docket_id: str, batch: int = 50_000) -> dict[str, list]:
-    """The docket's comments as columns; equal bodies share one string object.
+def _when(values: np.ndarray, pick) -> datetime | None:
+    """min/max of datetime64 values as a datetime, None when all are missing."""
+    values = values[~np.isnat(values)]
+    if not len(values):
+        return None
+    return (values.min() if pick is min else values.max()).astype("datetime64[us]").item()
 
-    Campaign copies repeat the same (often long) text thousands of times:
-    interning them keeps a million-comment docket's texts in memory once each.
+
+def _commenters(data: _Comments) -> dict[str, pa.Array]:
+    """commenter_type / _name / _evidence per comment (Arrow columns).
+
+    `commenters.classify` in its three parts, each over distinct inputs only:
+    the form fields and title once per distinct combination (`who_no`), the
+    text once per distinct text, the names and category once per combination.
     """
-    cur = con.execute(_READ_SQL, [docket_id])
-    names = [d[0] for d in cur.description]
-    cols: dict[str, list] = {name: [] for name in names}
-    body_at = names.index("body")
-    seen: dict[str, str] = {}
-    while True:
-        chunk = cur.fetchmany(batch)
-        if not chunk:
-            break
-        for row in chunk:
-            for name, value in zip(names, row, strict=True):
-                cols[name].append(value)
-            body = row[body_at]
-            cols["body"][-1] = seen.setdefault(body, body)
-    return cols
+    combos = data.who.to_pylist()
+    outcomes: list[commenter_rules.Commenter] = []
+    outcome_no: dict[commenter_rules.Commenter, int] = {}
+
+    def number(who) -> int:
+        k = outcome_no.get(who)
+        if k is None:
+            k = outcome_no[who] = len(outcomes)
+            outcomes.append(who)
+        return k
+
+    by_fields = np.full(len(combos), -1, dtype=np.int64)
+    by_names = np.empty(len(combos), dtype=np.int64)
+    for c, f in enumerate(combos):
+        who = commenter_rules.from_fields(
+            organization=f["organization"], gov_agency=f["gov_agency"], gov_agency_type=f["gov_agency_type"],
+            first_name=f["first_name"], last_name=f["last_name"], title=f["title"],
+        )
+        if who is not None:
+            by_fields[c] = number(who)
+        by_names[c] = number(commenter_rules.from_names(
+            category=f["category"], first_name=f["first_name"], last_name=f["last_name"]))
+    row = by_fields[data.who_no]
+    undecided = row < 0
+    by_text = np.full(len(data.bodies), -1, dtype=np.int64)
+    for b in np.unique(data.body_no[undecided]).tolist():
+        who = commenter_rules.from_text(data.bodies[b])
+        if who is not None:
+            by_text[b] = number(who)
+    from_text = by_text[data.body_no]
+    row = np.where(undecided, np.where(from_text >= 0, from_text, by_names[data.who_no]), row)
+    take = pa.array(row)
+    return {
+        "commenter_type": pa.array([o.type for o in outcomes], pa.string()).take(take),
+        "commenter_name": pa.array([o.name for o in outcomes], pa.string()).take(take),
+        "commenter_evidence": pa.array([o.evidence for o in outcomes], pa.string()).take(take),
+    }
 
 
-def _bursts(docket_id, found, campaign_ids, index, received, params, run_id):
+@dataclass
+class _Comments:
+    """A docket's comments as columns, in comment id order."""
+
+    ids: list[str]
+    comment_id_array: pa.ChunkedArray
+    bodies: list[str]          # distinct effective texts
+    body_no: np.ndarray        # per comment: its text's position in `bodies`
+    posted: np.ndarray         # datetime64[us], NaT when missing
+    received: np.ndarray
+    dups: np.ndarray           # int64 duplicate_comments
+    who: pa.Table              # one row per distinct combination of _WHO_FIELDS
+    who_no: np.ndarray         # per comment: its row in `who`
+
+
+def _read(con, docket_id: str, batch: int = 50_000) -> _Comments:
+    """The docket's comments as columns, read as Arrow batches; each distinct text kept once.
+
+    Campaign copies repeat the same (often long) text thousands of times: the
+    texts are deduplicated per batch in Arrow (dictionary encoding) and then
+    across batches, so a million-comment docket holds each text once as a
+    Python string and never a Python object per row for the other columns.
+    """
+    reader = con.sql(_READ_SQL, params=[docket_id]).to_arrow_reader(batch)
+    text_no: dict[str, int] = {}
+    bodies: list[str] = []
+    id_chunks, body_nos, posted, received, dups, who_nos, who_chunks = [], [], [], [], [], [], []
+    for rb in reader:
+        id_chunks.append(rb.column("comment_id"))
+        enc = pc.dictionary_encode(rb.column("body"))
+        local = np.empty(len(enc.dictionary), dtype=np.int64)
+        for k, text in enumerate(enc.dictionary.to_pylist()):
+            g = text_no.get(text)
+            if g is None:
+                g = text_no[text] = len(bodies)
+                bodies.append(text)
+            local[k] = g
+        body_nos.append(local[enc.indices.to_numpy(zero_copy_only=False)])
+        posted.append(_datetimes(rb.column("posted_date")))
+        received.append(_datetimes(rb.column("received_date")))
+        dups.append(rb.column("duplicate_comments").to_numpy(zero_copy_only=False).astype(np.int64))
+        who_no = rb.column("who_no").to_numpy(zero_copy_only=False).astype(np.int64)
+        who_nos.append(who_no)
+        # keep only each combination's first row (combinations are few)
+        _, first = np.unique(who_no, return_index=True)
+        who_chunks.append(pa.table({"who_no": pa.array(who_no[first]),
+                                    **{f: rb.column(f).take(pa.array(first)) for f in _WHO_FIELDS}}))
+    del text_no
+    ids_array = pa.chunked_array(id_chunks, pa.string())
+    who_all = np.concatenate(who_nos) if who_nos else np.zeros(0, dtype=np.int64)
+    if who_chunks:
+        who = pa.concat_tables(who_chunks)
+        _, first = np.unique(who.column("who_no").to_numpy(), return_index=True)
+        who = who.take(pa.array(first)).select(list(_WHO_FIELDS))  # row r is combination r (dense_rank)
+    else:
+        who = pa.table({f: pa.array([], pa.string()) for f in _WHO_FIELDS})
+
+    def cat(parts, dtype):
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    return _Comments(
+        ids=ids_array.to_pylist(), comment_id_array=ids_array, bodies=bodies,
+        body_no=cat(body_nos, np.int64), posted=cat(posted, "datetime64[us]"),
+        received=cat(received, "datetime64[us]"), dups=cat(dups, np.int64), who=who, who_no=who_all,
+    )
+
+
+def _datetimes(column: pa.Array) -> np.ndarray:
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        column = column.cast(pa.timestamp(column.type.unit))
+    return column.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+
+
+def _bursts(docket_id, found, campaign_ids, index, received, params, run_id, *, members_at=None):
     """Bursts: many copies of one campaign received within burst_window_minutes.
 
+    `received` holds one time per comment (a list, or datetime64 values); a
+    campaign's members are found through `index` (comment id -> position) or,
+    when given, `members_at` (per campaign, the positions of its members).
     Many agencies record only the day a comment was received (every time stamp
     at the same clock time); minutes cannot be judged then, so no bursts are
     reported and a note says why.
     """
-    times = [t for t in received if t is not None]
-    if not times:
+    received = np.asarray(received, dtype="datetime64[us]")
+    times = received[~np.isnat(received)]
+    if not len(times):
         return [], ["no received dates: bursts not computed"]
-    clock = defaultdict(int)
-    for t in times:
-        clock[(t.hour, t.minute, t.second)] += 1
-    if len(times) >= 20 and max(clock.values()) >= 0.9 * len(times):
+    clock = (times - times.astype("datetime64[s]").astype("datetime64[D]")).astype("timedelta64[s]").astype(np.int64)
+    if len(times) >= 20 and np.unique(clock, return_counts=True)[1].max() >= 0.9 * len(times):
         return [], ["received dates carry no time of day: bursts not computed"]
-    window = timedelta(minutes=params.burst_window_minutes)
+    window = np.timedelta64(params.burst_window_minutes * 60_000_000, "us")
     rows = []
-    for camp in sorted(found, key=lambda c: campaign_ids[c.key]):
-        ts = sorted(received[index[m.comment_id]] for m in camp.members if received[index[m.comment_id]] is not None)
+    if members_at is None:
+        members_at = [np.array([index[m.comment_id] for m in camp.members], dtype=np.int64) for camp in found]
+    for camp, idx in sorted(zip(found, members_at, strict=True), key=lambda pair: campaign_ids[pair[0].key]):
+        ts = received[idx]
+        ts = np.sort(ts[~np.isnat(ts)])
         if len(ts) < params.burst_min_comments:
             continue
         # A burst stands out from the campaign's own pace: at least burst_min_comments
         # in the window AND burst_rate_factor times what its average rate would put there.
-        span_minutes = max((ts[-1] - ts[0]).total_seconds() / 60, params.burst_window_minutes)
+        span_minutes = max(float((ts[-1] - ts[0]) / np.timedelta64(1, "s")) / 60, params.burst_window_minutes)
         expected = len(ts) / span_minutes * params.burst_window_minutes
         need = max(params.burst_min_comments, math.ceil(params.burst_rate_factor * expected))
-        spans = []
-        j = 0
-        for i in range(len(ts)):
-            j = max(j, i)
-            while j + 1 < len(ts) and ts[j + 1] - ts[i] <= window:
-                j += 1
-            if j - i + 1 >= need:
-                if spans and i <= spans[-1][1]:
-                    spans[-1][1] = max(spans[-1][1], j)
-                else:
-                    spans.append([i, j])
+        # last[i]: the last comment within the window that starts at comment i
+        last = np.searchsorted(ts, ts + window, side="right") - 1
+        spans: list[list[int]] = []
+        for i in np.flatnonzero(last - np.arange(len(ts)) + 1 >= need).tolist():
+            j = int(last[i])
+            if spans and i <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], j)
+            else:
+                spans.append([i, j])
         for a, b in spans:
             rows.append({
                 "docket_id": docket_id, "burst_id": "", "campaign_id": campaign_ids[camp.key],
-                "started_at": ts[a], "ended_at": ts[b], "comments": b - a + 1, "run_id": run_id,
+                "started_at": ts[a].item(), "ended_at": ts[b].item(), "comments": b - a + 1, "run_id": run_id,
             })
     rows.sort(key=lambda r: (r["started_at"], r["campaign_id"]))
     for k, r in enumerate(rows, start=1):
@@ -430,27 +598,40 @@ _SCHEMAS = {
 }
 
 
-def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict] | dict[str, list]], *, counts: dict, message) -> None:
-    """Replace the docket's analysis rows and close the run, all in one transaction."""
+def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict] | dict[str, list | pa.Array]], *,
+           counts: dict, message) -> None:
+    """Replace the docket's analysis rows and close the run, all in one transaction.
+
+    A table is rows (dicts) or columns (lists or Arrow arrays); `docket_id` and
+    `run_id`, when a table does not carry them, are filled in by the insert.
+    """
     con.execute("begin transaction")
     try:
         for name in tables:
             # comment-keyed tables: also drop rows of comments that moved dockets
             con.execute(f"delete from {name} where docket_id = ?", [docket_id])
-        for name, rows in tables.items():
+        for name in list(tables):
+            rows = tables.pop(name)  # dropped as soon as it is written
+            schema = _SCHEMAS[name]
+            present = set(rows) if isinstance(rows, dict) else set(rows[0]) if rows else set(schema.names)
+            schema = pa.schema([f for f in schema if f.name in present or f.name not in _CONSTANT])
             if isinstance(rows, dict):  # already columns
-                batch = pa.Table.from_pydict(rows, schema=_SCHEMAS[name])
+                batch = pa.Table.from_pydict(rows, schema=schema)
             else:
-                batch = pa.Table.from_pylist(rows, schema=_SCHEMAS[name])
+                batch = pa.Table.from_pylist(rows, schema=schema)
+            del rows
             if batch.num_rows == 0:
                 continue
             view = f"_analysis_{name}"
             con.register(view, batch)
             try:
-                cols = ", ".join(batch.column_names)
-                con.execute(f"insert into {name} ({cols}) select {cols} from {view}")
+                cols = [f.name for f in _SCHEMAS[name]]
+                exprs = [c if c in batch.column_names else f"${c}" for c in cols]
+                con.execute(f"insert into {name} ({', '.join(cols)}) select {', '.join(exprs)} from {view}",
+                            {c: v for c, v in (("docket_id", docket_id), ("run_id", run_id)) if c not in batch.column_names})
             finally:
                 con.unregister(view)
+            del batch
         con.execute(
             """update analysis_runs set status = 'complete', finished_at = ?, comments_analyzed = ?,
                    unique_texts = ?, campaigns = ?, themes = ?, message = ? where run_id = ?""",
