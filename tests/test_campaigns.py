@@ -16,7 +16,16 @@ from comments.analysis.campaigns import (
     detect_campaigns,
     unique_texts,
 )
-from comments.analysis.normalize import normalize, sentences, text_key
+from comments.analysis.normalize import (
+    _DROPPED,
+    _SEPARATORS,
+    _normalize_full,
+    key_of_normalized,
+    normalize,
+    normalize_many,
+    sentences,
+    text_key,
+)
 from comments.records import comment_row
 from comments.resources import bundled_mirrulations
 from comments.textutil import html_to_text
@@ -57,6 +66,26 @@ def test_normalize_folds_case_entities_punctuation_and_space():
     assert normalize("“Quoted”… (text) [here]") == "quoted text here"
     assert text_key("A B") == text_key("a, b!") != text_key("a c")
     assert normalize("") == "" and normalize(None) == ""
+
+
+def test_fast_normalization_agrees_with_the_definition_on_real_texts(cms_docs, bulk_docs):
+    # `normalize` and `normalize_many` take shortcuts (ASCII byte tables, common punctuation
+    # replaced before the ASCII path, one vectorized whitespace pass for all texts); the keys
+    # stored by earlier runs stay valid only if they give exactly what every step gives.
+    texts = [d.text for d in cms_docs + bulk_docs] + ["", "  ", "x", " a  b ", "\t&amp;amp;\n", "Ünïcödé ﬁne ²"]
+    expected = [_normalize_full(t) if t else "" for t in texts]
+    assert [normalize(t) for t in texts] == expected
+    buffer, starts, ends = normalize_many(texts)
+    assert [buffer[a:b].tobytes().decode() for a, b in zip(starts, ends, strict=True)] == expected
+    assert [text_key(t) for t in texts] == [key_of_normalized(e) for e in expected]
+    assert normalize_many([])[0].size == 0
+
+
+@pytest.mark.parametrize("char", list(_DROPPED + _SEPARATORS))
+def test_punctuation_shortcut_matches_full_normalization(char):
+    for context in ["ab{c}cd", "a {c} b", "{c}", "x{c}{c}y", "A&amp;{c}B", "don{c}t", "{c}e\u0301", "é{c}1"]:
+        text = context.format(c=char)
+        assert normalize(text) == _normalize_full(text), (hex(ord(char)), text)
 
 
 def test_sentences_are_verbatim_spans():
@@ -334,3 +363,22 @@ def test_empty_and_missing_texts():
     assert detect_campaigns([]) == [] and unique_texts([]) == {}
     # comments without text are never a campaign, however many there are
     assert detect_campaigns([Doc(f"n{i}", None) for i in range(5)] + [Doc(f"e{i}", "") for i in range(5)]) == []
+
+
+def test_word_hashes_depend_on_the_word_alone():
+    import numpy as np
+
+    from comments.analysis.campaigns import _word_hashes
+
+    words = ["a", "ab", "abcdefgh", "abcdefghi", "abcdefgh" * 3, "abcdefgh" * 3 + "x", "zz"]
+
+    def hashes(order):
+        buffer, starts, ends = normalize_many([" ".join(order)])
+        data = buffer[: ends[0]].tobytes()
+        begins = [0] + [i + 1 for i, ch in enumerate(data) if ch == 32]
+        lengths = [len(w) for w in order]
+        return dict(zip(order, _word_hashes(buffer, np.array(begins), np.array(lengths)).tolist(), strict=True))
+
+    forward, backward = hashes(words), hashes(words[::-1])
+    assert forward == backward  # same word, same value wherever it sits
+    assert len(set(forward.values())) == len(words)  # prefixes and repeats of 8-byte blocks differ

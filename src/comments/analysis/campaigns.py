@@ -48,10 +48,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from comments.analysis.normalize import key_of_normalized, normalize, sentences, unescape_entities
+from comments.analysis.normalize import normalize, normalize_many, sentences, unescape_entities
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for the rolling k-gram hash
 _OPPOSITE = {frozenset(("support", "oppose"))}
@@ -162,41 +160,63 @@ class _Texts:
     """Unique normalized texts, in canonical order (most copies, longest, key)."""
 
     keys: list[str]
-    normalized: list[str]
     n_words: np.ndarray  # int64
     multiplicity: np.ndarray  # int64: posted comments with this text
     doc_indices: list[list[int]]  # positions in the input, per unique text
+    buffer: np.ndarray  # uint8: normalized texts (UTF-8), each followed by a newline
+    starts: np.ndarray  # int64 per unique text: where its normalized text starts in `buffer`
+    ends: np.ndarray  # int64 per unique text: where it ends
+
+    def normalized(self, i: int) -> str:
+        return self.buffer[self.starts[i] : self.ends[i]].tobytes().decode("utf-8")
 
 
 def _unique_texts(docs: Sequence[Doc]) -> _Texts:
-    by_raw: dict[str, list[int]] = defaultdict(list)
+    # identical raw texts first (a dict), then normalization once per distinct raw text
+    spelling_of_raw: dict[str, int] = {}
+    spelling_of_doc = np.empty(len(docs), dtype=np.int64)
     for i, doc in enumerate(docs):
-        by_raw[doc.text or ""].append(i)
-    by_key: dict[str, list[list[int]]] = {}  # key -> doc indices per raw spelling
-    normalized_of: dict[str, str] = {}
-    for raw, indices in by_raw.items():
-        norm = normalize(raw)
-        key = key_of_normalized(norm)
-        normalized_of[key] = norm
-        by_key.setdefault(key, []).append(indices)
-    keys = list(by_key)
-    n_words = np.array([normalized_of[k].count(" ") + 1 if normalized_of[k] else 0 for k in keys], dtype=np.int64)
-    mult = np.array([sum(map(len, by_key[k])) for k in keys], dtype=np.int64)
-    order = np.lexsort((np.array(keys), -n_words, -mult)).tolist() if keys else []
-
-    def members(spellings: list[list[int]]) -> list[int]:
-        # the most common spelling first (it shows as the template), then by comment id
-        if len(spellings) == 1 and len(spellings[0]) == 1:
-            return spellings[0]
-        return sorted((i for idx in spellings for i in idx),
-                      key=lambda j: (-len(by_raw[docs[j].text or ""]), docs[j].comment_id))
-
+        raw = doc.text or ""
+        spelling = spelling_of_raw.get(raw)
+        if spelling is None:
+            spelling = spelling_of_raw[raw] = len(spelling_of_raw)
+        spelling_of_doc[i] = spelling
+    buffer, starts, ends = normalize_many(list(spelling_of_raw))
+    del spelling_of_raw
+    view = memoryview(buffer)
+    text_of_key: dict[str, int] = {}
+    text_of_spelling = np.empty(len(starts), dtype=np.int64)
+    first_spelling: list[int] = []
+    for s, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        key = hashlib.blake2b(view[a:b], digest_size=16).hexdigest()  # = key_of_normalized
+        t = text_of_key.get(key)
+        if t is None:
+            t = text_of_key[key] = len(first_spelling)
+            first_spelling.append(s)
+        text_of_spelling[s] = t
+    keys = list(text_of_key)
+    rep = np.array(first_spelling, dtype=np.int64)
+    spaces = np.flatnonzero(buffer == 32)
+    n_words = (np.searchsorted(spaces, ends[rep]) - np.searchsorted(spaces, starts[rep])) + (ends[rep] > starts[rep])
+    text_of_doc = text_of_spelling[spelling_of_doc]
+    mult = np.bincount(text_of_doc, minlength=len(keys)).astype(np.int64)
+    order = np.lexsort((np.array(keys), -n_words, -mult)) if keys else np.zeros(0, dtype=np.int64)
+    position = np.empty(len(keys), dtype=np.int64)
+    position[order] = np.arange(len(keys))
+    # members of each text: the most common spelling first (it shows as the template), then by comment id
+    id_rank = np.empty(len(docs), dtype=np.int64)
+    id_rank[sorted(range(len(docs)), key=lambda j: docs[j].comment_id)] = np.arange(len(docs))
+    spelling_count = np.bincount(spelling_of_doc, minlength=len(starts))
+    by_text = np.lexsort((id_rank, -spelling_count[spelling_of_doc], position[text_of_doc])).tolist()
+    bounds = np.concatenate([[0], np.cumsum(mult[order])]).tolist()
     return _Texts(
-        keys=[keys[i] for i in order],
-        normalized=[normalized_of[keys[i]] for i in order],
-        n_words=n_words[order] if keys else n_words,
-        multiplicity=mult[order] if keys else mult,
-        doc_indices=[members(by_key[keys[i]]) for i in order],
+        keys=[keys[i] for i in order.tolist()],
+        n_words=n_words[order].astype(np.int64),
+        multiplicity=mult[order],
+        doc_indices=[by_text[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+        buffer=buffer,
+        starts=starts[rep[order]],
+        ends=ends[rep[order]],
     )
 
 
@@ -208,26 +228,40 @@ def unique_texts(docs: Sequence[Doc]) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------- hashing
 
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_LOW_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
-class _WordHasher:
-    """uint64 per word, from the word itself (stable across runs and inputs)."""
 
-    def __init__(self) -> None:
-        self.cache: dict[str, int] = {}
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijection of uint64 whose output bits all depend on all input bits."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
 
-    def hash_words(self, words: Sequence[str]) -> np.ndarray:
-        cache = self.cache
-        out = np.empty(len(words), dtype=np.uint64)
-        for i, word in enumerate(words):
-            value = cache.get(word)
-            if value is None:
-                value = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-                cache[word] = value
-            out[i] = value
-        return out
 
-    def tokens(self, normalized: str) -> np.ndarray:
-        return self.hash_words(normalized.split()) if normalized else np.empty(0, dtype=np.uint64)
+def _word_hashes(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """uint64 per word (the bytes `buffer[start:start + length]`), from the word alone.
+
+    Words are read 8 bytes at a time through an overlapping uint64 view of the
+    buffer, so hashing 10 million words is a few vectorized passes, and the
+    value of a word is the same in every run and every input.
+    """
+    padded = np.concatenate([buffer, np.zeros(8, dtype=np.uint8)])
+    window = np.ndarray((len(buffer) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes from each byte
+    # first 8 bytes of every word (most words have no more), then the rest of the long ones
+    h = _mix((lengths.astype(np.uint64) * _MUL) ^ (window[starts] & _LOW_BYTES[np.minimum(lengths, 8)]))
+    long_words = np.flatnonzero(lengths > 8)
+    pos, left, h_long = starts[long_words] + 8, lengths[long_words] - 8, h[long_words]
+    active = np.arange(len(long_words))
+    while len(active):
+        block = window[pos[active]] & _LOW_BYTES[np.minimum(left[active], 8)]
+        h_long[active] = _mix(h_long[active] ^ block)
+        pos[active] += 8
+        left[active] -= 8
+        active = active[left[active] > 0]
+    h[long_words] = h_long
+    return h
 
 
 def _sorted_unique(values: np.ndarray, return_counts: bool = False):
@@ -244,8 +278,8 @@ def _sorted_unique(values: np.ndarray, return_counts: bool = False):
 def _kgrams(tokens: np.ndarray, k: int) -> np.ndarray:
     """Polynomial hash (mod 2**64) of every run of k consecutive tokens (len(tokens) - k + 1 values).
 
-    Tokens are blake2b values, so the hashes are uniform; their high bits mix
-    every token and are the ones used to sample anchors.
+    Tokens are well-mixed 64-bit values, so the hashes are uniform; their high
+    bits mix every token and are the ones used to sample anchors.
     """
     n = len(tokens) - k + 1
     if n <= 0:
@@ -257,45 +291,66 @@ def _kgrams(tokens: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
-def _bulk_tokens(normalized: list[str], hasher: _WordHasher) -> tuple[np.ndarray, np.ndarray]:
-    """Word hashes of many normalized texts, flat, with offsets (one more than texts)."""
-    if not normalized:
-        return np.empty(0, np.uint64), np.zeros(1, np.int64)
-    lists = pc.split_pattern(pa.array(normalized, type=pa.large_string()), " ")
-    offsets = lists.offsets.to_numpy().astype(np.int64)
-    encoded = pc.dictionary_encode(lists.flatten())
-    vocab_hash = hasher.hash_words(encoded.dictionary.to_pylist())
-    return vocab_hash[encoded.indices.to_numpy()], offsets
+def _ranges(offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the ranges offsets[w]:offsets[w + 1] for w in `which`, flat, with their own offsets."""
+    lengths = offsets[which + 1] - offsets[which]
+    new_offsets = np.zeros(len(which) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    return np.repeat(offsets[which] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1]), new_offsets
 
 
-def _bulk_grams(tokens: np.ndarray, offsets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """k-gram hash at each token position, whether a k-gram of that text starts there, owner text."""
-    owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    grams = np.zeros(len(tokens), dtype=np.uint64)
-    valid = np.zeros(len(tokens), dtype=bool)
+@dataclass
+class _Grams:
+    """k-gram hash at every word position of the texts long enough to be near copies."""
+
+    hashes: np.ndarray  # uint64 per word position (the k-gram starting there)
+    valid: np.ndarray  # bool per word position: a whole k-gram of the same text starts there
+    offsets: np.ndarray  # int64, one more than texts: word positions of each text
+    slot: np.ndarray  # int64 per unique text: its index among these texts, -1 when too short
+
+    def of(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hashes, valid, offsets) of the given unique texts, concatenated."""
+        pos, offsets = _ranges(self.offsets, self.slot[texts])
+        return self.hashes[pos], self.valid[pos], offsets
+
+
+def _grams(texts: _Texts, eligible: np.ndarray, k: int) -> _Grams:
+    """Tokenize once (words straight from the normalized buffer) and hash all k-grams of `eligible`."""
+    buffer = texts.buffer
+    separators = np.flatnonzero((buffer == 32) | (buffer == 10))
+    word_start = np.concatenate([[0], separators[:-1] + 1])
+    word_end = separators
+    nonempty = word_end > word_start
+    word_start, word_end = word_start[nonempty], word_end[nonempty]
+    first = np.searchsorted(word_start, texts.starts[eligible])  # first word of each eligible text
+    counts = texts.n_words[eligible]
+    offsets = np.zeros(len(eligible) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    pos = np.repeat(first - offsets[:-1], counts) + np.arange(offsets[-1])
+    tokens = _word_hashes(buffer, word_start[pos], word_end[pos] - word_start[pos])
+    del pos, word_start, word_end, separators
+    hashes = np.zeros(len(tokens), dtype=np.uint64)
     g = _kgrams(tokens, k)
-    if len(g):
-        grams[: len(g)] = g
-        # a k-gram is valid when it ends inside the text it starts in
-        valid[: len(g)] = np.arange(len(g)) + k <= offsets[1:][owner[: len(g)]]
-    return grams, valid, owner
+    hashes[: len(g)] = g
+    del tokens, g
+    # a k-gram is valid when it ends inside the text it starts in: not in the last k - 1
+    # positions of a text (every text here has k words or more)
+    valid = np.ones(len(hashes), dtype=bool)
+    valid[(offsets[1:, None] - np.arange(1, k)).ravel()] = False
+    slot = np.full(len(texts.keys), -1, dtype=np.int64)
+    slot[eligible] = np.arange(len(eligible))
+    return _Grams(hashes, valid, offsets, slot)
 
 
-def _anchors(texts: _Texts, eligible: np.ndarray, params: CampaignParams, hasher: _WordHasher):
+def _anchors(grams: _Grams, eligible: np.ndarray, n_texts: int, params: CampaignParams):
     """(anchor hash, text index) for every eligible text, deduplicated, sorted by hash then text."""
-    k, m = params.shingle_words, np.uint64(params.anchor_every)
-    hashes, owners, counts = [], [], np.zeros(len(texts.keys), dtype=np.int64)
-    for start in range(0, len(eligible), params.chunk_texts):
-        chunk = eligible[start : start + params.chunk_texts]
-        tokens, offsets = _bulk_tokens([texts.normalized[i] for i in chunk], hasher)
-        grams, valid, owner = _bulk_grams(tokens, offsets, k)
-        keep = valid & ((grams >> np.uint64(32)) % m == 0)
-        hashes.append(grams[keep])
-        owners.append(chunk[owner[keep]])
-    if not hashes:
-        return np.empty(0, np.uint64), np.empty(0, np.int64), counts
-    h = np.concatenate(hashes)
-    o = np.concatenate(owners)
+    m = np.uint64(params.anchor_every)
+    keep = grams.valid & ((grams.hashes >> np.uint64(32)) % m == 0)
+    at = np.flatnonzero(keep)
+    del keep
+    h = grams.hashes[at]
+    o = eligible[np.searchsorted(grams.offsets, at, side="right") - 1]
+    del at
     # texts come in ascending order, so a stable sort by hash leaves them ascending per anchor
     order = np.argsort(h, kind="stable")
     h, o = h[order], o[order]
@@ -303,7 +358,7 @@ def _anchors(texts: _Texts, eligible: np.ndarray, params: CampaignParams, hasher
     first = np.ones(len(h), dtype=bool)
     first[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
     h, o = h[first], o[first]
-    counts += np.bincount(o, minlength=len(texts.keys))
+    counts = np.bincount(o, minlength=n_texts).astype(np.int64)
     return h, o, counts
 
 
@@ -349,9 +404,8 @@ def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: Campaig
 # ---------------------------------------------------------------- clustering
 
 
-def _edges(texts: _Texts, params: CampaignParams, hasher: _WordHasher):
-    eligible = np.flatnonzero(texts.n_words >= max(params.min_near_words, params.shingle_words))
-    h, o, n_anchors = _anchors(texts, eligible, params, hasher)
+def _edges(texts: _Texts, grams: _Grams, eligible: np.ndarray, params: CampaignParams):
+    h, o, n_anchors = _anchors(grams, eligible, len(texts.keys), params)
     lo, hi, shared = _candidate_pairs(h, o, len(texts.keys), params)
     del h, o
     if len(lo) == 0:
@@ -444,12 +498,12 @@ class _Verdicts:
     covered: list[np.ndarray]  # per member: is each word inside a shared passage
 
 
-def _verify(members: list[int], centers: list[int], texts: _Texts, params: CampaignParams, hasher) -> _Verdicts:
+def _verify(members: list[int], centers: list[int], grams: _Grams, params: CampaignParams) -> _Verdicts:
     k = params.shingle_words
     templates = sorted(set(centers))
     slot = {c: i for i, c in enumerate(templates)}
-    t_tokens, t_offsets = _bulk_tokens([texts.normalized[c] for c in templates], hasher)
-    t_grams, t_valid, t_owner = _bulk_grams(t_tokens, t_offsets, k)
+    t_grams, t_valid, t_offsets = grams.of(np.array(templates, dtype=np.int64))
+    t_owner = np.repeat(np.arange(len(templates)), np.diff(t_offsets))
     t_keys = _salted(t_grams[t_valid], t_owner[t_valid])
     order = np.argsort(t_keys)
     t_keys, t_key_owner = t_keys[order], t_owner[t_valid][order]
@@ -466,14 +520,14 @@ def _verify(members: list[int], centers: list[int], texts: _Texts, params: Campa
     for start in range(0, len(members), params.chunk_texts):
         chunk = members[start : start + params.chunk_texts]
         center = np.array([slot[c] for c in centers[start : start + params.chunk_texts]], dtype=np.int64)
-        tokens, offsets = _bulk_tokens([texts.normalized[m] for m in chunk], hasher)
-        grams, valid, owner = _bulk_grams(tokens, offsets, k)
-        keys = _salted(grams, center[owner])
+        chunk_grams, valid, offsets = grams.of(np.array(chunk, dtype=np.int64))
+        owner = np.repeat(np.arange(len(chunk)), np.diff(offsets))
+        keys = _salted(chunk_grams, center[owner])
         pos = np.minimum(np.searchsorted(table, keys), max(len(table) - 1, 0))
         hit = valid & (table[pos] == keys) if len(table) else np.zeros(len(keys), dtype=bool)
         # a word is covered when some shared k-gram spans it
         csum = np.concatenate([[0], np.cumsum(hit)])
-        idx = np.arange(len(tokens))
+        idx = np.arange(len(keys))
         is_covered = (csum[idx + 1] - csum[np.maximum(idx - k + 1, 0)]) > 0
         words = np.diff(offsets)
         shared_words = np.bincount(owner, weights=is_covered, minlength=len(chunk))
@@ -586,8 +640,9 @@ def detect_campaigns(
     """
     texts = _unique_texts(docs)
     n = len(texts.keys)
-    hasher = _WordHasher()
-    lo, hi, closeness = _edges(texts, params, hasher)
+    eligible = np.flatnonzero(texts.n_words >= max(params.min_near_words, params.shingle_words))
+    grams = _grams(texts, eligible, params.shingle_words)
+    lo, hi, closeness = _edges(texts, grams, eligible, params)
     stances: dict[int, str] = {}
     if stance_of is not None and len(lo):
         lo, hi, closeness, stances = _drop_opposite(texts, lo, hi, closeness, docs, stance_of)
@@ -604,7 +659,7 @@ def detect_campaigns(
         centers = sorted(clusters)
         members = [m for c in centers for m in clusters[c]]
         owners = [c for c in centers for _ in clusters[c]]
-        verdicts = _verify(members, owners, texts, params, hasher)
+        verdicts = _verify(members, owners, grams, params)
         rejected_pairs: list[tuple[int, int]] = []
         position = 0
         for center in centers:
@@ -638,7 +693,7 @@ def _build(center: int, accepted: list[tuple[int, float, np.ndarray]], texts: _T
         return None
     template_doc = docs[texts.doc_indices[center][0]]
     members = [Member(docs[j].comment_id, 1.0, True, []) for j in texts.doc_indices[center]]
-    padded_template = " " + texts.normalized[center] + " "
+    padded_template = " " + texts.normalized(center) + " "
     for i, similarity, covered in accepted:
         additions_by_raw: dict[str, list[str]] = {}
         for j in texts.doc_indices[i]:

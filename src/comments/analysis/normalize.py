@@ -14,6 +14,8 @@ import html
 import re
 import unicodedata
 
+import numpy as np
+
 # Apostrophes inside words are dropped ("don't" -> "dont", "patient’s" -> "patients")
 # so that straight and curly quotes give the same key.
 _APOSTROPHES = re.compile(r"['’‘ʼ`´]")
@@ -35,14 +37,8 @@ def unescape_entities(text: str) -> str:
     return text
 
 
-def normalize(text: str | None) -> str:
-    """Case-folded, entities decoded, `&` read as "and", punctuation removed, whitespace collapsed.
-
-    The result is a space-separated sequence of words: the exact-copy key and
-    the token stream for near-copy detection.
-    """
-    if not text:
-        return ""
+def _normalize_full(text: str) -> str:
+    """The definition of `normalize` (every step, for any text); the fast paths must agree with it."""
     text = unescape_entities(text)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
@@ -54,6 +50,71 @@ def normalize(text: str | None) -> str:
     if not text.isascii():
         text = _NON_ASCII_NON_WORD.sub(" ", text)
     return " ".join(text.encode("utf-8").translate(_ASCII_TO_SPACE).decode("utf-8").split())
+
+
+# Non-ASCII punctuation common in real comments, and what `_normalize_full` makes of it
+# in any ASCII context: curly apostrophes are dropped, the rest separate words. None of
+# them composes with a neighbour under NFKC, so replacing them first and taking the ASCII
+# path gives the same words (tests check each one against `_normalize_full`).
+_DROPPED = "’‘ʼ"
+_SEPARATORS = "—“”•–≥≤…  ‑⸻●§‐‬‭​   «»·°‒―″′‚„‎‏﻿"
+# ASCII: letters and digits lower-cased, apostrophes dropped, everything else a space.
+_ASCII_WORDS = bytes(
+    (c | 0x20 if 65 <= c <= 90 else c) if chr(c).isalnum() else 32 for c in range(128)
+) + bytes(range(128, 256))
+
+
+def _words_bytes(text: str) -> bytes:
+    """UTF-8 normalized words of `text`, separated by runs of spaces (not yet collapsed)."""
+    original = text
+    if "&" in text:
+        text = unescape_entities(text)
+    if not text.isascii():
+        for ch in _DROPPED:
+            if ch in text:
+                text = text.replace(ch, "")
+        for ch in _SEPARATORS:
+            if ch in text:
+                text = text.replace(ch, " ")
+        if not text.isascii():  # letters beyond ASCII, rare symbols: every step, the slow way
+            return _normalize_full(original).encode("utf-8")
+    if "&" in text:
+        text = text.replace("&", " and ")
+    return text.encode("ascii").translate(_ASCII_WORDS, b"'`")
+
+
+def normalize(text: str | None) -> str:
+    """Case-folded, entities decoded, `&` read as "and", punctuation removed, whitespace collapsed.
+
+    The result is a space-separated sequence of words: the exact-copy key and
+    the token stream for near-copy detection.
+    """
+    if not text:
+        return ""
+    return " ".join(_words_bytes(text).decode("utf-8").split())
+
+
+def normalize_many(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`normalize` of many texts at once, as UTF-8 in one buffer: (buffer, starts, ends).
+
+    `buffer[starts[i]:ends[i]]` is `normalize(texts[i]).encode()`; every text is
+    followed by a newline (which no normalized text contains), so words are the
+    runs between spaces and newlines. Whitespace is collapsed for all texts in
+    one vectorized pass instead of a split and join per text.
+    """
+    if not texts:
+        return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    raw = np.frombuffer(b"\n".join([_words_bytes(t).strip(b" ") if t else b"" for t in texts]) + b"\n",
+                        dtype=np.uint8)
+    # texts are stripped, so collapsing is dropping every space followed by another
+    keep = raw != 32
+    keep[:-1] |= raw[1:] != 32
+    buf = raw[keep]
+    ends = np.flatnonzero(buf == 10)
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    return buf, starts, ends
 
 
 def key_of_normalized(normalized: str) -> str:
