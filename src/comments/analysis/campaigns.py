@@ -41,9 +41,11 @@ How it works (and why; see the last section of DESIGN.md):
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,6 +55,7 @@ from comments.analysis.normalize import normalize, normalize_many, sentences, un
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for the rolling k-gram hash
 _OPPOSITE = {frozenset(("support", "oppose"))}
+_WORKERS = min(2, os.cpu_count() or 1)  # threads for the numpy-heavy loops (hashing, exact check)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class _Texts:
     n_words: np.ndarray  # int64
     multiplicity: np.ndarray  # int64: posted comments with this text
     doc_indices: list[list[int]]  # positions in the input, per unique text
-    buffer: np.ndarray  # uint8: normalized texts (UTF-8), each followed by a newline
+    buffer: np.ndarray  # uint8: the normalized texts (UTF-8) in this order, each followed by a newline
     starts: np.ndarray  # int64 per unique text: where its normalized text starts in `buffer`
     ends: np.ndarray  # int64 per unique text: where it ends
 
@@ -209,14 +212,20 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
     spelling_count = np.bincount(spelling_of_doc, minlength=len(starts))
     by_text = np.lexsort((id_rank, -spelling_count[spelling_of_doc], position[text_of_doc])).tolist()
     bounds = np.concatenate([[0], np.cumsum(mult[order])]).tolist()
+    # one buffer with the texts in canonical order, so word positions follow text order
+    spelling = rep[order]
+    canonical = np.frombuffer(b"".join([view[a : b + 1] for a, b in zip(starts[spelling].tolist(), ends[spelling].tolist(),
+                                                                       strict=True)]), dtype=np.uint8)
+    lengths = ends[spelling] - starts[spelling] + 1
+    new_ends = np.cumsum(lengths) - 1
     return _Texts(
         keys=[keys[i] for i in order.tolist()],
         n_words=n_words[order].astype(np.int64),
         multiplicity=mult[order],
         doc_indices=[by_text[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
-        buffer=buffer,
-        starts=starts[rep[order]],
-        ends=ends[rep[order]],
+        buffer=canonical,
+        starts=new_ends - lengths + 1,
+        ends=new_ends,
     )
 
 
@@ -301,56 +310,60 @@ def _ranges(offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @dataclass
 class _Grams:
-    """k-gram hash at every word position of the texts long enough to be near copies."""
+    """k-gram hash at every word position of the unique texts (in their canonical order)."""
 
-    hashes: np.ndarray  # uint64 per word position (the k-gram starting there)
-    valid: np.ndarray  # bool per word position: a whole k-gram of the same text starts there
+    hashes: np.ndarray  # uint64 per word position: the k-gram starting there (meaningless near a text's end)
     offsets: np.ndarray  # int64, one more than texts: word positions of each text
-    slot: np.ndarray  # int64 per unique text: its index among these texts, -1 when too short
+    k: int
 
     def of(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hashes, valid, offsets) of the given unique texts, concatenated."""
-        pos, offsets = _ranges(self.offsets, self.slot[texts])
-        return self.hashes[pos], self.valid[pos], offsets
+        """(hashes, valid, offsets) of the given unique texts, concatenated; `valid`: a whole k-gram starts there."""
+        pos, offsets = _ranges(self.offsets, texts)
+        lengths = np.diff(offsets)
+        local = np.arange(len(pos)) - np.repeat(offsets[:-1], lengths)
+        return self.hashes[pos], local <= np.repeat(lengths - self.k, lengths), offsets
 
 
-def _grams(texts: _Texts, eligible: np.ndarray, k: int) -> _Grams:
-    """Tokenize once (words straight from the normalized buffer) and hash all k-grams of `eligible`."""
-    buffer = texts.buffer
-    separators = np.flatnonzero((buffer == 32) | (buffer == 10))
-    word_start = np.concatenate([[0], separators[:-1] + 1])
-    word_end = separators
-    nonempty = word_end > word_start
-    word_start, word_end = word_start[nonempty], word_end[nonempty]
-    first = np.searchsorted(word_start, texts.starts[eligible])  # first word of each eligible text
-    counts = texts.n_words[eligible]
-    offsets = np.zeros(len(eligible) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    pos = np.repeat(first - offsets[:-1], counts) + np.arange(offsets[-1])
-    tokens = _word_hashes(buffer, word_start[pos], word_end[pos] - word_start[pos])
-    del pos, word_start, word_end, separators
-    hashes = np.zeros(len(tokens), dtype=np.uint64)
-    g = _kgrams(tokens, k)
-    hashes[: len(g)] = g
-    del tokens, g
-    # a k-gram is valid when it ends inside the text it starts in: not in the last k - 1
-    # positions of a text (every text here has k words or more)
-    valid = np.ones(len(hashes), dtype=bool)
-    valid[(offsets[1:, None] - np.arange(1, k)).ravel()] = False
-    slot = np.full(len(texts.keys), -1, dtype=np.int64)
-    slot[eligible] = np.arange(len(eligible))
-    return _Grams(hashes, valid, offsets, slot)
+def _grams(texts: _Texts, k: int, chunk_texts: int) -> _Grams:
+    """Tokenize once (words straight from the normalized buffer) and hash every k-gram.
+
+    Texts are hashed in chunks, on two threads (numpy releases the GIL in these loops).
+    """
+    offsets = np.zeros(len(texts.keys) + 1, dtype=np.int64)
+    np.cumsum(texts.n_words, out=offsets[1:])
+    hashes = np.zeros(offsets[-1], dtype=np.uint64)
+
+    def chunk(first: int) -> None:
+        last = min(first + chunk_texts, len(texts.keys))
+        buffer = texts.buffer[texts.starts[first] : texts.ends[last - 1] + 1]
+        separators = np.flatnonzero((buffer == 32) | (buffer == 10))
+        word_start = np.empty(len(separators), dtype=np.int64)
+        word_start[:1] = 0
+        word_start[1:] = separators[:-1] + 1
+        lengths = separators - word_start
+        del separators
+        if (lengths == 0).any():  # empty texts
+            nonempty = lengths > 0
+            word_start, lengths = word_start[nonempty], lengths[nonempty]
+        g = _kgrams(_word_hashes(buffer, word_start, lengths), k)
+        hashes[offsets[first] : offsets[first] + len(g)] = g  # the last k - 1 positions start no whole k-gram
+
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        list(pool.map(chunk, range(0, len(texts.keys), chunk_texts)))
+    return _Grams(hashes, offsets, k)
 
 
 def _anchors(grams: _Grams, eligible: np.ndarray, n_texts: int, params: CampaignParams):
     """(anchor hash, text index) for every eligible text, deduplicated, sorted by hash then text."""
     m = np.uint64(params.anchor_every)
-    keep = grams.valid & ((grams.hashes >> np.uint64(32)) % m == 0)
-    at = np.flatnonzero(keep)
-    del keep
-    h = grams.hashes[at]
-    o = eligible[np.searchsorted(grams.offsets, at, side="right") - 1]
-    del at
+    at = np.flatnonzero((grams.hashes >> np.uint64(32)) % m == 0)
+    o = np.searchsorted(grams.offsets, at, side="right") - 1
+    is_eligible = np.zeros(n_texts, dtype=bool)
+    is_eligible[eligible] = True
+    # a whole k-gram of an eligible text starts there
+    keep = is_eligible[o] & (at + params.shingle_words <= grams.offsets[o + 1])
+    h, o = grams.hashes[at[keep]], o[keep]
+    del at, keep
     # texts come in ascending order, so a stable sort by hash leaves them ascending per anchor
     order = np.argsort(h, kind="stable")
     h, o = h[order], o[order]
@@ -386,18 +399,19 @@ def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: Campaig
     rank = np.arange(len(o)) - group_start
     small = sizes[g] <= params.small_posting
     keys = []
+    key_type = np.uint32 if n_texts * n_texts < 2**32 else np.uint64  # half the bytes to sort when it fits
     for j in range(max(params.small_posting, params.rep_links)):
         sel = (rank > j) & (small | (j < params.rep_links))
         if not sel.any():
             break
-        lo = o[group_start[sel] + j].astype(np.uint64)
-        hi = o[sel].astype(np.uint64)
-        keys.append(lo * np.uint64(n_texts) + hi)
+        lo = o[group_start[sel] + j].astype(key_type)
+        hi = o[sel].astype(key_type)
+        keys.append(lo * key_type(n_texts) + hi)
     if not keys:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
     pair_keys, shared_counts = _sorted_unique(np.concatenate(keys), return_counts=True)
-    lo = (pair_keys // np.uint64(n_texts)).astype(np.int64)
-    hi = (pair_keys % np.uint64(n_texts)).astype(np.int64)
+    lo = (pair_keys // key_type(n_texts)).astype(np.int64)
+    hi = (pair_keys % key_type(n_texts)).astype(np.int64)
     return lo, hi, shared_counts.astype(np.int64)
 
 
@@ -489,6 +503,32 @@ def _salted(grams: np.ndarray, owner: np.ndarray) -> np.ndarray:
     return grams ^ ((owner.astype(np.uint64) + np.uint64(1)) * _MUL)
 
 
+def _lookup(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Index of each query in the sorted, distinct uint64 `table`, or -1 (faster than searchsorted).
+
+    Values are uniform hashes, so their top bits spread them evenly over about
+    2 buckets per entry; a query is compared only with the few entries of its bucket.
+    """
+    found = np.full(len(queries), -1, dtype=np.int64)
+    if len(table) == 0:
+        return found
+    bits = min(int(len(table)).bit_length() + 1, 28)
+    shift = np.uint64(64 - bits)
+    bucket_start = np.searchsorted((table >> shift).astype(np.int64), np.arange((1 << bits) + 1))
+    bucket = (queries >> shift).astype(np.int64)
+    first = bucket_start[bucket]
+    size = bucket_start[bucket + 1] - first
+    active = np.flatnonzero(size > 0)
+    j = 0
+    while len(active):
+        at = first[active] + j
+        equal = table[at] == queries[active]
+        found[active[equal]] = at[equal]
+        j += 1
+        active = active[~equal & (size[active] > j)]
+    return found
+
+
 @dataclass
 class _Verdicts:
     """Exact check of members against their templates, on all k-grams (not the sample)."""
@@ -523,8 +563,8 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
         chunk_grams, valid, offsets = grams.of(np.array(chunk, dtype=np.int64))
         owner = np.repeat(np.arange(len(chunk)), np.diff(offsets))
         keys = _salted(chunk_grams, center[owner])
-        pos = np.minimum(np.searchsorted(table, keys), max(len(table) - 1, 0))
-        hit = valid & (table[pos] == keys) if len(table) else np.zeros(len(keys), dtype=bool)
+        pos = _lookup(table, keys)
+        hit = valid & (pos >= 0)
         # a word is covered when some shared k-gram spans it
         csum = np.concatenate([[0], np.cumsum(hit)])
         idx = np.arange(len(keys))
@@ -532,12 +572,17 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
         words = np.diff(offsets)
         shared_words = np.bincount(owner, weights=is_covered, minlength=len(chunk))
         similarity = shared_words / np.maximum(words, 1)
-        # share of the template's distinct k-grams found in the member
-        found = _sorted_unique(owner[hit] * len(table) + pos[hit])  # (member, template k-gram) pairs
-        template_share = np.bincount(found // len(table), minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
-        ok = (shared_words >= params.min_shared_words) & (
-            (similarity >= needed(words)) | (template_share >= needed(t_words[center]))
-        )
+        ok = (shared_words >= params.min_shared_words) & (similarity >= needed(words))
+        # else: the share of the template's distinct k-grams found in the member (the sender
+        # kept enough of the template but added more of their own); counted for those only
+        second = np.flatnonzero((shared_words >= params.min_shared_words) & ~ok)
+        if len(second):
+            in_second = np.zeros(len(chunk), dtype=bool)
+            in_second[second] = True
+            sel = hit & in_second[owner]
+            found = _sorted_unique(owner[sel] * len(table) + pos[sel])  # (member, template k-gram) pairs
+            template_share = np.bincount(found // len(table), minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
+            ok[second] = template_share[second] >= needed(t_words[center[second]])
         ok_parts.append(ok)
         sim_parts.append(similarity)
         covered.extend(np.split(is_covered, offsets[1:-1]))
@@ -641,7 +686,7 @@ def detect_campaigns(
     texts = _unique_texts(docs)
     n = len(texts.keys)
     eligible = np.flatnonzero(texts.n_words >= max(params.min_near_words, params.shingle_words))
-    grams = _grams(texts, eligible, params.shingle_words)
+    grams = _grams(texts, params.shingle_words, params.chunk_texts)
     lo, hi, closeness = _edges(texts, grams, eligible, params)
     stances: dict[int, str] = {}
     if stance_of is not None and len(lo):
