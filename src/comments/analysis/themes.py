@@ -1,30 +1,49 @@
 """Themes over the unique texts, at passage level, with verbatim exemplar quotes.
 
 Input is one `Unit` per unique text: a campaign (its template, counted once but
-weighted by its size) or a singleton comment. Each unit is cut into passages
-(runs of sentences inside a paragraph, up to ~400 characters), so a long
-letter can carry several themes.
+weighted by its size; key `campaign:<campaign_id>`) or a singleton comment (key
+= comment id). Each unit is cut into passages (runs of sentences inside a
+paragraph, up to ~400 characters), so a long letter can carry several themes.
+Framing passages ("X appreciates the opportunity to respond on behalf of...")
+are left out when the text has anything else to say: they are about the
+letter, not the rule.
 
-Method (deterministic: fixed random_state, inputs sorted by key):
+Method (deterministic: fixed random_state, one thread, inputs sorted by key):
 1. TF-IDF (unigrams + bigrams, English and comment boilerplate stop words)
-   fitted on the passages (a deterministic sample of at most
-   `fit_sample` passages on big dockets), reduced with truncated SVD (LSA).
-2. K-means for every k in [min_themes, max_themes]; the k with the best
-   silhouette (cosine, on a fixed sample) wins.
-3. Passages far from every centroid, and themes of fewer than `min_units`
+   fitted on the passages (a deterministic sample of at most `fit_sample`
+   passages on big dockets), reduced with truncated SVD (LSA), rows unit length.
+2. First run: k-means for every k in [min_themes, max_themes]; the k with the
+   best silhouette (cosine, on a fixed sample) wins.
+   Re-run (`previous` themes given): each previous theme is rebuilt in the new
+   vector space from the passages of the units it held last time, and every
+   passage joins the nearest rebuilt theme when it is similar enough. Only the
+   passages that fit no previous theme are clustered afresh; a cluster there
+   becomes a new theme if it is big enough and unlike every existing one. A
+   few spherical k-means steps then settle all centroids. So themes that still
+   exist keep their identity (and id), and new ids mean new topics.
+3. Themes whose centroids are nearly the same direction (cosine >=
+   `merge_similarity`) are merged: two clusters about sex and gender identity
+   are one theme for a reader.
+4. Passages far from every centroid, and themes of fewer than `min_units`
    unique texts, go to a catch-all "Other topics".
-4. Label: the highest-weighted bigram(s) of the theme's mean TF-IDF vector,
-   e.g. "Biological sex and gender identity"; keywords: the top terms.
-5. Quotes: the passages nearest the centroid, from distinct texts, cut to at
-   most ~300 characters at a sentence boundary; always `text[start:end]` of
-   the unit's effective text, so an exact substring.
-6. Stable ids: a new theme takes the id of the previous theme whose keywords
-   overlap most (Jaccard >= `match_jaccard`); unmatched themes get new ids.
+5. Label: the most distinctive phrase of the theme: a 2-5 word n-gram that
+   does not begin or end with a stop word, occurring verbatim in many of the
+   theme's texts and rarely elsewhere (score = share inside x log-lift over the
+   other themes, longer phrases slightly preferred), shown in its most common
+   spelling. Keywords: the top terms of the theme's mean TF-IDF vector.
+6. Quotes: informative passages nearest the centroid (no greetings, "see
+   attached", sign-offs), from distinct texts, cut to at most ~300 characters
+   at a sentence boundary; always `text[start:end]` of the unit's effective
+   text, so an exact substring.
+7. Ids: a theme seeded by a previous theme keeps its id; on a first run, or
+   for previous themes given only by keywords, ids are matched by keyword
+   overlap (Jaccard >= `match_jaccard`). Unmatched themes get new ids.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -45,18 +64,35 @@ class ThemeParams:
     silhouette_sample: int = 3000
     svd_components: int = 60
     min_similarity: float = 0.15      # cosine to the centroid below which a passage is "other"
+    fit_similarity: float = 0.35      # re-run: cosine at which a passage surely fits a previous theme
+    fit_quantile: float = 0.1         # ... or as close as this share of the theme's own passages
+    merge_similarity: float = 0.6     # centroids at least this close are one theme
+    merge_floor: float = 0.25         # ... or at least this close and much closer than to the rest
+    merge_lift: float = 2.2
+    merge_letter_share: float = 0.5   # ... or both mostly one form letter's comments
+    new_theme_tightness: float = 0.5   # re-run: mean cosine of a new cluster's passages to its centroid
     min_units: int = 3                # a theme needs at least this many unique texts
     match_jaccard: float = 0.25
+    label_sample: int = 600           # passages per theme read to pick its label
     random_state: int = 0
 
 
 @dataclass(frozen=True)
 class Unit:
-    key: str            # stable key of the unique text (campaign key or comment id)
+    key: str            # stable key of the unique text ("campaign:<id>" or comment id)
     comment_id: str     # the comment whose effective text `text` is
     text: str
     comments: int = 1   # posted comments this text stands for
     submissions: int = 1
+
+
+@dataclass(frozen=True)
+class PreviousTheme:
+    """A theme of the last run, as `load_previous_themes` reads it back."""
+    theme_id: str
+    keywords: tuple[str, ...] = ()
+    is_catch_all: bool = False
+    unit_keys: tuple[str, ...] = ()   # unit keys it held (campaign:<id> or comment id)
 
 
 @dataclass
@@ -89,9 +125,26 @@ _EXTRA_STOP = {
     "make", "use", "used", "using", "provide", "including", "well", "able", "via", "per",
     "way", "ways", "thing", "things", "lot", "really", "just", "time", "www", "https", "http", "com",
     "org", "gov", "html", "page", "pages", "document", "documents", "questions", "question",
+    "appreciate", "appreciates", "appreciated", "behalf", "pleased", "respond", "response", "responses",
+    "writing", "write", "urge", "strongly", "believe", "think", "feel", "want", "know", "don", "doesn",
+    "important", "ensure", "additionally", "furthermore", "however", "therefore", "new", "current",
+    "currently", "proposed", "proposal", "rule", "agency", "administration",
 }
 # Links and reference codes say nothing a reader would call a theme.
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\b[A-Z]{2,}-\d[\w-]*")
+# Passages about the letter itself rather than the rule.
+_FRAMING = re.compile(
+    r"appreciates? the opportunity|thank you for the opportunity|on behalf of|pleased to (?:submit|respond|provide)"
+    r"|(?:submit|offer|provide) (?:the following|these|our) comments|in response to the|respectfully submitted"
+    r"|request for information|(?:^|\W)(?:dear|sincerely|regards)\W",
+    re.IGNORECASE,
+)
+# Quotes a staffer cannot use: greetings, pointers to attachments, sign-offs.
+_UNQUOTABLE = re.compile(
+    r"^\s*(?:dear|hello|hi|to whom)\b|see (?:the )?attach\w*|please see|attached (?:file|letter|comments?)"
+    r"|\b(?:sincerely|regards|respectfully submitted|thank you)\b",
+    re.IGNORECASE,
+)
 
 
 def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
@@ -111,36 +164,66 @@ def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
     kept = [(s, e) for s, e in out if len(text[s:e].split()) >= params.min_passage_words]
     if not kept and len(text.split()) >= 4 and spans:
         kept = [(spans[0][0], spans[-1][1])]
+    substantive = [(s, e) for s, e in kept if not _FRAMING.search(text[s:e])]
+    if substantive:
+        kept = substantive
     return kept[: params.max_passages_per_unit]
+
+
+def is_framing(passage: str) -> bool:
+    """A passage about the letter itself (thanks, on behalf of, in response to the RFI)."""
+    return bool(_FRAMING.search(passage))
 
 
 def _stable_order(keys: list[str]) -> list[int]:
     return sorted(range(len(keys)), key=lambda i: hashlib.blake2b(keys[i].encode(), digest_size=8).digest())
 
 
+def load_previous_themes(con, docket_id: str) -> list[PreviousTheme]:
+    """The docket's stored themes with the unit keys each one held (for `find_themes(previous=...)`)."""
+    rows = con.execute(
+        """
+        with held as (
+            select distinct ct.theme_id,
+                   coalesce('campaign:' || cm.campaign_id, ct.comment_id) as unit_key
+            from comment_themes ct
+            left join campaign_members cm on cm.comment_id = ct.comment_id and cm.docket_id = ct.docket_id
+            where ct.docket_id = ?
+        )
+        select t.theme_id, t.keywords, t.is_catch_all, list(h.unit_key order by h.unit_key) filter (where h.unit_key is not null)
+        from themes t left join held h using (theme_id)
+        where t.docket_id = ?
+        group by all order by t.theme_id
+        """,
+        [docket_id, docket_id],
+    ).fetchall()
+    return [PreviousTheme(tid, tuple(kw or ()), bool(catch), tuple(keys or ())) for tid, kw, catch, keys in rows]
+
+
 def find_themes(
     units: list[Unit],
     params: ThemeParams | None = None,
-    previous: list[tuple[str, list[str], bool]] | None = None,
+    previous: list[PreviousTheme] | list[tuple[str, list[str], bool]] | None = None,
 ) -> ThemeResult:
-    """Themes over `units`. `previous`: [(theme_id, keywords, is_catch_all)] of the last run."""
+    """Themes over `units`. `previous`: the last run's themes (`load_previous_themes`), or
+    [(theme_id, keywords, is_catch_all)] when only keywords are known."""
     import sklearn.cluster  # noqa: F401  (load the BLAS/OpenMP libraries before limiting them:
     import sklearn.decomposition  # noqa: F401  threadpool_limits only reaches libraries already loaded)
     import sklearn.metrics  # noqa: F401
     from threadpoolctl import threadpool_limits
 
+    prev = [p if isinstance(p, PreviousTheme) else PreviousTheme(p[0], tuple(p[1] or ()), bool(p[2]))
+            for p in (previous or [])]
     # One thread: on a shared 2-core machine OpenMP/BLAS threads spin against
     # each other (k-means ran 13x slower with them), and one thread keeps the
     # floating-point summation order, hence the result, fixed.
     with threadpool_limits(limits=1):
-        return _find_themes(units, params or ThemeParams(), previous)
+        return _find_themes(units, params or ThemeParams(), prev)
 
 
-def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResult:
-    from sklearn.cluster import KMeans
+def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme]) -> ThemeResult:
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-    from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import normalize as l2
 
     units = sorted(units, key=lambda u: u.key)
@@ -152,13 +235,18 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResul
             p_unit.append(ui)
             p_span.append((s, e))
             p_text.append(_NOISE.sub(" ", u.text[s:e]))
-    if len({p_unit[i] for i in range(len(p_unit))}) < max(params.min_units, 2) or len(p_text) < 6:
+    if len(set(p_unit)) < max(params.min_units, 2) or len(p_text) < 6:
         return _all_other(units, p_unit, p_span, params, previous)
 
     stop = list(ENGLISH_STOP_WORDS | _EXTRA_STOP)
     n = len(p_text)
-    order = _stable_order([f"{units[p_unit[i]].key}:{p_span[i][0]}" for i in range(n)])
-    fit_idx = sorted(order[: params.fit_sample])
+    # Cover notes ("X is pleased to respond to the RFI...") are not a topic: they
+    # go to the catch-all and do not shape the clusters.
+    framing = np.array([is_framing(t) for t in p_text], dtype=bool)
+    order = [i for i in _stable_order([f"{units[p_unit[i]].key}:{p_span[i][0]}" for i in range(n)]) if not framing[i]]
+    if len(order) < 6:
+        return _all_other(units, p_unit, p_span, params, previous)
+    fit_idx = np.array(sorted(order[: params.fit_sample]))
     vec = TfidfVectorizer(
         ngram_range=(1, 2), stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z]{3,}(?:-[a-zA-Z]+)*\b",
         min_df=2 if len(fit_idx) >= 50 else 1, max_df=0.5, sublinear_tf=True, max_features=30000,
@@ -171,51 +259,56 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResul
     x_all = x_fit if len(fit_idx) == n else vec.transform(p_text)
     n_comp = max(2, min(params.svd_components, x_fit.shape[1] - 1, len(fit_idx) - 1))
     svd = TruncatedSVD(n_components=n_comp, n_iter=3, random_state=params.random_state)
-    z_fit = l2(svd.fit_transform(x_fit))
-    z_all = z_fit if x_all is x_fit else l2(svd.transform(x_all))
+    svd.fit(x_fit)
+    # Every passage projected the same way (not fit_transform's U*Sigma for the
+    # sample and X @ V for the rest): a passage's vector must not depend on
+    # whether it was sampled, or a re-run could not rebuild last run's themes.
+    z_all = l2(svd.transform(x_all))
+    z_fit = z_all[fit_idx]
+    p_unit_arr = np.asarray(p_unit)
 
-    n_units = len({p_unit[i] for i in fit_idx})
-    k_max = max(params.min_themes, min(params.max_themes, n_units // params.min_units, len(fit_idx) // 3))
-    k_min = min(params.min_themes, k_max)
-    sil_idx = np.array(sorted(_stable_order([str(i) for i in range(len(fit_idx))])[: params.silhouette_sample]))
-    best = None
-    for k in range(k_min, k_max + 1):
-        if k >= len(fit_idx):
-            break
-        km = KMeans(n_clusters=k, random_state=params.random_state, n_init=1, max_iter=100).fit(z_fit)
-        labels = km.labels_[sil_idx]
-        if len(set(labels)) < 2:
-            continue
-        score = silhouette_score(z_fit[sil_idx], labels, metric="cosine")
-        if best is None or score > best[0] + 1e-9:
-            best = (score, k, km)
-    if best is None:
+    seeds, seed_ids = _previous_centroids(previous, units, z_fit, p_unit_arr[fit_idx], vec, svd, params)
+    if seeds is not None:
+        seeds, seed_fit = seeds
+        held_before = {k for p in previous for k in p.unit_keys}
+        unit_is_new = np.array([u.key not in held_before for u in units], dtype=bool)
+        centroids, ids = _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, p_unit_arr[fit_idx], unit_is_new, params)
+    else:
+        centroids = _fresh_clusters(z_fit, p_unit_arr[fit_idx], params)
+        ids = [""] * len(centroids)
+    if centroids is None or len(centroids) == 0:
         return _all_other(units, p_unit, p_span, params, previous)
-    _, k, km = best
-    centroids = l2(km.cluster_centers_)
+    unit_weight = np.array([u.comments for u in units], dtype=float)
+    centroids, ids = _merge_close(centroids, ids, z_fit, p_unit_arr[fit_idx], unit_weight, params)
+    centroids, ids = _settle(centroids, ids, z_fit, p_unit_arr[fit_idx], params)
+    if len(centroids) == 0:
+        return _all_other(units, p_unit, p_span, params, previous)
+    k = len(centroids)
+
     sims = z_all @ centroids.T
     p_cluster = sims.argmax(axis=1)
     p_sim = sims[np.arange(n), p_cluster]
-    p_cluster = np.where(p_sim >= params.min_similarity, p_cluster, -1)
-
+    p_cluster = np.where((p_sim >= params.min_similarity) & ~framing, p_cluster, -1)
     # Themes too small (in unique texts) fold into the catch-all.
     units_of = defaultdict(set)
     for i in range(n):
         units_of[int(p_cluster[i])].add(p_unit[i])
-    small = {c for c in range(k) if len(units_of[c]) < params.min_units}
+    small = [c for c in range(k) if len(units_of[c]) < params.min_units]
     if small:
-        p_cluster = np.where(np.isin(p_cluster, list(small)), -1, p_cluster)
+        p_cluster = np.where(np.isin(p_cluster, small), -1, p_cluster)
 
     terms = np.array(vec.get_feature_names_out())
     clusters = sorted({int(c) for c in p_cluster})
+    members = {c: np.flatnonzero(p_cluster == c) for c in clusters}
+    labels = _labels(
+        {c: idx for c, idx in members.items() if c != -1}, p_text, p_unit_arr, p_sim, params
+    )
     themes: list[Theme] = []
     by_cluster: dict[int, Theme] = {}
     for c in clusters:
-        idx = np.flatnonzero(p_cluster == c)
+        idx = members[c]
         mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
         top = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
-        keywords = _keywords(top)
-        label = "Other topics" if c == -1 else _label(top, [p_text[i] for i in idx[:2000]])
         if c == -1:
             ranking = np.argsort(-(z_all[idx] @ l2(z_all[idx].mean(axis=0, keepdims=True)).T).ravel(), kind="stable")
         else:
@@ -223,14 +316,14 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResul
         quotes = _quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span)
         member_units = sorted({p_unit[i] for i in idx})
         theme = Theme(
-            theme_id="", label=label, keywords=keywords, is_catch_all=(c == -1),
+            theme_id="" if c == -1 else ids[c], label="Other topics" if c == -1 else labels[c],
+            keywords=_keywords(top), is_catch_all=(c == -1),
             unit_keys=[units[u].key for u in member_units], unique_texts=len(member_units),
             comments=sum(units[u].comments for u in member_units),
             submissions=sum(units[u].submissions for u in member_units), quotes=quotes,
         )
         themes.append(theme)
         by_cluster[c] = theme
-    _dedupe_labels(themes)
     _assign_ids(themes, previous, params)
 
     assignments: dict[str, list[tuple[str, float]]] = {}
@@ -246,7 +339,364 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous) -> ThemeResul
     return ThemeResult(themes=_ranked(themes), assignments=assignments, k=k)
 
 
+# --- clustering -------------------------------------------------------------
+
+def _kmeans(z: np.ndarray, k: int, params: ThemeParams):
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=k, random_state=params.random_state, n_init=1, max_iter=100).fit(z)
+
+
+def _fresh_clusters(z_fit: np.ndarray, fit_units: np.ndarray, params: ThemeParams) -> np.ndarray | None:
+    """Centroids of the k-means run (k in bounds) with the best silhouette."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import normalize as l2
+
+    m = len(z_fit)
+    n_units = len(set(fit_units.tolist()))
+    k_max = max(params.min_themes, min(params.max_themes, n_units // params.min_units, m // 3))
+    k_min = min(params.min_themes, k_max)
+    sil_idx = np.array(sorted(_stable_order([str(i) for i in range(m)])[: params.silhouette_sample]))
+    best = None
+    for k in range(k_min, k_max + 1):
+        if k >= m:
+            break
+        km = _kmeans(z_fit, k, params)
+        labels = km.labels_[sil_idx]
+        if len(set(labels)) < 2:
+            continue
+        score = silhouette_score(z_fit[sil_idx], labels, metric="cosine")
+        if best is None or score > best[0] + 1e-9:
+            best = (score, k, km)
+    return None if best is None else l2(best[2].cluster_centers_)
+
+
+def _rebuild(held: list[np.ndarray], z_fit, fit_units, params, start=None) -> np.ndarray:
+    """Centroids from unit-level membership (held[j]: the units theme j holds).
+
+    Each passage goes to the nearest of the themes its unit holds (or to the
+    catch-all when it is near none), iterated to a fixed point from the mean of
+    the units held by one theme only. A function of the membership alone: that
+    is what lets a re-run rebuild last run's themes exactly from the stored
+    comment_themes rows.
+    """
+    from sklearn.preprocessing import normalize as l2
+
+    m, d = len(held), z_fit.shape[1]
+    n_units = int(fit_units.max()) + 1 if len(fit_units) else 0
+    member = np.zeros((n_units, m), dtype=bool)
+    for j, uis in enumerate(held):
+        member[np.asarray(uis, dtype=np.int64), j] = True
+    allowed = member[fit_units]                     # passage x theme
+    pure = allowed & (member.sum(axis=1) == 1)[fit_units][:, None]
+    centroids = np.zeros((m, d), dtype=z_fit.dtype)
+    for j in range(m):
+        rows = pure[:, j] if pure[:, j].any() else allowed[:, j]
+        if rows.any():
+            centroids[j] = z_fit[rows].sum(axis=0)
+        elif start is not None:
+            centroids[j] = start[j]
+    centroids = l2(centroids)
+    keep = allowed.any(axis=1)
+    z, allowed = z_fit[keep], allowed[keep]
+    last = None
+    for _ in range(30):
+        sims = np.where(allowed, z @ centroids.T, -np.inf)
+        best = sims.argmax(axis=1)
+        best[sims[np.arange(len(z)), best] < params.min_similarity] = -1
+        if last is not None and np.array_equal(best, last):
+            break
+        last = best
+        sums = np.zeros_like(centroids)
+        ok = best >= 0
+        np.add.at(sums, best[ok], z[ok])
+        empty = ~sums.any(axis=1)
+        sums[empty] = centroids[empty]
+        centroids = l2(sums)
+    return centroids
+
+
+def _previous_centroids(previous, units, z_fit, fit_units, vec, svd, params):
+    """Each previous (non-catch-all) theme rebuilt in this run's vector space from the
+    units it held last time (`_rebuild`); a theme known only by keywords is seeded
+    from its keywords read as a tiny document."""
+    from sklearn.preprocessing import normalize as l2
+
+    prev = [p for p in previous if not p.is_catch_all]
+    if not prev:
+        return None, None
+    unit_index = {u.key: i for i, u in enumerate(units)}
+    present = set(fit_units.tolist())
+    ids, held, start = [], [], []
+    for p in sorted(prev, key=lambda p: p.theme_id):
+        uis = sorted(unit_index[k] for k in p.unit_keys if k in unit_index and unit_index[k] in present)
+        if uis:
+            ids.append(p.theme_id)
+            held.append(np.array(uis))
+            start.append(np.zeros(z_fit.shape[1], dtype=z_fit.dtype))
+        elif p.keywords and not p.unit_keys:
+            z = l2(svd.transform(vec.transform([" ".join(p.keywords)])))[0]
+            if z.any():
+                ids.append(p.theme_id)
+                held.append(np.array([], dtype=np.int64))
+                start.append(z.astype(z_fit.dtype))
+    if not ids:
+        return None, None
+    centroids = _rebuild(held, z_fit, fit_units, params, start=np.stack(start))
+    # How close a passage must be to count as "fitting" a theme: as close as most
+    # of the theme's own passages were (a broad theme accepts looser passages).
+    fit = np.full(len(ids), params.fit_similarity, dtype=np.float32)
+    for j in range(len(ids)):
+        own = np.isin(fit_units, held[j])
+        if own.sum() >= 5:
+            q = float(np.quantile(z_fit[own] @ centroids[j], params.fit_quantile))
+            fit[j] = max(params.min_similarity, min(params.fit_similarity, q))
+    return (centroids, fit), ids
+
+
+def _settle(centroids, ids, z_fit, fit_units, params, max_iter: int = 15):
+    """Iterate assignment -> unit membership -> `_rebuild` to a fixed point, dropping
+    themes of too few texts on the way.
+
+    At the fixed point the themes are exactly what `_rebuild` makes of their own
+    membership, so a re-run on the same input, which starts from that
+    membership, lands on the same themes.
+    """
+    ids = list(ids)
+    last = None
+    for _ in range(max_iter):
+        if len(centroids) == 0:
+            break
+        sims = z_fit @ centroids.T
+        a = sims.argmax(axis=1)
+        a[sims[np.arange(len(a)), a] < params.min_similarity] = -1
+        held = [np.unique(fit_units[a == c]) for c in range(len(centroids))]
+        sizes = [len(h) for h in held]
+        if min(sizes) < params.min_units:
+            # the smallest goes; ties: the newest
+            drop = min(range(len(centroids)), key=lambda c: (sizes[c], ids[c] != "", ids[c]))
+            centroids = np.delete(centroids, drop, axis=0)
+            del ids[drop]
+            last = None
+            continue
+        if last is not None and len(last) == len(held) and all(np.array_equal(x, y) for x, y in zip(last, held, strict=True)):
+            break
+        last = held
+        centroids = _rebuild(held, z_fit, fit_units, params, start=centroids)
+    return centroids, ids
+
+
+def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, params):
+    """Previous themes first; fresh clusters only from the passages of new texts that fit none of them."""
+    from sklearn.preprocessing import normalize as l2
+
+    sims = z_fit @ seeds.T
+    # Texts seen last time already had their say in the themes; a new theme can
+    # only come from new texts that fit none of the previous themes.
+    unfit = np.flatnonzero(~(sims >= seed_fit).any(axis=1) & unit_is_new[fit_units])
+    centroids, ids = seeds, list(seed_ids)
+    room = params.max_themes - len(centroids)
+    n_unfit_units = len(set(fit_units[unfit].tolist()))
+    if room > 0 and n_unfit_units >= 2 * params.min_units and len(unfit) >= 6:
+        # The misfits are mostly scattered one-offs; a new topic shows up as a
+        # tight cluster among them (members close to their centroid).
+        z_new = z_fit[unfit]
+        k_new = max(2, min(8, n_unfit_units // params.min_units, len(unfit) // 3))
+        new = l2(_kmeans(z_new, k_new, params).cluster_centers_)
+        labels = (z_new @ new.T).argmax(axis=1)
+        found = []
+        for j in range(len(new)):
+            got = labels == j
+            n_units = len(set(fit_units[unfit][got].tolist()))
+            tight = float((z_new[got] @ new[j]).mean()) if got.any() else 0.0
+            if n_units < params.min_units or tight < params.new_theme_tightness:
+                continue  # too few texts, or not one topic
+            if (centroids @ new[j]).max() >= params.merge_similarity:
+                continue  # an existing theme already says this
+            found.append((-n_units, -tight, j))
+        for _, _, j in sorted(found)[:room]:
+            centroids = np.vstack([centroids, new[j]])
+            ids.append("")
+    # No re-centring afterwards: letting centroids move let a weak old theme drift
+    # onto a new topic (and hand it its old id), and a new topic's centroid drift
+    # onto old, generic passages.
+    return centroids, ids
+
+
+def _merge_close(centroids, ids, z_fit, fit_units, unit_weight, params):
+    """Merge themes that are one topic for a reader (the older id wins).
+
+    Two centroids are "close" when they point nearly the same way (cosine >=
+    merge_similarity), or when they are far closer to each other than either
+    is to the other themes (cosine >= merge_floor and >= merge_lift x their
+    mean cosine to the rest): on CMS-2022-0163 three clusters about biological
+    sex (women/men, male/female doctors, sex vs gender identity) sit at ~0.32
+    from each other and ~0.12 from everything else, while generic "provider"
+    clusters are ~0.45 from each other and ~0.3 from the rest. The lift test
+    only joins fresh clusters: themes that survived from the last run were
+    already judged distinct, and a small new topic must not be swallowed by an
+    unrelated small theme just because both are far from the rest.
+
+    Also one theme: fresh clusters whose comments mostly come from the same
+    form letter (its paragraphs, each echoed by its personalized copies);
+    a briefing would otherwise show one campaign as several themes of ~the
+    same size.
+    """
+    from sklearn.preprocessing import normalize as l2
+
+    centroids = centroids.copy()
+    ids = list(ids)
+    a = (z_fit @ centroids.T).argmax(axis=1)
+    weight = np.bincount(a, minlength=len(centroids)).astype(float)
+    while len(centroids) > 2:
+        s = centroids @ centroids.T
+        np.fill_diagonal(s, np.nan)
+        m = len(s)
+        rest = (np.nansum(s, axis=1)[:, None] - np.nan_to_num(s)) / max(m - 2, 1)  # row i's mean without j
+        lift = s / np.maximum((rest + rest.T) / 2, 0.02)
+        fresh = np.array([not i for i in ids])
+        a = (z_fit @ centroids.T).argmax(axis=1)
+        top = np.full(m, -1)
+        for c in range(m):
+            held = np.unique(fit_units[a == c])
+            if len(held):
+                w = unit_weight[held]
+                if w.max() >= params.merge_letter_share * w.sum():
+                    top[c] = held[int(np.argmax(w))]
+        same_letter = (top[:, None] == top[None, :]) & (top[:, None] >= 0)
+        close = (s >= params.merge_similarity) | (
+            ((s >= params.merge_floor) & (lift >= params.merge_lift) | same_letter) & np.outer(fresh, fresh)
+        )
+        np.fill_diagonal(close, False)
+        if not close.any():
+            break
+        score = np.where(close, np.nan_to_num(s), -np.inf)
+        i, j = np.unravel_index(int(np.argmax(score)), s.shape)
+        keep, drop = sorted((int(i), int(j)), key=lambda c: (ids[c] == "", ids[c], -weight[c], c))
+        centroids[keep] = l2((centroids[keep] * weight[keep] + centroids[drop] * weight[drop])[None])[0]
+        weight[keep] += weight[drop]
+        centroids = np.delete(centroids, drop, axis=0)
+        weight = np.delete(weight, drop)
+        del ids[drop]
+    return centroids, ids
+
+
+# --- labels, keywords, quotes -------------------------------------------------
+
+_LABEL_STOP: frozenset[str] | None = None
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’\-][A-Za-z0-9]+)*")
+_PHRASE_BREAK = re.compile(r"[.;:!?()\[\]{}\"“”,\n\r\t/|]|\s[-–—]+\s|[–—]")
+
+
+def _label_stop() -> frozenset[str]:
+    global _LABEL_STOP
+    if _LABEL_STOP is None:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        _LABEL_STOP = frozenset(ENGLISH_STOP_WORDS | _EXTRA_STOP | {"s", "t", "dr", "mr", "ms", "mrs"})
+    return _LABEL_STOP
+
+
+def _phrases(text: str, max_words: int = 5) -> set[str]:
+    """Lower-cased n-grams (1..max_words words) inside a clause, not starting or ending with a stop word."""
+    stop = _label_stop()
+    out: set[str] = set()
+    for chunk in _PHRASE_BREAK.split(text):
+        toks = [t.lower().replace("’", "'") for t in _WORD.findall(chunk)]
+        ok = [t not in stop and len(t) > 2 and not t.isdigit() for t in toks]
+        for i in range(len(toks)):
+            if not ok[i]:
+                continue
+            for j in range(i, min(i + max_words, len(toks))):
+                if ok[j]:
+                    out.add(" ".join(toks[i:j + 1]))
+    return out
+
+
+def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params) -> dict[int, str]:
+    """Each theme's most distinctive verbatim phrase (distinct across themes)."""
+    per_theme: dict[int, Counter] = {}
+    n_units: dict[int, int] = {}
+    samples: dict[int, list[int]] = {}
+    for c, idx in members.items():
+        # The passages nearest the centroid speak for the theme; a unit counts once per phrase.
+        ranked = idx[np.argsort(-p_sim[idx], kind="stable")][: params.label_sample]
+        samples[c] = ranked.tolist()
+        seen: dict[int, set[str]] = defaultdict(set)
+        for i in samples[c]:
+            seen[int(p_unit[i])] |= _phrases(p_text[i])
+        counts: Counter = Counter()
+        for grams in seen.values():
+            counts.update(grams)
+        per_theme[c] = counts
+        n_units[c] = len(seen)
+    total_units = sum(n_units.values())
+    scored: dict[int, list[tuple[float, str]]] = {}
+    for c, counts in per_theme.items():
+        rest_units = max(total_units - n_units[c], 1)
+        need = max(2, math.ceil(0.04 * n_units[c]))
+        cand = []
+        for g, df in counts.items():
+            if df < need:
+                continue
+            words = g.count(" ") + 1
+            p_in = df / n_units[c]
+            p_out = sum(per_theme[o].get(g, 0) for o in per_theme if o != c) / rest_units
+            lift = math.log((p_in + 0.01) / (p_out + 0.01))
+            if lift <= 0.4:
+                continue
+            length = 0.05 if words == 1 else 1.0 + 0.15 * (words - 2)
+            cand.append((p_in * lift * lift * length, g))
+        cand.sort(key=lambda x: (-x[0], x[1]))
+        scored[c] = _prefer_longer(cand)
+    labels: dict[int, str] = {}
+    used: set[str] = set()
+    # Biggest themes choose first, so a shared phrase goes to the theme it describes best.
+    for c in sorted(members, key=lambda c: (-len(members[c]), c)):
+        choice = next((g for _, g in scored[c] if g not in used), None)
+        if choice is None:
+            labels[c] = f"Theme {len(labels) + 1}"
+            continue
+        used.add(choice)
+        labels[c] = _surface(choice, [p_text[i] for i in samples[c]])
+    return labels
+
+
+def _prefer_longer(cand: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """A longer phrase that contains a better-scored one and keeps most of its score goes first."""
+    if not cand:
+        return cand
+    out = list(cand)
+    best_score, best = out[0]
+    for score, g in out[1:40]:
+        if f" {best} " in f" {g} " and score >= 0.7 * best_score:
+            out.remove((score, g))
+            out.insert(0, (score, g))
+            best_score, best = score, g
+    return out
+
+
+def _surface(phrase: str, texts: list[str]) -> str:
+    """The phrase as the commenters most often spelled it, first letter capitalised."""
+    words = phrase.split()
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9])" + r"[^A-Za-z0-9.;:!?,\n]+".join(re.escape(w).replace("'", "['’]") for w in words)
+        + r"(?![A-Za-z0-9])",
+        re.IGNORECASE,
+    )
+    forms: Counter = Counter()
+    for t in texts:
+        forms.update(m.group(0) for m in pattern.finditer(t))
+    if not forms:
+        form = phrase
+    else:
+        # Prefer the common spelling; ALL-CAPS headings only when nothing else exists.
+        form = min(forms, key=lambda f: (f.isupper() and len(f) > 8, -forms[f], f))
+    return form[0].upper() + form[1:]
+
+
 def _ranked(themes: list[Theme]) -> list[Theme]:
+
     # Largest first by comments, catch-all last; ties by id for determinism.
     return sorted(themes, key=lambda t: (t.is_catch_all, -t.comments, -t.unique_texts, t.theme_id))
 
@@ -262,44 +712,17 @@ def _keywords(top: list[str]) -> list[str]:
     return out
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if word.endswith("s") and len(word) > 3 else word
-
-
-def _label(top: list[str], texts: list[str]) -> str:
-    """The top phrases that readers actually wrote (bigrams found verbatim in the passages)."""
-    corpus = " ".join(re.sub(r"[^a-z0-9\-]+", " ", t.lower()) for t in texts)
-    corpus = f" {corpus} "
-    phrases = [t for t in top[:15] if " " in t and t.split()[0] != t.split()[1] and f" {t} " in corpus]
-    if not phrases:
-        if not top:
-            return "Unlabeled"
-        return (f"{top[0]} and {top[1]}" if len(top) > 1 else top[0]).capitalize()
-    first = phrases[0]
-    words = {_stem(w) for w in first.split()}
-    for second in phrases[1:8]:
-        if not {_stem(w) for w in second.split()} & words:
-            return f"{first} and {second}".capitalize()
-    return first.capitalize()
-
-
-def _dedupe_labels(themes: list[Theme]) -> None:
-    seen: Counter = Counter()
-    for t in themes:
-        seen[t.label] += 1
-        if seen[t.label] > 1:
-            extra = next((k for k in t.keywords if k not in t.label.lower()), None)
-            if extra:
-                t.label = f"{t.label} ({extra})"
-
-
 def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> list[dict]:
+    """Up to `want` quotable passages in ranking order, one per text, each cut at sentence boundaries."""
     out, used_units, used_text = [], set(), set()
     for i in ranked_passages:
         u = units[p_unit[i]]
         if p_unit[i] in used_units:
             continue
-        s, e = _shorten(u.text, *p_span[i], max_chars)
+        span = _quotable(u.text, *p_span[i])
+        if span is None:
+            continue
+        s, e = _shorten(u.text, *span, max_chars)
         quote = u.text[s:e]
         norm = re.sub(r"\W+", " ", quote.lower()).strip()
         if norm in used_text:
@@ -310,6 +733,21 @@ def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> li
         if len(out) == want:
             break
     return out
+
+
+def _quotable(text: str, start: int, end: int, min_words: int = 8) -> tuple[int, int] | None:
+    """The passage without leading/trailing greetings or sign-offs; None if nothing informative is left."""
+    spans = [(start + s, start + e) for s, e in sentences(text[start:end])] or [(start, end)]
+    while spans and _UNQUOTABLE.search(text[spans[0][0]:spans[0][1]]):
+        spans.pop(0)
+    while spans and _UNQUOTABLE.search(text[spans[-1][0]:spans[-1][1]]):
+        spans.pop()
+    if not spans:
+        return None
+    s, e = spans[0][0], spans[-1][1]
+    if _UNQUOTABLE.search(text[s:e]) or len(text[s:e].split()) < min_words:
+        return None
+    return s, e
 
 
 def _shorten(text: str, start: int, end: int, max_chars: int) -> tuple[int, int]:
@@ -330,21 +768,24 @@ def _shorten(text: str, start: int, end: int, max_chars: int) -> tuple[int, int]
     return start, best_end
 
 
-def _assign_ids(themes: list[Theme], previous, params: ThemeParams) -> None:
-    previous = previous or []
-    used: set[str] = set()
+def _assign_ids(themes: list[Theme], previous: list[PreviousTheme], params: ThemeParams) -> None:
+    """Seeded themes already carry their previous id; the catch-all keeps the previous catch-all's
+    id; any other theme takes the id of the unused previous theme whose keywords overlap most."""
+    used = {t.theme_id for t in themes if t.theme_id}
     pairs = []
     for ti, t in enumerate(themes):
-        for pid, pkeys, pcatch in previous:
-            if pcatch != t.is_catch_all:
+        if t.theme_id:
+            continue
+        for p in previous:
+            if p.is_catch_all != t.is_catch_all or p.theme_id in used:
                 continue
             if t.is_catch_all:
-                pairs.append((1.0, ti, pid))
+                pairs.append((1.0, ti, p.theme_id))
                 continue
-            a, b = set(t.keywords), set(pkeys or [])
+            a, b = set(t.keywords), set(p.keywords)
             j = len(a & b) / len(a | b) if a | b else 0.0
             if j >= params.match_jaccard:
-                pairs.append((j, ti, pid))
+                pairs.append((j, ti, p.theme_id))
     taken: set[int] = set()
     for _j, ti, pid in sorted(pairs, key=lambda x: (-x[0], x[1], x[2])):
         if ti in taken or pid in used:
@@ -352,7 +793,7 @@ def _assign_ids(themes: list[Theme], previous, params: ThemeParams) -> None:
         themes[ti].theme_id = pid
         taken.add(ti)
         used.add(pid)
-    numbers = [int(m.group(1)) for pid, _, _ in previous if (m := re.fullmatch(r"T(\d+)", pid))]
+    numbers = [int(m.group(1)) for p in previous if (m := re.fullmatch(r"T(\d+)", p.theme_id))]
     next_no = max(numbers, default=0) + 1
     for t in _ranked([t for t in themes if not t.theme_id]):
         t.theme_id = f"T{next_no:03d}"
