@@ -12,6 +12,11 @@ How it works (and why; see the last section of DESIGN.md):
    hashed to uint64 with numpy); a content-defined sample of them (hash mod m
    == 0, the "anchors") is kept, so two texts sharing a passage share the
    same anchors wherever the passage sits in each text.
+   Speed: the unique texts are normalized into ONE UTF-8 buffer (in canonical
+   order), words are found and hashed there with vectorized numpy passes (no
+   Python string per word), and the k-gram hashes are computed once and reused
+   by the exact check of step 6. The numpy-heavy loops (hashing, the exact
+   check) run on two threads.
 3. Candidate pairs come from an inverted index built by sorting the anchors.
    A posting list is never enumerated pairwise when it is long: each text is
    linked to the first few texts of the list (the texts most likely to be the
@@ -178,6 +183,7 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
     # identical raw texts first (a dict), then normalization once per distinct raw text
     spelling_of_raw: dict[str, int] = {}
     spelling_of_doc = np.empty(len(docs), dtype=np.int64)
+    comment_ids = [doc.comment_id for doc in docs]
     for i, doc in enumerate(docs):
         raw = doc.text or ""
         spelling = spelling_of_raw.get(raw)
@@ -208,7 +214,7 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
     position[order] = np.arange(len(keys))
     # members of each text: the most common spelling first (it shows as the template), then by comment id
     id_rank = np.empty(len(docs), dtype=np.int64)
-    id_rank[sorted(range(len(docs)), key=lambda j: docs[j].comment_id)] = np.arange(len(docs))
+    id_rank[sorted(range(len(docs)), key=comment_ids.__getitem__)] = np.arange(len(docs))
     spelling_count = np.bincount(spelling_of_doc, minlength=len(starts))
     by_text = np.lexsort((id_rank, -spelling_count[spelling_of_doc], position[text_of_doc])).tolist()
     bounds = np.concatenate([[0], np.cumsum(mult[order])]).tolist()
@@ -355,8 +361,11 @@ def _grams(texts: _Texts, k: int, chunk_texts: int) -> _Grams:
 
 def _anchors(grams: _Grams, eligible: np.ndarray, n_texts: int, params: CampaignParams):
     """(anchor hash, text index) for every eligible text, deduplicated, sorted by hash then text."""
-    m = np.uint64(params.anchor_every)
-    at = np.flatnonzero((grams.hashes >> np.uint64(32)) % m == 0)
+    m = params.anchor_every
+    high = grams.hashes >> np.uint64(32)
+    sampled = (high & np.uint64(m - 1)) == 0 if m & (m - 1) == 0 else high % np.uint64(m) == 0  # mask when m = 2**j
+    at = np.flatnonzero(sampled)
+    del high, sampled
     o = np.searchsorted(grams.offsets, at, side="right") - 1
     is_eligible = np.zeros(n_texts, dtype=bool)
     is_eligible[eligible] = True
@@ -556,10 +565,12 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
     def needed(words: np.ndarray) -> np.ndarray:
         return np.where(words < params.short_text_words, params.short_containment, params.min_containment)
 
-    ok_parts, sim_parts, covered = [], [], []
-    for start in range(0, len(members), params.chunk_texts):
-        chunk = members[start : start + params.chunk_texts]
-        center = np.array([slot[c] for c in centers[start : start + params.chunk_texts]], dtype=np.int64)
+    # chunks bound the memory; two threads share them (numpy releases the GIL)
+    size = max(1, min(params.chunk_texts, -(-len(members) // _WORKERS)))
+
+    def check(start: int):
+        chunk = members[start : start + size]
+        center = np.array([slot[c] for c in centers[start : start + size]], dtype=np.int64)
         chunk_grams, valid, offsets = grams.of(np.array(chunk, dtype=np.int64))
         owner = np.repeat(np.arange(len(chunk)), np.diff(offsets))
         keys = _salted(chunk_grams, center[owner])
@@ -583,9 +594,13 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
             found = _sorted_unique(owner[sel] * len(table) + pos[sel])  # (member, template k-gram) pairs
             template_share = np.bincount(found // len(table), minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
             ok[second] = template_share[second] >= needed(t_words[center[second]])
-        ok_parts.append(ok)
-        sim_parts.append(similarity)
-        covered.extend(np.split(is_covered, offsets[1:-1]))
+        return ok, similarity, np.split(is_covered, offsets[1:-1])
+
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        parts = list(pool.map(check, range(0, len(members), size)))
+    ok_parts = [p[0] for p in parts]
+    sim_parts = [p[1] for p in parts]
+    covered = [c for p in parts for c in p[2]]
     return _Verdicts(
         ok=np.concatenate(ok_parts) if ok_parts else np.zeros(0, dtype=bool),
         similarity=np.concatenate(sim_parts) if sim_parts else np.zeros(0),
