@@ -73,8 +73,8 @@ def changes_task(db: str, docket_id: str, out_dir: str) -> dict:
 
 
 @task(name="brief", cache_policy=NO_CACHE)
-def brief_task(db: str, docket_id: str, out_dir: str, fmt: str) -> dict:
-    return _expected(tracking.brief_step, db, docket_id, out_dir, fmt)
+def brief_task(db: str, docket_id: str, out_dir: str, fmt: str, changes: dict | None = None) -> dict:
+    return _expected(tracking.brief_step, db, docket_id, out_dir, fmt, changes)
 
 
 @task(name="watchlist search", cache_policy=NO_CACHE)
@@ -115,11 +115,12 @@ def track(
         result.searches_path = tracking.write_searches_markdown(out_dir, result)
 
     stages = {
-        "sync": lambda d: sync_task(db_path, d, max_comments),
-        "attachments": lambda d: attachments_task(db_path, d),
-        "analyze": lambda d: analyze_task(db_path, d),
-        "changes": lambda d: changes_task(db_path, d, out_dir),
-        "brief": lambda d: brief_task(db_path, d, out_dir, wl.brief_format),
+        "sync": lambda d, steps: sync_task(db_path, d, max_comments),
+        "attachments": lambda d, steps: attachments_task(db_path, d),
+        "analyze": lambda d, steps: analyze_task(db_path, d),
+        "changes": lambda d, steps: changes_task(db_path, d, out_dir),
+        # the briefing opens with what changed, so it gets this run's changes
+        "brief": lambda d, steps: brief_task(db_path, d, out_dir, wl.brief_format, steps.get("changes")),
     }
     dockets = list(dict.fromkeys(wl.dockets + [d for d in extra if tracking.DOCKET_ID.match(d)]))
     for docket_id in dockets:
@@ -127,7 +128,7 @@ def track(
         for name, stage in stages.items():
             if name in skip_set:
                 continue
-            outcome = stage(docket_id)
+            outcome = stage(docket_id, run.steps)
             if isinstance(outcome, dict) and "error" in outcome:  # this docket stops here; the others go on
                 run.error = f"{name}: {outcome['error']}"
                 break

@@ -688,22 +688,39 @@ def changes_step(db: str | Path, docket_id: str, out_dir: str | Path) -> dict:
         "stance_shifts": len(result.changes["stance"]["shifted"]),
         "markdown": result.markdown,
         "diff": result.changes,   # the whole diff_states() result
+        "run_at": result.run_at.isoformat(),
+        "previous_run_at": result.previous_run_at.isoformat() if result.previous_run_at else None,
     }
+
+
+def briefing_changes(changes_result: dict | None) -> dict | None:
+    """What `write_briefing(changes=...)` takes, from a `changes_step` result: the diff and the run times."""
+    if not changes_result or "diff" not in changes_result:
+        return None
+    return {**changes_result["diff"], "previous_run_at": changes_result.get("previous_run_at"),
+            "run_at": changes_result.get("run_at")}
 
 
 def briefing_path(out_dir: str | Path, docket_id: str, fmt: str = "html") -> Path:
     return Path(out_dir) / f"{safe_file_stem(docket_id)}.{fmt}"
 
 
-def brief_step(db: str | Path, docket_id: str, out_dir: str | Path, fmt: str = "html") -> dict:
-    """Write the docket's briefing (helper G's `comments.briefing.write_briefing`) next to the changes."""
+def brief_step(
+    db: str | Path, docket_id: str, out_dir: str | Path, fmt: str = "html", changes: dict | None = None,
+) -> dict:
+    """Write the docket's briefing (`comments.briefing.write_briefing`) next to the changes file.
+
+    `changes` is this run's `changes_step` result: the briefing then opens with
+    "What changed since the last run" (None: no such section, e.g. when the
+    changes step was skipped).
+    """
     from comments import store
     from comments.briefing import write_briefing
 
     out = briefing_path(out_dir, docket_id, fmt)
     con = store.connect(db)
     try:
-        write_briefing(con, docket_id, out)
+        write_briefing(con, docket_id, out, changes=briefing_changes(changes))
     finally:
         con.close()
     return {"docket_id": docket_id, "path": str(out)}
@@ -781,7 +798,7 @@ def run_docket(
         "attachments": lambda: attachments_step(db, docket_id),
         "analyze": lambda: analyze_step(db, docket_id),
         "changes": lambda: changes_step(db, docket_id, out_dir),
-        "brief": lambda: brief_step(db, docket_id, out_dir, fmt),
+        "brief": lambda: brief_step(db, docket_id, out_dir, fmt, changes=run.steps.get("changes")),
     }
     for name, step in steps.items():
         if name in skip:

@@ -47,15 +47,19 @@ def write_briefing(
     out: str | Path,
     *,
     show_names: bool = False,
+    changes: dict | None = None,
 ) -> dict:
     """Write the briefing for `docket_id` to `out` (format from its extension).
+
+    With `changes` (a `comments.tracking.diff_states` result plus
+    `previous_run_at`), the briefing opens with "What changed since the last run".
 
     Returns the gathered data (what the file says), e.g. for Prefect artifacts.
     The file is written whole or not at all (temporary file, then rename).
     """
     out = Path(out)
     fmt = briefing_format(out)
-    brief = gather(con, docket_id, show_names=show_names)
+    brief = gather(con, docket_id, show_names=show_names, changes=changes)
     content = render(brief, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")

@@ -81,13 +81,20 @@ def gather(
     max_campaigns: int = 4,
     max_organizations: int = 24,
     stance_eval_path: Path | None = None,
+    changes: dict | None = None,
 ) -> dict:
     """The briefing's content for `docket_id` as plain data (see module doc).
+
+    `changes` is what `comments.tracking.diff_states` returned for this run,
+    plus `previous_run_at` (None on the first run); the briefing then opens
+    with a "What changed since the last run" section (`what_changed`).
 
     Raises InputError for an unknown docket and NotAnalyzedError when the
     docket has not been analyzed yet.
     """
     header = check_ready(con, docket_id)
+    if changes is not None and changes.get("docket_id") not in (None, docket_id):
+        raise InputError(f"the changes given are for docket {changes['docket_id']}, not {docket_id}")
 
     guard = NoGuard() if show_names else NameGuard.from_rows(
         (r["first_name"], r["last_name"], r["title"]) for r in _rows(con, "brief_private_names", docket_id)
@@ -123,12 +130,108 @@ def gather(
         "commenters": commenters,
         "campaigns": campaigns,
         "timeline": timeline,
+        "changes": None if changes is None else what_changed(changes, guard),
         "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
         "show_names": show_names,
         "generated_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
     }
     brief["caveats"] = caveats(brief)
     return brief
+
+
+def what_changed(changes: dict, guard: NameGuard, *, max_ids: int = 10) -> dict:
+    """The tracking diff arranged for the "What changed since the last run" section.
+
+    Every number is copied from `changes` (a `diff_states` result, itself from
+    SQL state); nothing is recounted here. `status` is "first_run" (baseline
+    recorded, nothing to compare), "unchanged" or "changed". Template excerpts
+    and theme labels pass through the briefing's name guard, as the campaign
+    section's excerpts do.
+    """
+    from comments.tracking import STANCE_SHIFT_POINTS, has_changes
+
+    since = _as_datetime(changes.get("previous_run_at"))
+    out = {
+        "since": since,
+        "run_at": _as_datetime(changes.get("run_at")),
+        "comments_before": changes.get("comments_before", 0),
+        "comments_after": changes.get("comments_after", 0),
+        "submissions_before": changes.get("submissions_before", 0),
+        "submissions_after": changes.get("submissions_after", 0),
+    }
+    if changes.get("first_run"):
+        return {**out, "status": "first_run"}
+    if not has_changes(changes):
+        return {**out, "status": "unchanged"}
+
+    new_ids = list(changes.get("new_comments") or [])
+    out.update(
+        status="changed",
+        new_comments=len(new_ids),
+        new_comment_links=[{"comment_id": c, "url": comment_url(c)} for c in new_ids[:max_ids]],
+        new_comments_not_listed=max(0, len(new_ids) - max_ids),
+        removed_comments=len(changes.get("removed_comments") or []),
+        new_campaigns=[
+            {**{k: c.get(k) for k in ("campaign_id", "size", "submissions", "stance")},
+             "excerpt": guard.redact(c.get("excerpt") or "")}
+            for c in changes.get("new_campaigns") or []
+        ],
+        grown_campaigns=[
+            {k: c.get(k) for k in ("campaign_id", "added", "size_before", "size_after",
+                                   "submissions_before", "submissions_after", "stance")}
+            for c in changes.get("grown_campaigns") or []
+        ],
+        shrunk_campaigns=[
+            {k: c.get(k) for k in ("campaign_id", "size_before", "size_after")}
+            for c in changes.get("shrunk_campaigns") or []
+        ],
+        gone_campaigns=[{k: c.get(k) for k in ("campaign_id", "size")} for c in changes.get("gone_campaigns") or []],
+        new_themes=[
+            {"theme_id": t.get("theme_id"), "label": guard.redact(t.get("label") or ""),
+             "comments": t.get("comments", 0), "unique_texts": t.get("unique_texts", 0)}
+            for t in changes.get("new_themes") or []
+        ],
+        grown_themes=[
+            {"theme_id": t.get("theme_id"), "label": guard.redact(t.get("label") or ""), "added": t.get("added", 0),
+             "comments_before": t.get("comments_before", 0), "comments_after": t.get("comments_after", 0)}
+            for t in changes.get("grown_themes") or []
+        ],
+        shrunk_themes=[
+            {"theme_id": t.get("theme_id"), "label": guard.redact(t.get("label") or ""),
+             "comments_before": t.get("comments_before", 0), "comments_after": t.get("comments_after", 0)}
+            for t in changes.get("shrunk_themes") or []
+        ],
+        gone_themes=[
+            {"theme_id": t.get("theme_id"), "label": guard.redact(t.get("label") or "")}
+            for t in changes.get("gone_themes") or []
+        ],
+    )
+    by = (changes.get("stance") or {}).get("by") or {}
+    blank = {"before": 0, "after": 0, "delta": 0, "share_before": 0.0, "share_after": 0.0, "points": 0.0}
+    out["stance"] = [
+        {"stance": s,
+         "unique_texts": (by.get("unique_texts") or {}).get(s, blank),
+         "submissions": (by.get("submissions") or {}).get(s, blank)}
+        for s in STANCES
+    ]
+    out["shift_threshold"] = STANCE_SHIFT_POINTS
+    out["stance_moved"] = any(r[m]["delta"] for r in out["stance"] for m in ("unique_texts", "submissions"))
+    # Shifts past the tracking threshold, by the two measures the briefing uses.
+    out["stance_shifted"] = [
+        {k: s[k] for k in ("stance", "measure", "share_before", "share_after", "points", "before", "after")}
+        for s in (changes.get("stance") or {}).get("shifted") or []
+        if s.get("measure") in ("unique_texts", "submissions")
+    ]
+    return out
+
+
+def _as_datetime(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def _attribution(row: dict, show_names: bool) -> str:

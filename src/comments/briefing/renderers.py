@@ -26,6 +26,22 @@ def fmt_num(value) -> str:
     return f"{int(value):,}"
 
 
+def fmt_signed(value) -> str:
+    """A change with its sign: +2, −3, 0; +1.5 for fractional values (percentage points)."""
+    value = value or 0
+    if isinstance(value, float) and not value.is_integer():
+        text = f"{abs(value):,.1f}"
+    else:
+        text = f"{abs(int(value)):,}"
+    return ("+" if value > 0 else "−" if value < 0 else "") + text
+
+
+def fmt_points(value) -> str:
+    """Percentage points with sign and one decimal: +12.0, −3.5, 0.0."""
+    value = float(value or 0)
+    return ("+" if value > 0 else "−" if value < 0 else "") + f"{abs(value):.1f}"
+
+
 def fmt_day(value) -> str:
     if value is None:
         return "not recorded"
@@ -49,7 +65,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt_num, day=fmt_day, when=fmt_when)
+    env.filters.update(num=fmt_num, day=fmt_day, when=fmt_when, signed=fmt_signed, points=fmt_points)
     return env
 
 
@@ -92,6 +108,7 @@ def to_markdown(brief: dict) -> str:
         "_Names of private individuals are shown (--show-names)._" if brief["show_names"]
         else "_Names of private individuals are withheld; organizations and government bodies are named._",
         "",
+        *_changes_markdown(brief.get("changes")),
         "## 1. The numbers",
         "",
         f"{fmt_num(h['comments_posted'])} comments are posted; with the {fmt_num(h['agency_duplicates'])} further copies "
@@ -167,6 +184,158 @@ def to_markdown(brief: dict) -> str:
     return "\n".join(out)
 
 
+def changes_heading(w: dict) -> str:
+    return "What changed since the last run" + (f" ({fmt_when(w['since'])})" if w.get("since") else "")
+
+
+def changes_lines(w: dict) -> dict:
+    """The plain sentences of the what-changed section that Markdown and Word share (numbers only, no comment text)."""
+    out = {
+        "first_run": f"First tracked run: baseline recorded ({fmt_num(w['comments_after'])} comments posted). "
+                     "The next run will report what changed.",
+        "unchanged": f"No changes since {fmt_when(w['since'])}: no new comments, and campaigns, themes and stance "
+                     "are as they were.",
+    }
+    if w["status"] != "changed":
+        return out
+    n = w["new_comments"]
+    comments = (f"{fmt_num(n)} new comment{'s' if n != 1 else ''}: posted comments {fmt_num(w['comments_before'])} → "
+                f"{fmt_num(w['comments_after'])}, submissions represented {fmt_num(w['submissions_before'])} → "
+                f"{fmt_num(w['submissions_after'])}.")
+    if w["removed_comments"]:
+        r = w["removed_comments"]
+        comments += f" {fmt_num(r)} earlier comment{'s are' if r != 1 else ' is'} no longer in the docket."
+    out["comments"] = comments
+    out["stance"] = (
+        " ".join(f"{s['stance']} by {s['measure'].replace('_', ' ')}: {s['share_before']}% → {s['share_after']}% "
+                 f"({fmt_points(s['points'])} points)." for s in w["stance_shifted"])
+        or f"No stance share moved by {fmt_num(w['shift_threshold'])} points or more."
+    )
+    out["stance_header"] = ["Stance", "Unique texts", "Change", "Share", "Submissions represented", "Change", "Share"]
+    out["stance_rows"] = [
+        [r["stance"]] + [
+            cell for m in ("unique_texts", "submissions") for cell in (
+                f"{fmt_num(r[m]['before'])} → {fmt_num(r[m]['after'])}", fmt_signed(r[m]["delta"]),
+                f"{r[m]['share_after']}% ({fmt_points(r[m]['points'])})")
+        ]
+        for r in w["stance"]
+    ]
+    return out
+
+
+def _changes_markdown(w: dict | None) -> list[str]:
+    if not w:
+        return []
+    e = md_escape
+    text = changes_lines(w)
+    out = [f"## {changes_heading(w)}", ""]
+    if w["status"] != "changed":
+        return out + [text[w["status"]], ""]
+    out += [f"**Comments.** {text['comments']}", ""]
+    if w["new_comment_links"]:
+        more = f" and {fmt_num(w['new_comments_not_listed'])} more" if w["new_comments_not_listed"] else ""
+        out += ["New: " + ", ".join(f"[{e(c['comment_id'])}]({c['url']})" for c in w["new_comment_links"]) + more, ""]
+    out += ["**Campaigns.**", ""]
+    if not (w["new_campaigns"] or w["grown_campaigns"] or w["shrunk_campaigns"] or w["gone_campaigns"]):
+        out.append("- No new campaigns, and no campaign changed size.")
+    for k in w["new_campaigns"]:
+        line = (f"- **New campaign {e(k['campaign_id'])}**: {fmt_num(k['size'])} copies ({fmt_num(k['submissions'])} "
+                f"submissions represented), stance {e(k['stance'] or 'unclear')}.")
+        out.append(line + (f" Template begins: “{e(k['excerpt'])}”" if k["excerpt"] else ""))
+    for k in w["grown_campaigns"]:
+        out.append(f"- **Campaign {e(k['campaign_id'])} grew by {fmt_num(k['added'])}**: {fmt_num(k['size_before'])} → "
+                   f"{fmt_num(k['size_after'])} copies ({fmt_num(k['submissions_before'])} → "
+                   f"{fmt_num(k['submissions_after'])} submissions represented).")
+    for k in w["shrunk_campaigns"]:
+        out.append(f"- Campaign {e(k['campaign_id'])} shrank: {fmt_num(k['size_before'])} → {fmt_num(k['size_after'])} copies.")
+    for k in w["gone_campaigns"]:
+        out.append(f"- Campaign {e(k['campaign_id'])} ({fmt_num(k['size'])} copies) is no longer found.")
+    out += ["", f"**Stance.** {text['stance']}", ""]
+    if w["stance_moved"]:
+        out += ["| " + " | ".join(text["stance_header"]) + " |", "|---|---:|---:|---:|---:|---:|---:|"]
+        out += ["| " + " | ".join(row) + " |" for row in text["stance_rows"]]
+        out.append("")
+    out += ["**Themes.**", ""]
+    if not (w["new_themes"] or w["grown_themes"] or w["shrunk_themes"] or w["gone_themes"]):
+        out.append("- No new themes, and no theme changed size.")
+    for t in w["new_themes"]:
+        out.append(f"- **New theme** “{e(t['label'])}”: {fmt_num(t['comments'])} comments "
+                   f"({fmt_num(t['unique_texts'])} unique texts).")
+    for t in w["grown_themes"]:
+        out.append(f"- “{e(t['label'])}” **grew by {fmt_num(t['added'])}**: {fmt_num(t['comments_before'])} → "
+                   f"{fmt_num(t['comments_after'])} comments.")
+    for t in w["shrunk_themes"]:
+        out.append(f"- “{e(t['label'])}” shrank: {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.")
+    for t in w["gone_themes"]:
+        out.append(f"- “{e(t['label'])}” is no longer found.")
+    return out + [""]
+
+
+def _changes_docx(doc, w: dict | None) -> None:
+    if not w:
+        return
+    text = changes_lines(w)
+    doc.add_heading(changes_heading(w), level=2)
+    if w["status"] != "changed":
+        doc.add_paragraph(text[w["status"]])
+        return
+
+    def labeled(label: str, rest: str = ""):
+        p = doc.add_paragraph()
+        p.add_run(label).bold = True
+        if rest:
+            p.add_run(" " + rest)
+        return p
+
+    labeled("Comments.", text["comments"])
+    if w["new_comment_links"]:
+        p = doc.add_paragraph("New: ")
+        for i, c in enumerate(w["new_comment_links"]):
+            if i:
+                p.add_run(", ")
+            _hyperlink(p, c["url"], c["comment_id"])
+        if w["new_comments_not_listed"]:
+            p.add_run(f" and {fmt_num(w['new_comments_not_listed'])} more")
+    labeled("Campaigns.")
+    if not (w["new_campaigns"] or w["grown_campaigns"] or w["shrunk_campaigns"] or w["gone_campaigns"]):
+        doc.add_paragraph("No new campaigns, and no campaign changed size.", style="List Bullet")
+    for k in w["new_campaigns"]:
+        p = doc.add_paragraph(style="List Bullet")
+        p.add_run(f"New campaign {k['campaign_id']}").bold = True
+        p.add_run(f": {fmt_num(k['size'])} copies ({fmt_num(k['submissions'])} submissions represented), "
+                  f"stance {k['stance'] or 'unclear'}." + (f" Template begins: “{k['excerpt']}”" if k["excerpt"] else ""))
+    for k in w["grown_campaigns"]:
+        p = doc.add_paragraph(style="List Bullet")
+        p.add_run(f"Campaign {k['campaign_id']} grew by {fmt_num(k['added'])}").bold = True
+        p.add_run(f": {fmt_num(k['size_before'])} → {fmt_num(k['size_after'])} copies "
+                  f"({fmt_num(k['submissions_before'])} → {fmt_num(k['submissions_after'])} submissions represented).")
+    for k in w["shrunk_campaigns"]:
+        doc.add_paragraph(f"Campaign {k['campaign_id']} shrank: {fmt_num(k['size_before'])} → "
+                          f"{fmt_num(k['size_after'])} copies.", style="List Bullet")
+    for k in w["gone_campaigns"]:
+        doc.add_paragraph(f"Campaign {k['campaign_id']} ({fmt_num(k['size'])} copies) is no longer found.", style="List Bullet")
+    labeled("Stance.", text["stance"])
+    if w["stance_moved"]:
+        _table(doc, text["stance_header"], text["stance_rows"])
+    labeled("Themes.")
+    if not (w["new_themes"] or w["grown_themes"] or w["shrunk_themes"] or w["gone_themes"]):
+        doc.add_paragraph("No new themes, and no theme changed size.", style="List Bullet")
+    for t in w["new_themes"]:
+        p = doc.add_paragraph(style="List Bullet")
+        p.add_run("New theme").bold = True
+        p.add_run(f" “{t['label']}”: {fmt_num(t['comments'])} comments ({fmt_num(t['unique_texts'])} unique texts).")
+    for t in w["grown_themes"]:
+        p = doc.add_paragraph(style="List Bullet")
+        p.add_run(f"“{t['label']}” ")
+        p.add_run(f"grew by {fmt_num(t['added'])}").bold = True
+        p.add_run(f": {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.")
+    for t in w["shrunk_themes"]:
+        doc.add_paragraph(f"“{t['label']}” shrank: {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.",
+                          style="List Bullet")
+    for t in w["gone_themes"]:
+        doc.add_paragraph(f"“{t['label']}” is no longer found.", style="List Bullet")
+
+
 def to_docx(brief: dict) -> bytes:
     from docx import Document
     from docx.shared import Inches, Pt
@@ -192,6 +361,7 @@ def to_docx(brief: dict) -> bytes:
         "Names of private individuals are shown (--show-names)." if brief["show_names"]
         else "Names of private individuals are withheld; organizations and government bodies are named."
     ).runs[0].italic = True
+    _changes_docx(doc, brief.get("changes"))
 
     doc.add_heading("1. The numbers", level=2)
     doc.add_paragraph(
