@@ -280,12 +280,15 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
         return _all_other(units, p_unit, p_span, params, previous)
     unit_weight = np.array([u.comments for u in units], dtype=float)
     centroids, ids = _merge_close(centroids, ids, z_fit, p_unit_arr[fit_idx], unit_weight, params)
-    centroids, ids = _settle(centroids, ids, z_fit, p_unit_arr[fit_idx], params)
+    allowed = _allowed(ids, units, previous)
+    centroids, ids, allowed = _settle(centroids, ids, z_fit, p_unit_arr[fit_idx], params, allowed)
     if len(centroids) == 0:
         return _all_other(units, p_unit, p_span, params, previous)
     k = len(centroids)
 
     sims = z_all @ centroids.T
+    if allowed is not None:
+        sims = np.where(allowed[p_unit_arr], sims, -np.inf)
     p_cluster = sims.argmax(axis=1)
     p_sim = sims[np.arange(n), p_cluster]
     p_cluster = np.where((p_sim >= params.min_similarity) & ~framing, p_cluster, -1)
@@ -454,7 +457,28 @@ def _previous_centroids(previous, units, z_fit, fit_units, vec, svd, params):
     return (centroids, fit), ids
 
 
-def _settle(centroids, ids, z_fit, fit_units, params, max_iter: int = 15):
+def _allowed(ids: list[str], units: list[Unit], previous: list[PreviousTheme]) -> np.ndarray | None:
+    """Re-run: which themes each unit may join (units x themes), or None on a first run.
+
+    A text seen last time stays in the themes it was in (or the catch-all): a
+    re-run does not reshuffle old comments, and a theme born this run is made
+    of new texts only (so its label and quotes describe the new topic).
+    New texts may join any theme.
+    """
+    if not previous:
+        return None
+    held_by: dict[str, set[str]] = defaultdict(set)
+    for p in previous:
+        for key in p.unit_keys:
+            held_by[key].add(p.theme_id)
+    out = np.ones((len(units), len(ids)), dtype=bool)
+    for ui, u in enumerate(units):
+        if u.key in held_by:
+            out[ui] = [bool(t) and t in held_by[u.key] for t in ids]
+    return out
+
+
+def _settle(centroids, ids, z_fit, fit_units, params, allowed=None, max_iter: int = 15):
     """Iterate assignment -> unit membership -> `_rebuild` to a fixed point, dropping
     themes of too few texts on the way.
 
@@ -468,6 +492,8 @@ def _settle(centroids, ids, z_fit, fit_units, params, max_iter: int = 15):
         if len(centroids) == 0:
             break
         sims = z_fit @ centroids.T
+        if allowed is not None:
+            sims = np.where(allowed[fit_units], sims, -np.inf)
         a = sims.argmax(axis=1)
         a[sims[np.arange(len(a)), a] < params.min_similarity] = -1
         held = [np.unique(fit_units[a == c]) for c in range(len(centroids))]
@@ -476,6 +502,8 @@ def _settle(centroids, ids, z_fit, fit_units, params, max_iter: int = 15):
             # the smallest goes; ties: the newest
             drop = min(range(len(centroids)), key=lambda c: (sizes[c], ids[c] != "", ids[c]))
             centroids = np.delete(centroids, drop, axis=0)
+            if allowed is not None:
+                allowed = np.delete(allowed, drop, axis=1)
             del ids[drop]
             last = None
             continue
@@ -483,7 +511,7 @@ def _settle(centroids, ids, z_fit, fit_units, params, max_iter: int = 15):
             break
         last = held
         centroids = _rebuild(held, z_fit, fit_units, params, start=centroids)
-    return centroids, ids
+    return centroids, ids, allowed
 
 
 def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, params):
@@ -497,11 +525,11 @@ def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, p
     centroids, ids = seeds, list(seed_ids)
     room = params.max_themes - len(centroids)
     n_unfit_units = len(set(fit_units[unfit].tolist()))
-    if room > 0 and n_unfit_units >= 2 * params.min_units and len(unfit) >= 6:
+    if room > 0 and n_unfit_units >= params.min_units:
         # The misfits are mostly scattered one-offs; a new topic shows up as a
         # tight cluster among them (members close to their centroid).
         z_new = z_fit[unfit]
-        k_new = max(2, min(8, n_unfit_units // params.min_units, len(unfit) // 3))
+        k_new = min(len(unfit), max(2, min(8, n_unfit_units // params.min_units, len(unfit) // 3)))
         new = l2(_kmeans(z_new, k_new, params).cluster_centers_)
         labels = (z_new @ new.T).argmax(axis=1)
         found = []

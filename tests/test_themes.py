@@ -1,0 +1,194 @@
+"""Themes on the bundled real docket CMS-2022-0163: labels a reader can use, verbatim quotes, stable ids."""
+
+from __future__ import annotations
+
+import copy
+import glob
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from comments import records, store
+from comments.analysis.pipeline import analyze_docket
+from comments.analysis.themes import PreviousTheme, Unit, find_themes, load_previous_themes
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMENTS_DIR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
+DOCKET = "CMS-2022-0163"
+
+
+def _details() -> list[dict]:
+    return [json.loads(Path(f).read_text(encoding="utf-8")) for f in sorted(glob.glob(str(COMMENTS_DIR / "*.json")))]
+
+
+def _held_out(detail: dict) -> bool:
+    """A fixed ~1 in 12 of the comments arrive only in the second run."""
+    return int(detail["data"]["id"].rsplit("-", 1)[1]) % 12 == 5
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("’", "").replace("'", ""))) + " "
+
+
+# Five different letters on a topic the docket never raises.
+NEW_TOPIC = [
+    "Veterinary telehealth for livestock should be listed too. Rural ranchers cannot find a large-animal "
+    "veterinarian who offers veterinary telehealth visits for cattle, and a directory of livestock vets would save herds.",
+    "As a dairy farmer I rely on veterinary telehealth when a cow is sick at night. Please add large-animal "
+    "veterinarians and their livestock telehealth hours so farmers can find one quickly.",
+    "Livestock producers in our county lost calves because no large-animal veterinarian was reachable. A listing of "
+    "veterinary telehealth services for livestock would help ranchers and their herds.",
+    "Our sheep and goat cooperative asks that veterinary telehealth providers for livestock be searchable by county, "
+    "since large-animal veterinarians are scarce and ranchers drive hours to reach one.",
+    "Veterinary telehealth has kept our cattle herd healthy, but finding a large-animal veterinarian licensed in the "
+    "state is hard. Livestock owners need a directory of these veterinarians and their telehealth services.",
+]
+
+
+# Five different letters on a topic the docket never raises.
+NEW_TOPIC = [
+    "Veterinary telehealth for livestock should be listed too. Rural ranchers cannot find a large-animal "
+    "veterinarian who offers veterinary telehealth visits for cattle, and a directory of livestock vets would save herds.",
+    "As a dairy farmer I rely on veterinary telehealth when a cow is sick at night. Please add large-animal "
+    "veterinarians and their livestock telehealth hours so farmers can find one quickly.",
+    "Livestock producers in our county lost calves because no large-animal veterinarian was reachable. A listing of "
+    "veterinary telehealth services for livestock would help ranchers and their herds.",
+    "Our sheep and goat cooperative asks that veterinary telehealth providers for livestock be searchable by county, "
+    "since large-animal veterinarians are scarce and ranchers drive hours to reach one.",
+    "Veterinary telehealth has kept our cattle herd healthy, but finding a large-animal veterinarian licensed in the "
+    "state is hard. Livestock owners need a directory of these veterinarians and their telehealth services.",
+]
+
+
+def _new_comment(template: dict, comment_id: str, text: str) -> dict:
+    detail = copy.deepcopy(template)
+    detail["data"]["id"] = comment_id
+    detail["data"]["attributes"].update(comment=text, firstName="Anonymous", lastName="Anonymous")
+    detail.pop("included", None)
+    detail["data"].get("relationships", {}).pop("attachments", None)
+    return detail
+
+
+def _state(con) -> dict:
+    themes = con.execute(
+        "select theme_id, label, keywords, is_catch_all, quotes from themes where docket_id = ? order by theme_id", [DOCKET]
+    ).fetchall()
+    held = con.execute(
+        "select theme_id, list(comment_id order by comment_id) from comment_themes where docket_id = ? group by 1", [DOCKET]
+    ).fetchall()
+    primary = con.execute("select comment_id, theme_id from comment_themes where docket_id = ? and is_primary", [DOCKET]).fetchall()
+    return {
+        "themes": [dict(zip(("theme_id", "label", "keywords", "is_catch_all", "quotes"), r, strict=True)) for r in themes],
+        "held": dict(held), "primary": dict(primary),
+    }
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The pipeline on most of the docket; again after the held-out comments and a new topic arrive."""
+    details = _details()
+    con = store.connect(tmp_path_factory.mktemp("themes") / "comments.duckdb")
+    records.save_comments(con, [d for d in details if not _held_out(d)], source="mirrulations")
+    analyze_docket(con, DOCKET)
+    first = _state(con)
+    added = [d for d in details if _held_out(d)]
+    added += [_new_comment(details[0], f"{DOCKET}-{9500 + i}", text) for i, text in enumerate(NEW_TOPIC)]
+    records.save_comments(con, added, source="mirrulations")
+    analyze_docket(con, DOCKET)
+    second = _state(con)
+    bodies = dict(con.execute("select comment_id, body from comment_bodies where docket_id = ?", [DOCKET]).fetchall())
+    yield first, second, bodies
+    con.close()
+
+
+def test_labels_are_phrases_readers_wrote(two_runs):
+    stop = ENGLISH_STOP_WORDS | {"cms", "comment", "comments"}
+    *runs, bodies = two_runs
+    for run in runs:
+        themes = [t for t in run["themes"] if not t["is_catch_all"]]
+        labels = [t["label"] for t in themes]
+        assert len(labels) >= 3
+        assert len(set(map(str.lower, labels))) == len(labels), "no two themes share a label"
+        for t in themes:
+            words = _words(t["label"]).split()
+            assert 2 <= len(words) <= 5, t["label"]
+            assert words[0] not in stop and words[-1] not in stop, f"stop-word bounded label {t['label']!r}"
+            holders = [c for c in run["held"][t["theme_id"]] if _words(t["label"]) in _words(bodies[c])]
+            assert len(holders) >= 2, f"label {t['label']!r} is not a phrase of the theme's comments"
+        for i, a in enumerate(themes):
+            for b in themes[i + 1:]:
+                ka, kb = set(a["keywords"]), set(b["keywords"])
+                assert len(ka & kb) / len(ka | kb) < 0.5, f"near-duplicate themes {a['label']!r} / {b['label']!r}"
+
+
+def test_quotes_are_verbatim_informative_sentences(two_runs):
+    *runs, bodies = two_runs
+    for run in runs:
+        for t in run["themes"]:
+            assert 3 <= len(t["quotes"]) <= 5 or t["is_catch_all"], t["label"]
+            for q in t["quotes"]:
+                assert q["quote"] in bodies[q["comment_id"]], "quote is an exact substring of the effective text"
+                assert len(q["quote"].split()) >= 8
+                assert not re.match(r"\s*(dear|hello|to whom)\b", q["quote"], re.I), q["quote"]
+                assert not re.search(r"see attach|sincerely|regards", q["quote"], re.I), q["quote"]
+
+
+def test_sex_and_gender_is_one_theme(two_runs):
+    *runs, _ = two_runs
+    for run in runs:
+        about_sex = [t["label"] for t in run["themes"] if not t["is_catch_all"]
+                     and {"sex", "gender", "women", "male", "female"} & set(t["keywords"][:3])]
+        assert len(about_sex) == 1, about_sex
+
+
+def test_ids_are_stable_and_a_new_topic_gets_a_new_id(two_runs):
+    first, second, _ = two_runs
+    ids1 = {t["theme_id"] for t in first["themes"]}
+    ids2 = {t["theme_id"] for t in second["themes"]}
+    # Comments present both times mostly keep their primary theme id.
+    both = [c for c in first["primary"] if c in second["primary"]]
+    kept = sum(first["primary"][c] == second["primary"][c] for c in both)
+    assert kept >= 0.9 * len(both), f"only {kept}/{len(both)} comments kept their theme id"
+    # Every theme of run 1 still exists: the held-out comments fit the existing themes.
+    assert ids1 <= ids2, f"gone: {sorted(ids1 - ids2)}"
+    # The new topic is one new theme, and nothing else is new.
+    new_ids = {second["primary"][f"{DOCKET}-{9500 + i}"] for i in range(len(NEW_TOPIC))}
+    assert len(new_ids) == 1 and not new_ids & ids1, new_ids
+    assert ids2 - ids1 == new_ids, [t["label"] for t in second["themes"] if t["theme_id"] in ids2 - ids1]
+    label = next(t["label"] for t in second["themes"] if t["theme_id"] in new_ids).lower()
+    assert any(w in label for w in ("veterinar", "livestock", "large-animal", "telehealth")), label
+
+
+def test_same_input_same_themes_whatever_the_order(two_runs):
+    _, _, bodies = two_runs
+    units = [Unit(cid, cid, text) for cid, text in sorted(bodies.items())[:300]]
+    a = find_themes(units)
+    b = find_themes(list(reversed(units)))
+    assert [(t.theme_id, t.label, t.keywords, t.unit_keys, t.quotes) for t in a.themes] == \
+           [(t.theme_id, t.label, t.keywords, t.unit_keys, t.quotes) for t in b.themes]
+    assert a.assignments == b.assignments
+    # A re-run on the same texts, given its own themes as the previous run, changes nothing.
+    prev = [PreviousTheme(t.theme_id, tuple(t.keywords), t.is_catch_all, tuple(t.unit_keys)) for t in a.themes]
+    c = find_themes(units, previous=prev)
+    assert [(t.theme_id, t.label, t.unit_keys) for t in c.themes] == [(t.theme_id, t.label, t.unit_keys) for t in a.themes]
+    assert c.assignments == a.assignments
+
+
+def test_previous_themes_are_read_back_with_the_units_they_held(tmp_path):
+    con = store.connect(tmp_path / "c.duckdb")
+    con.execute("""insert into themes (docket_id, theme_id, label, keywords, is_catch_all, rank, unique_texts,
+                   comments, submissions, quotes, run_id) values
+                   ('D', 'T001', 'Biological sex', ['sex'], false, 1, 2, 3, 3, [], 'r'),
+                   ('D', 'T002', 'Other topics', [], true, 2, 1, 1, 1, [], 'r')""")
+    con.execute("""insert into comment_themes (docket_id, comment_id, theme_id, score, is_primary, run_id) values
+                   ('D', 'c1', 'T001', 1, true, 'r'), ('D', 'c2', 'T001', 1, true, 'r'),
+                   ('D', 'c3', 'T001', 0.5, true, 'r'), ('D', 'c3', 'T002', 0.5, false, 'r')""")
+    con.execute("""insert into campaign_members (docket_id, campaign_id, comment_id, similarity, is_template, is_exact,
+                   unique_additions, run_id) values ('D', 'C0001', 'c1', 1, true, true, [], 'r'),
+                   ('D', 'C0001', 'c2', 1, false, true, [], 'r')""")
+    prev = load_previous_themes(con, "D")
+    assert prev == [PreviousTheme("T001", ("sex",), False, ("c3", "campaign:C0001")),
+                    PreviousTheme("T002", (), True, ("c3",))]
