@@ -206,6 +206,7 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert first.failed == [], first.summary()
     assert first.dockets[0].changes["first_run"]
     assert (out / f"{DOCKET}.changes.md").is_file() and (out / f"{DOCKET}.html").is_file()
+    assert "First tracked run: baseline recorded" in (out / f"{DOCKET}.html").read_text(encoding="utf-8")
     camps_before, themes_before, stance_before = _db_state(db)
     assert len(camps_before) >= 1  # the real campaign, 10 copies
 
@@ -273,6 +274,20 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     # Private names never reach the section (the new letters are signed by "Pat Quill<n>").
     assert not re.search(r"Quill\d", md)
     assert server.stats["comment_detail"] == 45 + 10   # each comment fetched once
+    # The briefing opens with the same changes, its numbers those of the diff.
+    page = (out / f"{DOCKET}.html").read_text(encoding="utf-8")
+    opening = page[page.index('<section id="changes"'):page.index('<section id="headline"')]
+
+    def metric(key):
+        return [int(v) for v in re.findall(rf'data-metric="{re.escape(key)}" data-value="(-?\d+)"', opening)]
+
+    assert metric("changes_new_comments") == [10]
+    assert metric(f"changes_campaign_{new_campaign}_size") == [6]
+    assert metric(f"changes_campaign_{old_campaign}_added") == [2]
+    for s in tracking.STANCES:
+        assert metric(f"changes_stance_{s}_submissions_delta") == [snapshot_row["stance"]["by"]["submissions"][s]["delta"]]
+    assert all(metric(f"changes_theme_{t}_added") for t in ch["grown_themes"])
+    assert not re.search(r"Quill\d", page)
 
     third = tracking.run_watchlist(wl)                  # nothing new
     assert "No changes" in third.dockets[0].changes["markdown"]
