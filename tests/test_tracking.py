@@ -404,7 +404,8 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
         assert run.state.is_completed(), f"{run.state!r}\n{serve_log[-3000:]}"
         changes = tmp_path / "briefings" / f"{DOCKET}.changes.md"
         assert changes.is_file() and "First tracking run" in changes.read_text(encoding="utf-8")
-        assert (tmp_path / "briefings" / f"{DOCKET}.html").is_file()
+        # the flow hands the run's changes to the briefing, which opens with them
+        assert "First tracked run: baseline recorded" in (tmp_path / "briefings" / f"{DOCKET}.html").read_text(encoding="utf-8")
         assert "Traceback" not in serve_log, serve_log[-3000:]
         # The flow published its artifacts to the server.
         arts = requests.post(f"{api}/artifacts/filter", json={}, timeout=5).json()
