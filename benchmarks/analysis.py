@@ -150,16 +150,17 @@ def run_one(db: str) -> None:
     from comments.analysis.pipeline import analyze_docket
 
     con = store.connect(db)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = analyze_docket(con, DOCKET)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     head = con.execute(
         (ROOT / "sql/reports/headline_numbers.sql").read_text(encoding="utf-8"), {"docket_id": DOCKET}
     ).fetchone()
     con.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "seconds": round(elapsed, 2), "peak_mb": round(peak_mb), "timings": result.timings,
+        "seconds": round(elapsed, 2), "cpu_seconds": round(cpu, 2), "peak_mb": round(peak_mb),
+        "timings": result.timings, "cpu_timings": result.cpu_timings, "peak_mb_by_step": result.peak_mb,
         "comments": result.comments, "unique_texts": result.unique_texts, "campaigns": result.campaigns,
         "campaign_members": result.campaign_members, "themes": result.themes, "bursts": result.bursts,
         "reconciles": bool(head[-3] and head[-2] and head[-1]),
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         run_one(args.run)
         return 0
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    print(f"{'comments':>10} {'gen s':>7} {'analyze s':>9} {'peak MB':>8} {'unique':>8} {'campaigns':>9} {'themes':>6} {'bursts':>6}  steps (s)")
+    print(f"{'comments':>10} {'gen s':>7} {'analyze s':>9} {'CPU s':>7} {'peak MB':>8} {'unique':>8} {'campaigns':>9} {'themes':>6} {'bursts':>6}")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(args.keep) if args.keep else Path(tmp) / f"bench-{n}.duckdb"
@@ -190,9 +191,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(out.stderr, file=sys.stderr)
                 return 1
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{r['comments']:>10,} {gen_s:>7.1f} {r['seconds']:>9.1f} {r['peak_mb']:>8,} {r['unique_texts']:>8,} "
-                  f"{r['campaigns']:>9,} {r['themes']:>6} {r['bursts']:>6}  {r['timings']}  reconciles={r['reconciles']}",
-                  flush=True)
+            print(f"{r['comments']:>10,} {gen_s:>7.1f} {r['seconds']:>9.1f} {r['cpu_seconds']:>7.1f} {r['peak_mb']:>8,} "
+                  f"{r['unique_texts']:>8,} {r['campaigns']:>9,} {r['themes']:>6} {r['bursts']:>6}  "
+                  f"reconciles={r['reconciles']}", flush=True)
+            # per step: wall s / CPU s / peak MB reached by the end of the step
+            for step, wall in r["timings"].items():
+                print(f"{'':>12}{step:<22} wall {wall:>7.1f}  cpu {r['cpu_timings'][step]:>7.1f}  "
+                      f"peak {r['peak_mb_by_step'][step]:>6,} MB", flush=True)
     return 0
 
 

@@ -33,7 +33,7 @@ from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.normalize import text_key
-from comments.analysis.themes import ThemeParams, Unit, find_themes, load_previous_themes
+from comments.analysis.themes import ThemeParams, Unit, find_themes
 from comments.errors import InputError
 from comments.progress import ProgressFn, noop
 from comments.records import now_utc
@@ -84,21 +84,17 @@ class AnalysisResult:
         )
 
 
-# Only the columns the analysis uses (never `raw`). `who_no` numbers the distinct
-# combinations of the fields that decide who commented, so each combination is
-# classified once however many comments share it.
-_READ_SQL = """
-select
-    c.comment_id, coalesce(b.body, '') as body,
-    c.posted_date, c.received_date, coalesce(c.duplicate_comments, 0)::bigint as duplicate_comments,
-    c.category, c.organization, c.gov_agency, c.gov_agency_type, c.first_name, c.last_name, c.title,
-    dense_rank() over (order by c.category, c.organization, c.gov_agency, c.gov_agency_type,
-                                c.first_name, c.last_name, c.title) - 1 as who_no
-from comments c
-join comment_bodies b using (comment_id)
-where c.docket_id = ?
-order by c.comment_id
+# Only the columns the analysis uses (never `raw`), in two queries: the small
+# per-comment columns sorted by comment id, and the texts streamed unsorted (a
+# sort or a join would make DuckDB hold every text of the docket at once).
+_READ_FIELDS_SQL = """
+select comment_id, posted_date, received_date, coalesce(duplicate_comments, 0)::bigint as duplicate_comments,
+       category, organization, gov_agency, gov_agency_type, first_name, last_name, title
+from comments
+where docket_id = ?
+order by comment_id
 """
+_READ_BODIES_SQL = "select comment_id, coalesce(body, '') as body from comment_bodies where docket_id = ?"
 _WHO_FIELDS = ("category", "organization", "gov_agency", "gov_agency_type", "first_name", "last_name", "title")
 # Columns every analysis row carries with the same value: filled in SQL when written.
 _CONSTANT = ("docket_id", "run_id")
@@ -320,7 +316,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     clock.lap("campaign_rows_bursts")
     progress(1)
 
-    themes = find_themes(units, params.themes, previous=load_previous_themes(con, docket_id))
+    themes = find_themes(units, params.themes, previous=_previous_themes(con, docket_id))
     del units
     clock.lap("themes")
     theme_rows = []
@@ -435,14 +431,37 @@ def _read(con, docket_id: str, batch: int = 50_000) -> _Comments:
     Campaign copies repeat the same (often long) text thousands of times: the
     texts are deduplicated per batch in Arrow (dictionary encoding) and then
     across batches, so a million-comment docket holds each text once as a
-    Python string and never a Python object per row for the other columns.
+    Python string, and no Python object per row for the other columns. The
+    fields that decide who commented are numbered by distinct combination
+    (`who_no`), so each combination is classified once.
     """
-    reader = con.sql(_READ_SQL, params=[docket_id]).to_arrow_reader(batch)
+    fields = con.sql(_READ_FIELDS_SQL, params=[docket_id]).to_arrow_table()
+    ids_array = fields.column("comment_id")
+    n = fields.num_rows
+    combo_no: dict[tuple, int] = {}
+    who_no = np.empty(n, dtype=np.int64)
+    pos = 0
+    for rb in fields.select(list(_WHO_FIELDS)).to_batches(batch):
+        for tup in zip(*(rb.column(f).to_pylist() for f in _WHO_FIELDS), strict=True):
+            k = combo_no.get(tup)
+            if k is None:
+                k = combo_no[tup] = len(combo_no)
+            who_no[pos] = k
+            pos += 1
+    who = pa.Table.from_pylist([dict(zip(_WHO_FIELDS, tup, strict=True)) for tup in combo_no],
+                               schema=pa.schema([(f, pa.string()) for f in _WHO_FIELDS]))
+    del combo_no
+    posted = _datetimes(fields.column("posted_date"))
+    received = _datetimes(fields.column("received_date"))
+    dups = fields.column("duplicate_comments").to_numpy().astype(np.int64)
+    del fields
+
+    id_values = ids_array.combine_chunks()
     text_no: dict[str, int] = {}
     bodies: list[str] = []
-    id_chunks, body_nos, posted, received, dups, who_nos, who_chunks = [], [], [], [], [], [], []
-    for rb in reader:
-        id_chunks.append(rb.column("comment_id"))
+    body_no = np.full(n, -1, dtype=np.int64)
+    for rb in con.sql(_READ_BODIES_SQL, params=[docket_id]).to_arrow_reader(batch):
+        at = pc.index_in(rb.column("comment_id"), value_set=id_values).to_numpy(zero_copy_only=False)
         enc = pc.dictionary_encode(rb.column("body"))
         local = np.empty(len(enc.dictionary), dtype=np.int64)
         for k, text in enumerate(enc.dictionary.to_pylist()):
@@ -451,33 +470,13 @@ def _read(con, docket_id: str, batch: int = 50_000) -> _Comments:
                 g = text_no[text] = len(bodies)
                 bodies.append(text)
             local[k] = g
-        body_nos.append(local[enc.indices.to_numpy(zero_copy_only=False)])
-        posted.append(_datetimes(rb.column("posted_date")))
-        received.append(_datetimes(rb.column("received_date")))
-        dups.append(rb.column("duplicate_comments").to_numpy(zero_copy_only=False).astype(np.int64))
-        who_no = rb.column("who_no").to_numpy(zero_copy_only=False).astype(np.int64)
-        who_nos.append(who_no)
-        # keep only each combination's first row (combinations are few)
-        _, first = np.unique(who_no, return_index=True)
-        who_chunks.append(pa.table({"who_no": pa.array(who_no[first]),
-                                    **{f: rb.column(f).take(pa.array(first)) for f in _WHO_FIELDS}}))
-    del text_no
-    ids_array = pa.chunked_array(id_chunks, pa.string())
-    who_all = np.concatenate(who_nos) if who_nos else np.zeros(0, dtype=np.int64)
-    if who_chunks:
-        who = pa.concat_tables(who_chunks)
-        _, first = np.unique(who.column("who_no").to_numpy(), return_index=True)
-        who = who.take(pa.array(first)).select(list(_WHO_FIELDS))  # row r is combination r (dense_rank)
-    else:
-        who = pa.table({f: pa.array([], pa.string()) for f in _WHO_FIELDS})
-
-    def cat(parts, dtype):
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
+        body_no[at] = local[enc.indices.to_numpy(zero_copy_only=False)]
+    del text_no, id_values
+    if (body_no < 0).any():  # the view has one row per comment: this would be a bug there
+        raise RuntimeError("comment_bodies is missing comments of the docket")
     return _Comments(
-        ids=ids_array.to_pylist(), comment_id_array=ids_array, bodies=bodies,
-        body_no=cat(body_nos, np.int64), posted=cat(posted, "datetime64[us]"),
-        received=cat(received, "datetime64[us]"), dups=cat(dups, np.int64), who=who, who_no=who_all,
+        ids=ids_array.to_pylist(), comment_id_array=ids_array, bodies=bodies, body_no=body_no,
+        posted=posted, received=received, dups=dups, who=who, who_no=who_no,
     )
 
 

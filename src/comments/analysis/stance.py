@@ -154,13 +154,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence-like piece, trimmed of surrounding space."""
     spans = []
     for m in _SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end - start >= 3:
-            spans.append((start, end))
+        piece = m.group()
+        core = piece.strip()  # str.strip drops exactly the characters str.isspace accepts
+        if len(core) >= 3:
+            start = m.start() + len(piece) - len(piece.lstrip())
+            spans.append((start, start + len(core)))
     return spans
 
 
