@@ -334,3 +334,27 @@ def test_a_later_api_sync_merges_with_csv_rows_instead_of_duplicating(replay, tm
     assert dict(con.execute("select source, count(*) from comments group by 1").fetchall()) == {"api": len(files)}
     assert store.scalar(con, "select count(*) from comments where text = 'from the CSV'") == 0
     con.close()
+
+
+def test_attachment_count_counts_distinct_attachments_on_odd_url_lists(con, tmp_path):
+    # The common list (every URL .../attachment_N.ext) takes a cheaper SQL path than
+    # the rest; both must count distinct attachments: formats of one attachment once,
+    # a URL with no attachment number as its own attachment.
+    header, rows = read_rows()
+    template = next(r for r in rows if r["Document Type"] == "Public Submission")
+    lists = {
+        "formats": ("https://d.example/X/attachment_1.pdf,https://d.example/X/attachment_1.docx,"
+                    "https://d.example/X/attachment_2.pdf", 2),
+        "unnumbered": ("https://d.example/X/content.pdf", 1),
+        "spaced": ("https://d.example/X/attachment_1.pdf, https://d.example/X/attachment_1.docx", 1),
+        "mixed": ("https://d.example/X/attachment_3.pdf,https://d.example/X/other.pdf", 2),
+        "numbered_dir": ("https://d.example/attachment_9/x.pdf,https://d.example/X/attachment_9.pdf", 2),
+        "none": ("", 0),
+    }
+    out = []
+    for i, (files, _count) in enumerate(lists.values()):
+        out.append(dict(template) | {"Document ID": f"TEST-2025-0002-{i:04d}", "Attachment Files": files})
+    import_bulk_csv(con, write_csv(tmp_path / "urls.csv", header, out))
+    got = dict(con.execute("select comment_id, attachment_count from comments").fetchall())
+    for i, (name, (_files, count)) in enumerate(lists.items()):
+        assert got[f"TEST-2025-0002-{i:04d}"] == count, name
