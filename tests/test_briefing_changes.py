@@ -24,6 +24,7 @@ from comments.analysis.pipeline import analyze_docket
 from comments.briefing import write_briefing
 from comments.briefing.privacy import REDACTED
 from comments.briefing.renderers import fmt_num, fmt_signed, md_escape
+from comments.errors import InputError
 
 DOCKET = fx.DOCKET
 T0 = datetime(2026, 3, 2, 6, 0)
@@ -83,7 +84,8 @@ def _for_briefing(result: tracking.DocketChanges) -> dict:
 def tracked(tmp_path_factory):
     """Three tracked runs (baseline, changed, unchanged) and the briefings written after each."""
     tmp = tmp_path_factory.mktemp("changes")
-    con = store.connect(fx.build(tmp / "comments.duckdb"))
+    db = fx.build(tmp / "comments.duckdb")
+    con = store.connect(db)
     try:
         first = tracking.record_changes(con, DOCKET, run_at=T0)
         out = {"first": (first, _briefings(con, tmp, "first", _for_briefing(first)))}
@@ -108,6 +110,7 @@ def tracked(tmp_path_factory):
         write_briefing(con, DOCKET, tmp / "plain.html")
         out["plain"] = (tmp / "plain.html").read_text(encoding="utf-8")
         out["dir"] = tmp
+        out["db"] = db
     finally:
         con.close()
     return out
@@ -219,3 +222,41 @@ def test_first_run_and_no_change_notes(tracked):
         assert "No changes since 2026-03-09 06:00 UTC" in sec, fmt
     # Without changes (plain `comments brief`) there is no such section.
     assert "What changed" not in tracked["plain"] and "<section id=\"headline\"" in tracked["plain"]
+
+
+def test_long_lists_are_cut_and_say_how_many_more(tracked):
+    """Twelve new campaigns and twenty grown themes: the two-page briefing lists the largest, counts the rest."""
+    from comments.briefing.data import what_changed
+    from comments.briefing.privacy import NameGuard
+    from comments.briefing.renderers import _changes_markdown
+
+    def state(n_comments, campaigns, themes):
+        return {"docket_id": DOCKET, "comments": n_comments, "submissions": n_comments,
+                "comment_ids": [f"{DOCKET}-{i:04d}" for i in range(n_comments)], "campaigns": campaigns,
+                "themes": themes, "stance": {"oppose": {"comments": n_comments, "submissions": n_comments,
+                                                        "unique_texts": n_comments}}}
+
+    themes_before = {f"T{i:03d}": {"label": f"topic {i}", "comments": 10, "unique_texts": 10, "submissions": 10,
+                                   "catch_all": False} for i in range(20)}
+    themes_after = {t: {**v, "comments": 10 + i + 1} for i, (t, v) in enumerate(themes_before.items())}
+    campaigns = {f"C{i:04d}": {"size": 3 + i, "submissions": 3 + i, "stance": "oppose", "excerpt": f"letter {i}"}
+                 for i in range(12)}
+    diff = tracking.diff_states(state(100, {}, themes_before), state(250, campaigns, themes_after))
+    w = what_changed({**diff, "previous_run_at": T0}, NameGuard([]))
+    assert w["new_comments"] == 150 and len(w["new_comment_links"]) == 10 and w["new_comments_not_listed"] == 140
+    assert [c["size"] for c in w["new_campaigns"]] == [14, 13, 12, 11, 10]   # the largest new campaigns
+    assert w["not_listed"]["new_campaigns"] == 7
+    # grown themes come largest growth first, so the eight shown are the eight that grew most
+    assert [t["added"] for t in w["grown_themes"]] == list(range(20, 12, -1)) and w["not_listed"]["grown_themes"] == 12
+    md = "\n".join(_changes_markdown(w))
+    assert "… and 7 more new campaigns" in md and "… and 12 more themes that grew" in md and "and 140 more" in md
+    con = store.connect(tracked["db"])
+    try:
+        page = tracked["dir"] / "long.html"
+        write_briefing(con, DOCKET, page, changes={**diff, "previous_run_at": T0})
+        html = page.read_text(encoding="utf-8")
+        assert "… and 7 more new campaigns" in html and "… and 12 more themes that grew" in html
+        with pytest.raises(InputError, match="not CMS-2022-0163"):   # another docket's changes
+            write_briefing(con, DOCKET, tracked["dir"] / "other.html", changes={**diff, "docket_id": "EPA-HQ-OAR-2021-0317"})
+    finally:
+        con.close()

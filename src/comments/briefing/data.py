@@ -139,7 +139,9 @@ def gather(
     return brief
 
 
-def what_changed(changes: dict, guard: NameGuard, *, max_ids: int = 10) -> dict:
+def what_changed(
+    changes: dict, guard: NameGuard, *, max_ids: int = 10, max_campaigns: int = 5, max_themes: int = 8,
+) -> dict:
     """The tracking diff arranged for the "What changed since the last run" section.
 
     Every number is copied from `changes` (a `diff_states` result, itself from
@@ -206,6 +208,19 @@ def what_changed(changes: dict, guard: NameGuard, *, max_ids: int = 10) -> dict:
             for t in changes.get("gone_themes") or []
         ],
     )
+    # A briefing is two pages: long lists are cut (largest first: diff_states
+    # orders growth that way, new ones are sorted by size here) and say how
+    # many more there are; the
+    # <DOCKET>.changes.md file next to the briefing lists them all.
+    out["new_campaigns"].sort(key=lambda c: (-(c["size"] or 0), c["campaign_id"]))
+    out["new_themes"].sort(key=lambda t: (-(t["comments"] or 0), t["theme_id"]))
+    out["not_listed"] = {}
+    for key, limit in (("new_campaigns", max_campaigns), ("grown_campaigns", max_campaigns),
+                       ("shrunk_campaigns", max_campaigns), ("gone_campaigns", max_campaigns),
+                       ("new_themes", max_themes), ("grown_themes", max_themes),
+                       ("shrunk_themes", max_themes), ("gone_themes", max_themes)):
+        out["not_listed"][key] = max(0, len(out[key]) - limit)
+        out[key] = out[key][:limit]
     by = (changes.get("stance") or {}).get("by") or {}
     blank = {"before": 0, "after": 0, "delta": 0, "share_before": 0.0, "share_after": 0.0, "points": 0.0}
     out["stance"] = [

@@ -73,6 +73,9 @@ def to_html(brief: dict) -> str:
     d = brief["docket"]
     return _env().get_template("brief.html.j2").render(
         b=brief,
+        more=changes_more,
+        campaign_lists=CAMPAIGN_LISTS,
+        theme_lists=THEME_LISTS,
         d=d,
         h=brief["headline"],
         c=brief["commenters"],
@@ -223,6 +226,23 @@ def changes_lines(w: dict) -> dict:
     return out
 
 
+MORE_LABELS = {
+    "new_campaigns": "new campaigns", "grown_campaigns": "campaigns that grew",
+    "shrunk_campaigns": "campaigns that shrank", "gone_campaigns": "campaigns no longer found",
+    "new_themes": "new themes", "grown_themes": "themes that grew",
+    "shrunk_themes": "themes that shrank", "gone_themes": "themes no longer found",
+}
+
+
+def changes_more(w: dict, kinds: tuple[str, ...]) -> list[str]:
+    """'… and N more new campaigns' lines for the lists the section cut short."""
+    return [f"… and {fmt_num(w['not_listed'][k])} more {MORE_LABELS[k]}" for k in kinds if w["not_listed"].get(k)]
+
+
+CAMPAIGN_LISTS = ("new_campaigns", "grown_campaigns", "shrunk_campaigns", "gone_campaigns")
+THEME_LISTS = ("new_themes", "grown_themes", "shrunk_themes", "gone_themes")
+
+
 def _changes_markdown(w: dict | None) -> list[str]:
     if not w:
         return []
@@ -250,6 +270,7 @@ def _changes_markdown(w: dict | None) -> list[str]:
         out.append(f"- Campaign {e(k['campaign_id'])} shrank: {fmt_num(k['size_before'])} → {fmt_num(k['size_after'])} copies.")
     for k in w["gone_campaigns"]:
         out.append(f"- Campaign {e(k['campaign_id'])} ({fmt_num(k['size'])} copies) is no longer found.")
+    out += [f"- {line}" for line in changes_more(w, CAMPAIGN_LISTS)]
     out += ["", f"**Stance.** {text['stance']}", ""]
     if w["stance_moved"]:
         out += ["| " + " | ".join(text["stance_header"]) + " |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -268,6 +289,7 @@ def _changes_markdown(w: dict | None) -> list[str]:
         out.append(f"- “{e(t['label'])}” shrank: {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.")
     for t in w["gone_themes"]:
         out.append(f"- “{e(t['label'])}” is no longer found.")
+    out += [f"- {line}" for line in changes_more(w, THEME_LISTS)]
     return out + [""]
 
 
@@ -314,6 +336,8 @@ def _changes_docx(doc, w: dict | None) -> None:
                           f"{fmt_num(k['size_after'])} copies.", style="List Bullet")
     for k in w["gone_campaigns"]:
         doc.add_paragraph(f"Campaign {k['campaign_id']} ({fmt_num(k['size'])} copies) is no longer found.", style="List Bullet")
+    for line in changes_more(w, CAMPAIGN_LISTS):
+        doc.add_paragraph(line, style="List Bullet")
     labeled("Stance.", text["stance"])
     if w["stance_moved"]:
         _table(doc, text["stance_header"], text["stance_rows"])
@@ -334,6 +358,8 @@ def _changes_docx(doc, w: dict | None) -> None:
                           style="List Bullet")
     for t in w["gone_themes"]:
         doc.add_paragraph(f"“{t['label']}” is no longer found.", style="List Bullet")
+    for line in changes_more(w, THEME_LISTS):
+        doc.add_paragraph(line, style="List Bullet")
 
 
 def to_docx(brief: dict) -> bytes:
