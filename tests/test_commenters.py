@@ -29,3 +29,13 @@ def test_title_and_text_signals():
     assert (c.type, c.name) == ("government", "State of Colorado")
     c = classify(text="Acme Health Partners LLC\n123 Main Street\n\nDear Administrator, we write ...")
     assert (c.type, c.name) == ("organization", "Acme Health Partners LLC")
+
+
+def test_sender_cue_prefilter_keeps_case_insensitive_matches():
+    # the substring pre-check must not hide what the case-insensitive regex finds
+    for text in ("COMMENTS FROM THE NATIONAL ASSOCIATION OF Boards of Pharmacy",
+                 "Submıtted by the American Hospital Association",  # dotless i: re.IGNORECASE matches it
+                 "ſubmitted by Acme Health Association"):           # long s, likewise
+        c = classify(text=text)
+        assert c.type == "organization" and c.name and "association" in c.name.lower(), text
+    assert classify(text="I write as a nurse.", first_name="Jane", last_name="Doe").type == "individual"

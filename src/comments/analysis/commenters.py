@@ -178,7 +178,7 @@ def _from_text(text: str | None) -> Commenter | None:
     if not text:
         return None
     head = text[:1500]
-    for m in _ON_BEHALF.finditer(head):
+    for m in (_ON_BEHALF.finditer(head) if _may_name_sender(head) else ()):
         name = _trim_name(m.group("name"))
         if not name or len(name) < 4 or not (_org_like(name) or _gov_like(name)):
             continue
@@ -194,6 +194,21 @@ def _from_text(text: str | None) -> Commenter | None:
                 kind = "government" if _gov_like(line) and not _private_like(line) else "organization"
                 return Commenter(kind, line, f"letterhead: {line}")
     return None
+
+
+# The literal cues of _ON_BEHALF, lower-cased: a text holding none of them
+# cannot match it, and a substring test is ~10x cheaper than the regex scan.
+_SENDER_CUES = ("on behalf of", "submitted by", "comment from", "comments from", "comment of", "comments of")
+# Characters that match an ASCII cue letter under re.IGNORECASE but do not
+# lower-case to it with str.lower (dotted/dotless i, long s): the regex decides.
+_CASE_ODDITIES = ("\u0130", "\u0131", "\u017f")
+
+
+def _may_name_sender(head: str) -> bool:
+    if any(c in head for c in _CASE_ODDITIES):
+        return True
+    low = head.lower()
+    return any(cue in low for cue in _SENDER_CUES)
 
 
 def _trim_name(name: str) -> str | None:
