@@ -179,7 +179,7 @@ class _Texts:
         return self.buffer[self.starts[i] : self.ends[i]].tobytes().decode("utf-8")
 
 
-def _unique_texts(docs: Sequence[Doc]) -> _Texts:
+def _unique_texts(docs: Sequence[Doc], chunk_texts: int = 20_000) -> _Texts:
     # identical raw texts first (a dict), then normalization once per distinct raw text
     spelling_of_raw: dict[str, int] = {}
     spelling_of_doc = np.empty(len(docs), dtype=np.int64)
@@ -190,14 +190,20 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
         if spelling is None:
             spelling = spelling_of_raw[raw] = len(spelling_of_raw)
         spelling_of_doc[i] = spelling
-    buffer, starts, ends = normalize_many(list(spelling_of_raw))
+    # normalized in chunks (bounded memory), kept as one bytes object per distinct raw text
+    raws = list(spelling_of_raw)
     del spelling_of_raw
-    view = memoryview(buffer)
+    normalized: list[bytes] = []
+    for start in range(0, len(raws), chunk_texts):
+        buffer, starts, ends = normalize_many(raws[start : start + chunk_texts])
+        data = buffer.tobytes()
+        normalized.extend(data[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
+    del raws
     text_of_key: dict[str, int] = {}
-    text_of_spelling = np.empty(len(starts), dtype=np.int64)
+    text_of_spelling = np.empty(len(normalized), dtype=np.int64)
     first_spelling: list[int] = []
-    for s, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        key = hashlib.blake2b(view[a:b], digest_size=16).hexdigest()  # = key_of_normalized
+    for s, text in enumerate(normalized):
+        key = hashlib.blake2b(text, digest_size=16).hexdigest()  # = key_of_normalized
         t = text_of_key.get(key)
         if t is None:
             t = text_of_key[key] = len(first_spelling)
@@ -205,8 +211,7 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
         text_of_spelling[s] = t
     keys = list(text_of_key)
     rep = np.array(first_spelling, dtype=np.int64)
-    spaces = np.flatnonzero(buffer == 32)
-    n_words = (np.searchsorted(spaces, ends[rep]) - np.searchsorted(spaces, starts[rep])) + (ends[rep] > starts[rep])
+    n_words = np.array([normalized[s].count(b" ") + 1 if normalized[s] else 0 for s in first_spelling], dtype=np.int64)
     text_of_doc = text_of_spelling[spelling_of_doc]
     mult = np.bincount(text_of_doc, minlength=len(keys)).astype(np.int64)
     order = np.lexsort((np.array(keys), -n_words, -mult)) if keys else np.zeros(0, dtype=np.int64)
@@ -215,14 +220,15 @@ def _unique_texts(docs: Sequence[Doc]) -> _Texts:
     # members of each text: the most common spelling first (it shows as the template), then by comment id
     id_rank = np.empty(len(docs), dtype=np.int64)
     id_rank[sorted(range(len(docs)), key=comment_ids.__getitem__)] = np.arange(len(docs))
-    spelling_count = np.bincount(spelling_of_doc, minlength=len(starts))
+    spelling_count = np.bincount(spelling_of_doc, minlength=len(normalized))
     by_text = np.lexsort((id_rank, -spelling_count[spelling_of_doc], position[text_of_doc])).tolist()
     bounds = np.concatenate([[0], np.cumsum(mult[order])]).tolist()
     # one buffer with the texts in canonical order, so word positions follow text order
-    spelling = rep[order]
-    canonical = np.frombuffer(b"".join([view[a : b + 1] for a, b in zip(starts[spelling].tolist(), ends[spelling].tolist(),
-                                                                       strict=True)]), dtype=np.uint8)
-    lengths = ends[spelling] - starts[spelling] + 1
+    ordered = [normalized[s] for s in rep[order].tolist()]
+    del normalized
+    lengths = np.array([len(text) + 1 for text in ordered], dtype=np.int64)
+    canonical = np.frombuffer(b"\n".join(ordered) + b"\n", dtype=np.uint8) if ordered else np.zeros(0, np.uint8)
+    del ordered
     new_ends = np.cumsum(lengths) - 1
     return _Texts(
         keys=[keys[i] for i in order.tolist()],
@@ -698,7 +704,7 @@ def detect_campaigns(
     `stance_of`, when given, maps a text to 'support' | 'oppose' | 'mixed' |
     'unclear'; texts judged support and oppose are never put in one campaign.
     """
-    texts = _unique_texts(docs)
+    texts = _unique_texts(docs, params.chunk_texts)
     n = len(texts.keys)
     eligible = np.flatnonzero(texts.n_words >= max(params.min_near_words, params.shingle_words))
     grams = _grams(texts, params.shingle_words, params.chunk_texts)
