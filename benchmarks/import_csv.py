@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         # CPU seconds of every thread: the figure that does not depend on what else the machine runs.
         print(f"cpu: {cpu:.1f} s over {psutil.cpu_count()} cores = {report.rows_read / cpu:,.0f} rows per cpu-second;"
               f" load average at the end {psutil.getloadavg()[0]:.1f}")
+        print(f"cpu per 100k rows: {cpu / report.rows_read * 1e5:.2f} s; wall per 100k rows: {elapsed / report.rows_read * 1e5:.2f} s")
         print(f"peak RSS {rss.peak / 2**20:,.0f} MiB (before import {base_rss / 2**20:,.0f} MiB);"
               f" database file {db_path.stat().st_size / 1e6:,.0f} MB")
         t0 = time.perf_counter()

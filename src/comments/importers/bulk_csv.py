@@ -21,13 +21,24 @@ sees only the few rows whose comment holds markup or an entity (`<`, `&name`,
 `&#`), which go through `textutil.html_to_text`; every other row gets the same
 whitespace tidying in SQL, so `text` is what `html_to_text` would give.
 
-Measured (benchmarks/import_csv.py, 1,000,000 generated rows, 1.2 GB): about
-20,000 rows per CPU-second, short of the 100,000 rows/s target; the cost is
-spread over parsing, mapping (~1.3 CPU-s per 100k rows, raw JSON and text
-the largest parts) and writing ~2 KB of strings per row. Peak memory is ~6 GB
-for that file: DuckDB's buffer pool, bounded by its memory_limit (80% of RAM
-by default). A two-pass variant that streams the wide columns from the file
-instead of staging them was measured too: same memory, ~15% more CPU.
+Measured (benchmarks/import_csv.py, 1,000,000 generated rows, 1.2 GB, 2 cores):
+~3.7-4.1 CPU-seconds per 100k rows; 21 s wall (~47,000 rows/s) on an idle
+machine, far less when the cores are shared. Where the CPU goes, per 1M rows:
+the stage statement ~18 s (read_csv ~3 s of it; the `raw` JSON ~5 s, text
+tidying ~3.5 s, checks ~2 s, materializing ~3 s), the insert into `comments`
+~10.5 s (zstd and the VARCHAR->JSON cast of `raw`), attachments ~5 s.
+The 100,000 rows/s target is out of reach with this schema on 2 cores: read_csv
+plus an insert of only id, text and `raw` (no mapping at all) already costs
+2.2 CPU-s per 100k rows (~90,000 rows/s if both cores were free); without `raw`
+it is 0.94. `raw` (the whole row as JSON, ~1.5 KB) is the largest single cost.
+Peak memory is ~6 GB for that file: the staged table (~2.5 GB) plus DuckDB's
+write buffers. Lowering memory_limit to 3-4 GB bounds it but makes the stage
+spill, costing ~30-50% more CPU, so it is not set here. A two-pass variant
+(stage only narrow columns, then insert comments straight from a second
+read_csv) was measured too (200k rows): peak memory ~30% lower but ~15-20% more CPU
+(the second parse and mapping cost more than the staged copy saves), so the
+single stage is kept. Default compression instead of zstd: ~2x slower insert;
+no compression: ~20% faster insert but a several times larger file.
 
 Malformed rows (wrong number of fields, bad UTF-8, a missing id or type, a date
 that is not a date, an id repeated in the file) are recorded in `import_rejects`
