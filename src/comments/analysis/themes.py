@@ -68,7 +68,8 @@ class ThemeParams:
     fit_quantile: float = 0.1         # ... or as close as this share of the theme's own passages
     merge_similarity: float = 0.6     # centroids at least this close are one theme
     merge_floor: float = 0.25         # ... or at least this close and much closer than to the rest
-    merge_lift: float = 2.2
+    merge_lift: float = 2.0
+    merge_rest_quantile: float = 0.75
     merge_letter_share: float = 0.5   # ... or both mostly one form letter's comments
     new_theme_tightness: float = 0.5   # re-run: mean cosine of a new cluster's passages to its centroid
     min_units: int = 3                # a theme needs at least this many unique texts
@@ -149,6 +150,12 @@ _UNQUOTABLE = re.compile(
 
 def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
     """Spans of passages: consecutive sentences within a paragraph, up to max_passage_chars."""
+    return _passages(text, params)[0]
+
+
+def _passages(text: str, params: ThemeParams) -> tuple[list[tuple[int, int]], bool]:
+    """(passage spans, whether they are all framing): framing passages are dropped
+    when the text has anything else to say."""
     spans = sentences(text)
     out: list[tuple[int, int]] = []
     cur: tuple[int, int] | None = None
@@ -164,15 +171,22 @@ def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
     kept = [(s, e) for s, e in out if len(text[s:e].split()) >= params.min_passage_words]
     if not kept and len(text.split()) >= 4 and spans:
         kept = [(spans[0][0], spans[-1][1])]
-    substantive = [(s, e) for s, e in kept if not _FRAMING.search(text[s:e])]
-    if substantive:
-        kept = substantive
-    return kept[: params.max_passages_per_unit]
+    substantive = [(s, e) for s, e in kept if not is_framing(text[s:e])]
+    if substantive or not kept:
+        return substantive[: params.max_passages_per_unit], False
+    return kept[: params.max_passages_per_unit], True
+
+
+# Every framing pattern contains one of these; most passages contain none, and
+# a substring test is ~50x cheaper than the regex.
+_FRAMING_HINTS = ("opportunit", "behalf", "pleased to", "the following", "these comments", "our comments",
+                  "in response to", "respectfully", "request for information", "dear", "sincerely", "regards")
 
 
 def is_framing(passage: str) -> bool:
     """A passage about the letter itself (thanks, on behalf of, in response to the RFI)."""
-    return bool(_FRAMING.search(passage))
+    low = passage.lower()
+    return any(h in low for h in _FRAMING_HINTS) and bool(_FRAMING.search(passage))
 
 
 def _stable_order(keys: list[str]) -> list[int]:
@@ -230,11 +244,15 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     p_unit: list[int] = []
     p_span: list[tuple[int, int]] = []
     p_text: list[str] = []
+    p_framing: list[bool] = []
     for ui, u in enumerate(units):
-        for s, e in passages(u.text or "", params):
+        spans, framing_only = _passages(u.text or "", params)
+        for s, e in spans:
             p_unit.append(ui)
             p_span.append((s, e))
-            p_text.append(_NOISE.sub(" ", u.text[s:e]))
+            t = u.text[s:e]
+            p_text.append(_NOISE.sub(" ", t) if "/" in t or "-" in t or "www." in t else t)  # (skip the regex when it cannot match)
+            p_framing.append(framing_only)
     if len(set(p_unit)) < max(params.min_units, 2) or len(p_text) < 6:
         return _all_other(units, p_unit, p_span, params, previous)
 
@@ -242,7 +260,7 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     n = len(p_text)
     # Cover notes ("X is pleased to respond to the RFI...") are not a topic: they
     # go to the catch-all and do not shape the clusters.
-    framing = np.array([is_framing(t) for t in p_text], dtype=bool)
+    framing = np.array(p_framing, dtype=bool)
     order = [i for i in _stable_order([f"{units[p_unit[i]].key}:{p_span[i][0]}" for i in range(n)]) if not framing[i]]
     if len(order) < 6:
         return _all_other(units, p_unit, p_span, params, previous)
@@ -374,6 +392,14 @@ def _fresh_clusters(z_fit: np.ndarray, fit_units: np.ndarray, params: ThemeParam
     return None if best is None else l2(best[2].cluster_centers_)
 
 
+def _sum_rows(z: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """Row sums of z per group (0..k-1): a sparse one-hot product, far faster than np.add.at."""
+    from scipy.sparse import csr_matrix
+
+    onehot = csr_matrix((np.ones(len(groups), dtype=z.dtype), (groups, np.arange(len(groups)))), shape=(k, len(groups)))
+    return np.asarray(onehot @ z)
+
+
 def _rebuild(held: list[np.ndarray], z_fit, fit_units, params, start=None) -> np.ndarray:
     """Centroids from unit-level membership (held[j]: the units theme j holds).
 
@@ -412,7 +438,7 @@ def _rebuild(held: list[np.ndarray], z_fit, fit_units, params, start=None) -> np
         last = best
         sums = np.zeros_like(centroids)
         ok = best >= 0
-        np.add.at(sums, best[ok], z[ok])
+        sums += _sum_rows(z[ok], best[ok], len(sums))
         empty = ~sums.any(axis=1)
         sums[empty] = centroids[empty]
         centroids = l2(sums)
@@ -556,8 +582,8 @@ def _merge_close(centroids, ids, z_fit, fit_units, unit_weight, params):
 
     Two centroids are "close" when they point nearly the same way (cosine >=
     merge_similarity), or when they are far closer to each other than either
-    is to the other themes (cosine >= merge_floor and >= merge_lift x their
-    mean cosine to the rest): on CMS-2022-0163 three clusters about biological
+    is to most other themes (cosine >= merge_floor and >= merge_lift x the
+    upper quartile of their cosines to the others): on CMS-2022-0163 three clusters about biological
     sex (women/men, male/female doctors, sex vs gender identity) sit at ~0.32
     from each other and ~0.12 from everything else, while generic "provider"
     clusters are ~0.45 from each other and ~0.3 from the rest. The lift test
@@ -580,8 +606,11 @@ def _merge_close(centroids, ids, z_fit, fit_units, unit_weight, params):
         s = centroids @ centroids.T
         np.fill_diagonal(s, np.nan)
         m = len(s)
-        rest = (np.nansum(s, axis=1)[:, None] - np.nan_to_num(s)) / max(m - 2, 1)  # row i's mean without j
-        lift = s / np.maximum((rest + rest.T) / 2, 0.02)
+        # How close i usually is to the others: the upper quartile of its cosines
+        # (not the mean, which a docket of two unrelated blocks drags down, so
+        # that each block would collapse into one theme).
+        rest = np.nanquantile(s, params.merge_rest_quantile, axis=1)
+        lift = s / np.maximum((rest[:, None] + rest[None, :]) / 2, 0.02)
         fresh = np.array([not i for i in ids])
         a = (z_fit @ centroids.T).argmax(axis=1)
         top = np.full(m, -1)
@@ -625,18 +654,31 @@ def _label_stop() -> frozenset[str]:
     return _LABEL_STOP
 
 
+# A label names a thing: it does not end on an adverb, an adjective or a participle
+# ("right to clear and accurate", "women seeking gynecologic", "sex assigned").
+_NOT_A_HEAD = re.compile(r"(?:ly|ous|ive|ful|able|ible|ical|ologic|[^e]ed)$")
+_ADJECTIVES = frozenset(
+    "accurate clear available important necessary critical appropriate specific relevant responsible additional "
+    "significant certain different similar particular potential unique effective existing various common "
+    "complete correct easy hard simple difficult free full good bad best better great high low large small "
+    "real true whole able open public".split()
+)
+
+
 def _phrases(text: str, max_words: int = 5) -> set[str]:
-    """Lower-cased n-grams (1..max_words words) inside a clause, not starting or ending with a stop word."""
+    """Lower-cased n-grams (1..max_words words) inside a clause, not starting or ending with a stop
+    word, and ending on a word that can head a noun phrase."""
     stop = _label_stop()
     out: set[str] = set()
     for chunk in _PHRASE_BREAK.split(text):
         toks = [t.lower().replace("’", "'") for t in _WORD.findall(chunk)]
         ok = [t not in stop and len(t) > 2 and not t.isdigit() for t in toks]
+        end = [o and t not in _ADJECTIVES and not _NOT_A_HEAD.search(t) for o, t in zip(ok, toks, strict=True)]
         for i in range(len(toks)):
-            if not ok[i]:
+            if not ok[i] or toks[i].endswith("ly"):
                 continue
             for j in range(i, min(i + max_words, len(toks))):
-                if ok[j]:
+                if end[j]:
                     out.add(" ".join(toks[i:j + 1]))
     return out
 
