@@ -33,7 +33,7 @@ from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.normalize import text_key
-from comments.analysis.themes import ThemeParams, Unit, find_themes
+from comments.analysis.themes import ThemeParams, Unit, find_themes, load_previous_themes
 from comments.errors import InputError
 from comments.progress import ProgressFn, noop
 from comments.records import now_utc
@@ -316,7 +316,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     clock.lap("campaign_rows_bursts")
     progress(1)
 
-    themes = find_themes(units, params.themes, previous=_previous_themes(con, docket_id))
+    themes = find_themes(units, params.themes, previous=load_previous_themes(con, docket_id))
     del units
     clock.lap("themes")
     theme_rows = []
@@ -549,13 +549,6 @@ def _previous_campaigns(con, docket_id) -> list[tuple[str, str, set[str]]]:
         [docket_id],
     ).fetchall()
     return [(cid, tpl, {m for m in (members or []) if m is not None}) for cid, tpl, members in rows]
-
-
-def _previous_themes(con, docket_id) -> list[tuple[str, list[str], bool]]:
-    rows = con.execute(
-        "select theme_id, keywords, is_catch_all from themes where docket_id = ? order by theme_id", [docket_id]
-    ).fetchall()
-    return [(tid, list(kw or []), bool(catch)) for tid, kw, catch in rows]
 
 
 _SCHEMAS = {
