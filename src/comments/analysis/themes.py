@@ -68,9 +68,8 @@ class ThemeParams:
     fit_quantile: float = 0.1         # ... or as close as this share of the theme's own passages
     merge_similarity: float = 0.6     # centroids at least this close are one theme
     merge_floor: float = 0.25         # ... or at least this close and much closer than to the rest
-    merge_lift: float = 2.0
+    merge_lift: float = 1.7
     merge_rest_quantile: float = 0.75
-    merge_letter_share: float = 0.5   # ... or both mostly one form letter's comments
     new_theme_tightness: float = 0.5   # re-run: mean cosine of a new cluster's passages to its centroid
     min_units: int = 3                # a theme needs at least this many unique texts
     match_jaccard: float = 0.25
@@ -136,16 +135,20 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+|\b[A-Z]{2,}-\d[\w-]*")
 # Passages about the letter itself rather than the rule.
 _FRAMING = re.compile(
     r"appreciates? the opportunity|thank you for the opportunity|on behalf of|pleased to (?:submit|respond|provide)"
+    r"|opportunity to (?:respond|comment|provide|submit|share|offer)|docket id\b|comment category\b"
+    r"|look forward to|do not hesitate|(?:please|feel free to) contact|if you have (?:any )?questions"
     r"|(?:submit|offer|provide) (?:the following|these|our) comments|in response to the|respectfully submitted"
     r"|request for information|(?:^|\W)(?:dear|sincerely|regards)\W",
     re.IGNORECASE,
 )
 # Quotes a staffer cannot use: greetings, pointers to attachments, sign-offs.
 _UNQUOTABLE = re.compile(
-    r"^\s*(?:dear|hello|hi|to whom)\b|see (?:the )?attach\w*|please see|attached (?:file|letter|comments?)"
+    r"^\s*(?:dear|hello|hi|to whom|re:|subject:)|docket id\b|comment category\b|see (?:the )?attach\w*|please see|attached (?:file|letter|comments?)"
     r"|\b(?:sincerely|regards|respectfully submitted|thank you)\b",
     re.IGNORECASE,
 )
+# A sign-off line: "Jane Doe, MA Counseling Psychology, retired ..." (a private name).
+_SIGNATURE = re.compile(r"^\s*(?:[A-Z][a-z]+\.? ){1,2}[A-Z][a-z'’-]+,\s")
 
 
 def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
@@ -180,7 +183,8 @@ def _passages(text: str, params: ThemeParams) -> tuple[list[tuple[int, int]], bo
 # Every framing pattern contains one of these; most passages contain none, and
 # a substring test is ~50x cheaper than the regex.
 _FRAMING_HINTS = ("opportunit", "behalf", "pleased to", "the following", "these comments", "our comments",
-                  "in response to", "respectfully", "request for information", "dear", "sincerely", "regards")
+                  "in response to", "respectfully", "request for information", "dear", "sincerely", "regards",
+                  "docket id", "comment category", "look forward", "hesitate", "contact", "questions")
 
 
 def is_framing(passage: str) -> bool:
@@ -286,30 +290,50 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     p_unit_arr = np.asarray(p_unit)
 
     seeds, seed_ids = _previous_centroids(previous, units, z_fit, p_unit_arr[fit_idx], vec, svd, params)
+    fit_units = p_unit_arr[fit_idx]
+    held = None
     if seeds is not None:
-        seeds, seed_fit = seeds
+        seeds, seed_fit, seed_held = seeds
         held_before = {k for p in previous for k in p.unit_keys}
         unit_is_new = np.array([u.key not in held_before for u in units], dtype=bool)
-        centroids, ids = _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, p_unit_arr[fit_idx], unit_is_new, params)
+        if not unit_is_new[fit_units].any():
+            # Nothing new to place: the themes are last run's membership, as it stands.
+            held, ids = [h for h in seed_held], list(seed_ids)
+        else:
+            centroids, ids = _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, params)
     else:
-        centroids = _fresh_clusters(z_fit, p_unit_arr[fit_idx], params)
-        ids = [""] * len(centroids)
-    if centroids is None or len(centroids) == 0:
-        return _all_other(units, p_unit, p_span, params, previous)
-    unit_weight = np.array([u.comments for u in units], dtype=float)
-    centroids, ids = _merge_close(centroids, ids, z_fit, p_unit_arr[fit_idx], unit_weight, params)
-    allowed = _allowed(ids, units, previous)
-    centroids, ids, allowed = _settle(centroids, ids, z_fit, p_unit_arr[fit_idx], params, allowed)
+        centroids = _fresh_clusters(z_fit, fit_units, params)
+        ids = [""] * (0 if centroids is None else len(centroids))
+    if held is None:
+        if centroids is None or len(centroids) == 0:
+            return _all_other(units, p_unit, p_span, params, previous)
+        centroids, ids = _merge_close(centroids, ids, z_fit, params)
+        allowed = _allowed(ids, units, previous)
+        centroids, ids, allowed = _settle(centroids, ids, z_fit, fit_units, params, allowed)
+        sims = z_fit @ centroids.T
+        if allowed is not None:
+            sims = np.where(allowed[fit_units], sims, -np.inf)
+        a = sims.argmax(axis=1)
+        a[sims[np.arange(len(a)), a] < params.min_similarity] = -1
+        held = [np.unique(fit_units[a == c]) for c in range(len(centroids))]
+    centroids, ids, a_fit = _finalize(held, ids, z_fit, fit_units, params)
     if len(centroids) == 0:
         return _all_other(units, p_unit, p_span, params, previous)
     k = len(centroids)
 
+    # Sampled passages: as placed above. The rest (big dockets): the nearest of
+    # their text's themes, or of any theme for a text with no sampled passage.
+    member = np.zeros((len(units), k), dtype=bool)
+    ok = a_fit >= 0
+    member[fit_units[ok], a_fit[ok]] = True
     sims = z_all @ centroids.T
-    if allowed is not None:
-        sims = np.where(allowed[p_unit_arr], sims, -np.inf)
+    limit = np.where(member.any(axis=1)[:, None], member, True)[p_unit_arr]
+    sims = np.where(limit, sims, -np.inf)
     p_cluster = sims.argmax(axis=1)
     p_sim = sims[np.arange(n), p_cluster]
     p_cluster = np.where((p_sim >= params.min_similarity) & ~framing, p_cluster, -1)
+    p_cluster[fit_idx] = a_fit
+    p_sim[fit_idx] = np.where(a_fit >= 0, (z_fit * centroids[np.maximum(a_fit, 0)]).sum(axis=1), p_sim[fit_idx])
     # Themes too small (in unique texts) fold into the catch-all.
     units_of = defaultdict(set)
     for i in range(n):
@@ -331,7 +355,9 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
         mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
         top = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
         if c == -1:
-            ranking = np.argsort(-(z_all[idx] @ l2(z_all[idx].mean(axis=0, keepdims=True)).T).ravel(), kind="stable")
+            # cover notes last: a catch-all quote should still say something about the rule
+            central = (z_all[idx] @ l2(z_all[idx].mean(axis=0, keepdims=True)).T).ravel()
+            ranking = np.lexsort((-central, framing[idx]))
         else:
             ranking = np.argsort(-p_sim[idx], kind="stable")
         quotes = _quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span)
@@ -442,7 +468,38 @@ def _rebuild(held: list[np.ndarray], z_fit, fit_units, params, start=None) -> np
         empty = ~sums.any(axis=1)
         sums[empty] = centroids[empty]
         centroids = l2(sums)
-    return centroids
+    sims = np.where(allowed, z @ centroids.T, -np.inf)
+    best = sims.argmax(axis=1)
+    best[sims[np.arange(len(z)), best] < params.min_similarity] = -1
+    assignment = np.full(len(z_fit), -1)
+    assignment[keep] = best
+    return centroids, assignment
+
+
+def _finalize(held: list[np.ndarray], ids: list[str], z_fit, fit_units, params):
+    """Themes as a function of their unit membership alone: centroids and passage
+    assignment from `_rebuild`, membership narrowed to what that assignment keeps
+    (it only ever shrinks, so this ends), themes of too few texts dropped.
+
+    The result's membership is its own fixed point, and a re-run on the same
+    texts starts from exactly that membership (comment_themes), so it lands on
+    the same themes, passage for passage.
+    """
+    ids = list(ids)
+    held = [np.asarray(h, dtype=np.int64) for h in held]
+    while True:
+        centroids, a = _rebuild(held, z_fit, fit_units, params)
+        now = [np.unique(fit_units[a == c]) for c in range(len(held))]
+        small = [c for c in range(len(now)) if len(now[c]) < params.min_units]
+        if small:
+            drop = min(small, key=lambda c: (len(now[c]), ids[c] != "", ids[c]))
+            del held[drop], ids[drop]
+            if not held:
+                return np.zeros((0, z_fit.shape[1]), dtype=z_fit.dtype), ids, np.full(len(z_fit), -1)
+            continue
+        if all(np.array_equal(x, y) for x, y in zip(now, held, strict=True)):
+            return centroids, ids, a
+        held = now
 
 
 def _previous_centroids(previous, units, z_fit, fit_units, vec, svd, params):
@@ -471,7 +528,7 @@ def _previous_centroids(previous, units, z_fit, fit_units, vec, svd, params):
                 start.append(z.astype(z_fit.dtype))
     if not ids:
         return None, None
-    centroids = _rebuild(held, z_fit, fit_units, params, start=np.stack(start))
+    centroids, _ = _rebuild(held, z_fit, fit_units, params, start=np.stack(start))
     # How close a passage must be to count as "fitting" a theme: as close as most
     # of the theme's own passages were (a broad theme accepts looser passages).
     fit = np.full(len(ids), params.fit_similarity, dtype=np.float32)
@@ -480,7 +537,7 @@ def _previous_centroids(previous, units, z_fit, fit_units, vec, svd, params):
         if own.sum() >= 5:
             q = float(np.quantile(z_fit[own] @ centroids[j], params.fit_quantile))
             fit[j] = max(params.min_similarity, min(params.fit_similarity, q))
-    return (centroids, fit), ids
+    return (centroids, fit, held), ids
 
 
 def _allowed(ids: list[str], units: list[Unit], previous: list[PreviousTheme]) -> np.ndarray | None:
@@ -504,7 +561,7 @@ def _allowed(ids: list[str], units: list[Unit], previous: list[PreviousTheme]) -
     return out
 
 
-def _settle(centroids, ids, z_fit, fit_units, params, allowed=None, max_iter: int = 15):
+def _settle(centroids, ids, z_fit, fit_units, params, allowed=None, max_iter: int = 60):
     """Iterate assignment -> unit membership -> `_rebuild` to a fixed point, dropping
     themes of too few texts on the way.
 
@@ -536,7 +593,7 @@ def _settle(centroids, ids, z_fit, fit_units, params, allowed=None, max_iter: in
         if last is not None and len(last) == len(held) and all(np.array_equal(x, y) for x, y in zip(last, held, strict=True)):
             break
         last = held
-        centroids = _rebuild(held, z_fit, fit_units, params, start=centroids)
+        centroids, _ = _rebuild(held, z_fit, fit_units, params, start=centroids)
     return centroids, ids, allowed
 
 
@@ -555,7 +612,7 @@ def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, p
         # The misfits are mostly scattered one-offs; a new topic shows up as a
         # tight cluster among them (members close to their centroid).
         z_new = z_fit[unfit]
-        k_new = min(len(unfit), max(2, min(8, n_unfit_units // params.min_units, len(unfit) // 3)))
+        k_new = max(1, min(8, n_unfit_units // params.min_units, len(unfit) // 3))
         new = l2(_kmeans(z_new, k_new, params).cluster_centers_)
         labels = (z_new @ new.T).argmax(axis=1)
         found = []
@@ -577,7 +634,7 @@ def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, p
     return centroids, ids
 
 
-def _merge_close(centroids, ids, z_fit, fit_units, unit_weight, params):
+def _merge_close(centroids, ids, z_fit, params):
     """Merge themes that are one topic for a reader (the older id wins).
 
     Two centroids are "close" when they point nearly the same way (cosine >=
@@ -590,11 +647,6 @@ def _merge_close(centroids, ids, z_fit, fit_units, unit_weight, params):
     only joins fresh clusters: themes that survived from the last run were
     already judged distinct, and a small new topic must not be swallowed by an
     unrelated small theme just because both are far from the rest.
-
-    Also one theme: fresh clusters whose comments mostly come from the same
-    form letter (its paragraphs, each echoed by its personalized copies);
-    a briefing would otherwise show one campaign as several themes of ~the
-    same size.
     """
     from sklearn.preprocessing import normalize as l2
 
@@ -605,24 +657,14 @@ def _merge_close(centroids, ids, z_fit, fit_units, unit_weight, params):
     while len(centroids) > 2:
         s = centroids @ centroids.T
         np.fill_diagonal(s, np.nan)
-        m = len(s)
         # How close i usually is to the others: the upper quartile of its cosines
         # (not the mean, which a docket of two unrelated blocks drags down, so
         # that each block would collapse into one theme).
         rest = np.nanquantile(s, params.merge_rest_quantile, axis=1)
         lift = s / np.maximum((rest[:, None] + rest[None, :]) / 2, 0.02)
         fresh = np.array([not i for i in ids])
-        a = (z_fit @ centroids.T).argmax(axis=1)
-        top = np.full(m, -1)
-        for c in range(m):
-            held = np.unique(fit_units[a == c])
-            if len(held):
-                w = unit_weight[held]
-                if w.max() >= params.merge_letter_share * w.sum():
-                    top[c] = held[int(np.argmax(w))]
-        same_letter = (top[:, None] == top[None, :]) & (top[:, None] >= 0)
         close = (s >= params.merge_similarity) | (
-            ((s >= params.merge_floor) & (lift >= params.merge_lift) | same_letter) & np.outer(fresh, fresh)
+            (s >= params.merge_floor) & (lift >= params.merge_lift) & np.outer(fresh, fresh)
         )
         np.fill_diagonal(close, False)
         if not close.any():
@@ -805,12 +847,12 @@ def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> li
     return out
 
 
-def _quotable(text: str, start: int, end: int, min_words: int = 8) -> tuple[int, int] | None:
+def _quotable(text: str, start: int, end: int, min_words: int = 12) -> tuple[int, int] | None:
     """The passage without leading/trailing greetings or sign-offs; None if nothing informative is left."""
     spans = [(start + s, start + e) for s, e in sentences(text[start:end])] or [(start, end)]
-    while spans and _UNQUOTABLE.search(text[spans[0][0]:spans[0][1]]):
+    while spans and (_UNQUOTABLE.search(text[spans[0][0]:spans[0][1]]) or _SIGNATURE.match(text[spans[0][0]:spans[0][1]])):
         spans.pop(0)
-    while spans and _UNQUOTABLE.search(text[spans[-1][0]:spans[-1][1]]):
+    while spans and (_UNQUOTABLE.search(text[spans[-1][0]:spans[-1][1]]) or _SIGNATURE.match(text[spans[-1][0]:spans[-1][1]])):
         spans.pop()
     if not spans:
         return None
