@@ -143,7 +143,7 @@ _FRAMING = re.compile(
 )
 # Quotes a staffer cannot use: greetings, pointers to attachments, sign-offs.
 _UNQUOTABLE = re.compile(
-    r"^\s*(?:dear|hello|hi|to whom|re:|subject:)|docket id\b|comment category\b|see (?:the )?attach\w*|please see|attached (?:file|letter|comments?)"
+    r"^\s*(?:dear|hello|hi|to whom|re:|subject:)|docket id\b|comment category\b|see (?:the )?attach\w*|please see|attached (?:file|letter|comments?)|\b(?:is|are) attached\b"
     r"|\b(?:sincerely|regards|respectfully submitted|thank you)\b",
     re.IGNORECASE,
 )
