@@ -70,6 +70,27 @@ def evaluate(classify, items=None) -> dict:
     return result
 
 
+# The figures the briefing's caveats cite (comments.briefing.data.STANCE_EVAL);
+# `python tests/stance_eval.py --write` refreshes it, tests/test_stance.py checks it is current.
+ACCURACY_FILE = ROOT / "src" / "comments" / "analysis" / "stance_eval.json"
+
+
+def accuracy_record(result: dict) -> dict:
+    """What the package ships: the held-out and overall figures, rounded, with where they come from."""
+    def rounded(m: dict) -> dict:
+        out = {"n": m["n"], "accuracy": round(m["accuracy"], 3)}
+        for c in CLASSES:
+            out[c] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m[c].items()}
+        return out
+
+    return {
+        "labeled_set": "tests/data/stance_eval.jsonl (hand-labeled; method in docs/stance_labeling.md)",
+        "split": "test = the half of the set (by a hash of the comment id) not looked at while writing the rules",
+        "test": rounded(result["test"]),
+        "all": rounded(result["all"]),
+    }
+
+
 if __name__ == "__main__":
     import sys
 
@@ -77,6 +98,9 @@ if __name__ == "__main__":
 
     items = load_items()
     res = evaluate(classify, items)
+    if "--write" in sys.argv:
+        ACCURACY_FILE.write_text(json.dumps(accuracy_record(res), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {ACCURACY_FILE}")
     for name in ("dev", "test", "all"):
         m = res[name]
         print(f"{name}: n={m['n']} accuracy={m['accuracy']:.3f}")

@@ -6,10 +6,12 @@ minus a small margin; `held-out` is the half of the set not looked at while writ
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from comments.analysis.stance import classify, inherit
-from tests.stance_eval import CLASSES, evaluate, load_items
+from tests.stance_eval import ACCURACY_FILE, CLASSES, accuracy_record, evaluate, load_items
 
 MARGIN = 0.05
 # measured figures (docs/stance_labeling.md), per split: class -> (precision, recall)
@@ -63,3 +65,9 @@ def test_hand_labeled_set_per_class_floors():
             got = result[split][cls]
             assert got["precision"] >= precision - MARGIN, (split, cls, got)
             assert got["recall"] >= recall - MARGIN, (split, cls, got)
+
+
+def test_shipped_accuracy_figures_are_the_current_ones():
+    """The briefing cites src/comments/analysis/stance_eval.json: it must match the rules as they are now."""
+    shipped = json.loads(ACCURACY_FILE.read_text(encoding="utf-8"))
+    assert shipped == accuracy_record(evaluate(classify)), "run: python tests/stance_eval.py --write"
