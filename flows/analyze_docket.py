@@ -11,6 +11,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from comments import settings, store
+from comments.analysis.pipeline import AnalysisParams
 from comments.analysis.pipeline import analyze_docket as run_analysis
 from comments.progress import noop
 
@@ -20,10 +21,11 @@ hooks = {"progress": noop}
 
 
 @task(name="analyze-docket", cache_policy=NO_CACHE)
-def analyze(docket_id: str, db: str) -> dict:
+def analyze(docket_id: str, db: str, overrides: dict[str, str] | None = None) -> dict:
+    params = AnalysisParams.from_overrides(overrides)
     con = store.connect(db)
     try:
-        result = run_analysis(con, docket_id, progress=hooks["progress"])
+        result = run_analysis(con, docket_id, params=params, progress=hooks["progress"])
     finally:
         con.close()
     return {
@@ -35,9 +37,12 @@ def analyze(docket_id: str, db: str) -> dict:
 
 
 @flow(name="analyze_docket")
-def analyze_docket(docket_id: str, db: str | None = None) -> dict:
-    """Analyze `docket_id` in the database at `db` (default: $COMMENTS_DB)."""
-    return analyze(docket_id, str(settings.db_path(db)))
+def analyze_docket(docket_id: str, db: str | None = None, overrides: dict[str, str] | None = None) -> dict:
+    """Analyze `docket_id` in the database at `db` (default: $COMMENTS_DB).
+
+    `overrides` sets analysis parameters by name, e.g. {"campaigns.min_containment": "0.5"}.
+    """
+    return analyze(docket_id, str(settings.db_path(db)), overrides)
 
 
 if __name__ == "__main__":  # pragma: no cover

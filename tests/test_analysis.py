@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from comments import records, store
-from comments.analysis.pipeline import analysis_status_lines, analyze_docket
+from comments.analysis.pipeline import AnalysisParams, analysis_status_lines, analyze_docket
 from comments.cli import main as cli_main
 from comments.errors import InputError
 from comments.resources import sql_dir
@@ -147,6 +147,32 @@ def test_status_lines_and_cli_errors(analyzed, capsys):
     code = cli_main(["analyze", "EPA-0000-0000", "--db", str(other)])
     err = capsys.readouterr().err
     assert code != 0 and err.startswith("error: unknown docket") and err.count("\n") == 1
+
+
+def test_parameters_can_be_set_and_are_recorded_with_the_run(analyzed, capsys):
+    path, con, _ = analyzed
+    con.execute("checkpoint")
+    other = path.parent / "params.duckdb"
+    shutil.copy(path, other)
+    # mistakes are one line, before anything runs
+    assert cli_main(["analyze", DOCKET, "--db", str(other), "--set", "campaigns.nope=1"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown analysis parameter 'campaigns.nope'") and "campaigns.min_containment" in err
+    assert cli_main(["analyze", DOCKET, "--db", str(other), "--set", "campaigns.min_containment=high"]) != 0
+    assert "takes a float" in capsys.readouterr().err
+    # a stricter threshold is applied and recorded: the campaigns it keeps are a subset in size
+    strict = AnalysisParams.from_overrides({"campaigns.min_containment": "0.95"})
+    assert strict.campaigns.min_containment == 0.95 and strict.digest() != AnalysisParams().digest()
+    loose_members = con.execute("select count(*) from campaign_members where docket_id = ?", [DOCKET]).fetchone()[0]
+    con2 = store.connect(other)
+    try:
+        result = analyze_docket(con2, DOCKET, params=strict)
+        params = json.loads(con2.execute("select parameters from analysis_runs where run_id = ?", [result.run_id]).fetchone()[0])
+        strict_members = con2.execute("select count(*) from campaign_members where docket_id = ?", [DOCKET]).fetchone()[0]
+    finally:
+        con2.close()
+    assert params["campaigns"]["min_containment"] == 0.95
+    assert strict_members < loose_members  # reworked copies (containment 0.4-0.9) no longer join
 
 
 def _new_comment(template: dict, comment_id: str, text: str) -> dict:

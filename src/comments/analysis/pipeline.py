@@ -20,7 +20,7 @@ import json
 import math
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 import duckdb
@@ -54,6 +54,42 @@ class AnalysisParams:
 
     def digest(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, str] | None) -> AnalysisParams:
+        """Defaults with `{"campaigns.min_containment": "0.5", "burst_window_minutes": "5"}` applied.
+
+        Values are cast to the field's type; an unknown name or a bad value is a one-line InputError
+        that lists what can be set.
+        """
+        params = cls()
+        for name, raw in (overrides or {}).items():
+            section, _, leaf = name.rpartition(".")
+            target = getattr(params, section) if section in ("campaigns", "themes") else params
+            if (section and section not in ("campaigns", "themes")) or leaf not in target.__dataclass_fields__ \
+                    or leaf in ("campaigns", "themes"):
+                raise InputError(f"unknown analysis parameter {name!r}; known: {', '.join(cls.parameter_names())}")
+            current = getattr(target, leaf)
+            try:
+                if isinstance(current, bool):
+                    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError(raw)
+                    value = raw.lower() in ("true", "1", "yes")
+                else:
+                    value = type(current)(raw)
+            except (TypeError, ValueError):
+                raise InputError(f"analysis parameter {name} takes a {type(current).__name__}, got {raw!r}") from None
+            replaced = replace(target, **{leaf: value})
+            params = replace(params, **{section: replaced}) if section else replaced
+        return params
+
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        p = cls()
+        names = [n for n in p.__dataclass_fields__ if n not in ("campaigns", "themes")]
+        for section in ("campaigns", "themes"):
+            names += [f"{section}.{n}" for n in getattr(p, section).__dataclass_fields__]
+        return names
 
 
 @dataclass

@@ -13,6 +13,11 @@ from comments.errors import InputError
 def analyze_command(
     docket_id: Annotated[str, typer.Argument(help="Docket to analyze, e.g. CMS-2022-0163.")],
     db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="NAME=VALUE",
+        help="Change an analysis parameter, e.g. --set campaigns.min_containment=0.5 (repeatable; "
+        "an unknown name lists the known ones). Stored with the run in analysis_runs.parameters.",
+    )] = None,
 ) -> None:
     """Find campaigns, themes, stance and commenter types for a docket and store them.
 
@@ -20,14 +25,28 @@ def analyze_command(
     PREFECT_API_URL points at a server). Deterministic: the same comments give
     the same result, and campaign/theme ids stay stable as comments arrive.
     """
-    summary = run_analyze(docket_id, db)
+    summary = run_analyze(docket_id, db, overrides=parse_overrides(set_ or []))
     typer.echo(summary["summary"])
     for note in summary["notes"]:
         typer.echo(f"note: {note}")
 
 
-def run_analyze(docket_id: str, db: str | Path | None = None) -> dict:
-    """Cheap checks first (database, docket), then the flow with a progress bar; the flow's summary dict."""
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`["a.b=1", ...]` -> {"a.b": "1"}, checked against the known parameters (one-line errors)."""
+    from comments.analysis.pipeline import AnalysisParams
+
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--set takes NAME=VALUE, got {pair!r}")
+        overrides[name.strip()] = value.strip()
+    AnalysisParams.from_overrides(overrides)  # unknown names and bad values fail here, before Prefect starts
+    return overrides
+
+
+def run_analyze(docket_id: str, db: str | Path | None = None, *, overrides: dict[str, str] | None = None) -> dict:
+    """Cheap checks first (database, docket, parameters), then the flow with a progress bar; the flow's summary dict."""
     from comments import settings, store
     from comments.analysis.pipeline import STEPS, require_comments
     from comments.progress import bar
@@ -46,7 +65,7 @@ def run_analyze(docket_id: str, db: str | Path | None = None) -> dict:
     with bar(f"analyzing {docket_id}", total=STEPS, unit="steps") as progress:
         flow_module.hooks["progress"] = progress
         try:
-            return flow_module.analyze_docket(docket_id, db=str(path))
+            return flow_module.analyze_docket(docket_id, db=str(path), overrides=overrides or None)
         finally:
             flow_module.hooks["progress"] = _noop
 
