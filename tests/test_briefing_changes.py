@@ -228,7 +228,7 @@ def test_long_lists_are_cut_and_say_how_many_more(tracked):
     """Twelve new campaigns and twenty grown themes: the two-page briefing lists the largest, counts the rest."""
     from comments.briefing.data import what_changed
     from comments.briefing.privacy import NameGuard
-    from comments.briefing.renderers import _changes_markdown
+    from comments.briefing.renderers import changes_markdown
 
     def state(n_comments, campaigns, themes):
         return {"docket_id": DOCKET, "comments": n_comments, "submissions": n_comments,
@@ -248,7 +248,7 @@ def test_long_lists_are_cut_and_say_how_many_more(tracked):
     assert w["not_listed"]["new_campaigns"] == 7
     # grown themes come largest growth first, so the eight shown are the eight that grew most
     assert [t["added"] for t in w["grown_themes"]] == list(range(20, 12, -1)) and w["not_listed"]["grown_themes"] == 12
-    md = "\n".join(_changes_markdown(w))
+    md = "\n".join(changes_markdown(w))
     assert "… and 7 more new campaigns" in md and "… and 12 more themes that grew" in md and "and 140 more" in md
     con = store.connect(tracked["db"])
     try:

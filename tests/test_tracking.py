@@ -67,10 +67,14 @@ def test_diff_reports_new_grown_gone_and_stance_shift():
     assert (support["share_before"], support["share_after"], support["points"]) == (75.0, 75.0, 0.0)
     assert ch["stance"]["shifted"] == []
     md = tracking.render_changes_markdown(ch, previous_run_at=datetime(2025, 3, 1), run_at=datetime(2025, 3, 8))
-    assert "4 new comments" in md and "New campaign C0003" in md and "Campaign C0001 grew** by 2" in md
-    assert "New theme T003" in md and "Theme T002 grew** by 1" in md and "C0002 (2 copies) is no longer found" in md
+    assert "What changed since the last run (2025-03-01 00:00 UTC)" in md
+    assert "4 new comments: posted comments 4 → 8" in md and all(f"comment/{c})" in md for c in "efgh")
+    assert "**New campaign C0003**: 3 copies" in md and "**Campaign C0001 grew by 2**: 2 → 4 copies" in md
+    assert "**New theme T003** “biometrics”: 3 comments" in md and "Theme T002 “cost” **grew by 1**: 1 → 2" in md
+    assert "C0002 (2 copies) is no longer found" in md
     # Text from comments is escaped, never live HTML or Markdown.
-    assert "<b>" not in md and "&lt;b&gt;support&lt;/b&gt; \\*this\\*" in md
+    assert "<b>" not in md and "I \\<b\\>support\\</b\\> \\*this\\*" in md
+    assert not re.search(r"(?<!\\)<", md)
 
 
 def test_stance_shift_is_reported_past_the_threshold():
@@ -78,17 +82,32 @@ def test_stance_shift_is_reported_past_the_threshold():
     shifted = {(s["stance"], s["measure"]): s["points"] for s in ch["stance"]["shifted"]}
     assert shifted[("support", "comments")] == -30.0 and shifted[("oppose", "comments")] == 30.0
     assert tracking.has_changes(ch)
-    assert "**oppose** by comments: 20.0% → 50.0% (+30.0 points; 2 → 8)" in tracking.render_changes_markdown(ch)
+    md = tracking.render_changes_markdown(ch)
+    assert "oppose by unique texts: 20.0% → 50.0% (+30.0 points; 2 → 8)." in md
+    assert "| oppose | 2 → 8 | +6 | 50.0% (+30.0) | 2 → 8 | +6 | 50.0% (+30.0) |" in md
 
 
 def test_no_change_and_first_run():
     s = state(["a", "b"], campaigns={"C0001": camp(2)}, themes={"T001": theme(2)}, stance=st(2, 0))
     same = tracking.diff_states(s, copy.deepcopy(s))
     assert not tracking.has_changes(same)
-    assert "No changes" in tracking.render_changes_markdown(same)
+    assert "No changes since 2025-03-01 00:00 UTC" in tracking.render_changes_markdown(same, previous_run_at=datetime(2025, 3, 1))
     first = tracking.diff_states(None, s)
     assert first["first_run"] and [c["campaign_id"] for c in first["new_campaigns"]] == ["C0001"]
-    assert "First tracking run" in tracking.render_changes_markdown(first)
+    assert "First tracked run: baseline recorded (2 comments posted)" in tracking.render_changes_markdown(first)
+
+
+def test_changes_file_lists_everything_the_briefing_cuts():
+    """The file is the briefing's section uncut: every new comment, campaign and theme, with ids."""
+    before = state([f"c{i:03d}" for i in range(5)], themes={f"T{i:03d}": theme(5, f"topic {i}") for i in range(12)})
+    after = state([f"c{i:03d}" for i in range(40)],
+                  campaigns={f"C{i:04d}": camp(2 + i, excerpt=f"letter {i}") for i in range(9)},
+                  themes={f"T{i:03d}": theme(6 + i, f"topic {i}") for i in range(12)})
+    md = tracking.render_changes_markdown(tracking.diff_states(before, after), previous_run_at=datetime(2025, 3, 1))
+    assert all(f"comment/c{i:03d})" in md for i in range(5, 40))
+    assert " more" not in md.replace("points or more", "")   # no "… and N more"
+    assert all(f"**New campaign C{i:04d}**: {2 + i} copies" in md for i in range(9))
+    assert all(f"Theme T{i:03d} “topic {i}” **grew by {1 + i}**" in md for i in range(12))
 
 
 # --------------------------------------------------------------------------- watchlist
@@ -207,6 +226,7 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert first.dockets[0].changes["first_run"]
     assert (out / f"{DOCKET}.changes.md").is_file() and (out / f"{DOCKET}.html").is_file()
     assert "First tracked run: baseline recorded" in (out / f"{DOCKET}.html").read_text(encoding="utf-8")
+    assert "First tracked run: baseline recorded" in (out / f"{DOCKET}.changes.md").read_text(encoding="utf-8")
     camps_before, themes_before, stance_before = _db_state(db)
     assert len(camps_before) >= 1  # the real campaign, 10 copies
 
@@ -260,7 +280,7 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert ch["grown_campaigns"] == [old_campaign]
     assert _campaign_members(con := store.connect(db), old_campaign) >= set(new_ids[8:])
     con.close()
-    assert f"Campaign {old_campaign} grew** by 2: {camps_before[old_campaign]} → {camps_after[old_campaign]} copies" in md
+    assert f"Campaign {old_campaign} grew by 2**: {camps_before[old_campaign]} → {camps_after[old_campaign]} copies" in md
     assert f"New campaign {new_campaign}**: 6 copies" in md
     # Themes and stance: the section says what SQL says changed.
     grown = {t for t in themes_before if t in themes_after and themes_after[t] > themes_before[t]}
@@ -403,7 +423,7 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
         serve_log = (logs / "serve.log").read_text(errors="replace")
         assert run.state.is_completed(), f"{run.state!r}\n{serve_log[-3000:]}"
         changes = tmp_path / "briefings" / f"{DOCKET}.changes.md"
-        assert changes.is_file() and "First tracking run" in changes.read_text(encoding="utf-8")
+        assert changes.is_file() and "First tracked run: baseline recorded" in changes.read_text(encoding="utf-8")
         # the flow hands the run's changes to the briefing, which opens with them
         assert "First tracked run: baseline recorded" in (tmp_path / "briefings" / f"{DOCKET}.html").read_text(encoding="utf-8")
         assert "Traceback" not in serve_log, serve_log[-3000:]

@@ -8,8 +8,10 @@ themes. Campaigns and themes are compared by the analysis's stable ids.
 
 `collect_state` reads SQL; `diff_states` and `render_changes_markdown` are
 pure functions over plain dicts, so they are tested on constructed states.
-Everything drawn from comment text (theme labels, template excerpts) is
-escaped for Markdown and passed through the briefing's name guard.
+`render_changes_markdown` is the briefing's own what-changed section with no
+list cut short (one rendering, in `comments.briefing`). Everything drawn from
+comment text (theme labels, template excerpts) is escaped for Markdown and
+passed through the briefing's name guard.
 """
 
 from __future__ import annotations
@@ -287,110 +289,29 @@ def render_changes_markdown(
     *,
     previous_run_at: datetime | str | None = None,
     run_at: datetime | str | None = None,
-    max_ids: int = 20,
+    guard=None,
 ) -> str:
-    """The "What changed since the last run" section as Markdown."""
-    docket = changes.get("docket_id") or ""
-    lines = [f"## What changed since the last run: {md_escape(docket)}", ""]
-    if changes["first_run"]:
-        lines += [
-            f"First tracking run{_at(run_at)}: everything below is new. "
-            f"{changes['comments_after']:,} comments posted "
-            f"({changes['submissions_after']:,} submissions represented).",
-            "",
-        ]
-    else:
-        lines += [f"Compared with the run of {_fmt(previous_run_at)}{_at(run_at, 'this run: ')}.", ""]
-        if not has_changes(changes):
-            lines += ["No changes: no new comments, and campaigns, themes and stance are as they were.", ""]
-            return "\n".join(lines)
+    """`<DOCKET>.changes.md`: the briefing's "What changed since the last run" section, nothing cut.
 
-    new = changes["new_comments"]
-    lines += ["### New comments", ""]
-    lines.append(
-        f"- {len(new):,} new comments (posted comments {changes['comments_before']:,} → {changes['comments_after']:,}; "
-        f"submissions represented {changes['submissions_before']:,} → {changes['submissions_after']:,})."
+    The very section the briefing opens with (`briefing.data.what_changed` and
+    `briefing.renderers.changes_markdown`), so the two cannot disagree; here
+    every new comment, campaign and theme is listed. `guard` is the docket's
+    private-name guard (`private_name_guard`); excerpts and labels pass through
+    it, and all comment text is escaped for Markdown.
+    """
+    from comments.briefing.data import what_changed
+    from comments.briefing.privacy import NoGuard
+    from comments.briefing.renderers import changes_markdown, fmt_when
+
+    section = what_changed(
+        {**changes, "previous_run_at": previous_run_at, "run_at": run_at},
+        guard if guard is not None else NoGuard(),
+        max_ids=None, max_campaigns=None, max_themes=None,
     )
-    if new and not changes["first_run"]:
-        shown = ", ".join(f"[{c}](https://www.regulations.gov/comment/{c})" for c in new[:max_ids])
-        more = f" and {len(new) - max_ids:,} more" if len(new) > max_ids else ""
-        lines.append(f"- {shown}{more}")
-    if changes["removed_comments"]:
-        lines.append(f"- {len(changes['removed_comments']):,} comments no longer in the docket: "
-                     + ", ".join(changes["removed_comments"][:max_ids]))
-    lines.append("")
-
-    lines += ["### Campaigns (form letters)", ""]
-    if not (changes["new_campaigns"] or changes["grown_campaigns"] or changes["shrunk_campaigns"] or changes["gone_campaigns"]):
-        lines.append("- No new campaigns and no campaign changed size.")
-    for c in changes["new_campaigns"]:
-        lines.append(
-            f"- **New campaign {md_escape(c['campaign_id'])}**: {c['size']:,} copies "
-            f"({c['submissions']:,} submissions represented), stance {md_escape(c.get('stance') or 'unclear')}. "
-            f"Template begins: “{md_escape(c.get('excerpt'))}”"
-        )
-    for c in changes["grown_campaigns"]:
-        lines.append(
-            f"- **Campaign {md_escape(c['campaign_id'])} grew** by {c['added']:,}: {c['size_before']:,} → {c['size_after']:,} copies "
-            f"({c['submissions_before']:,} → {c['submissions_after']:,} submissions represented). "
-            f"Template begins: “{md_escape(c.get('excerpt'))}”"
-        )
-    for c in changes["shrunk_campaigns"]:
-        lines.append(f"- Campaign {md_escape(c['campaign_id'])} shrank: {c['size_before']:,} → {c['size_after']:,} copies.")
-    for c in changes["gone_campaigns"]:
-        lines.append(f"- Campaign {md_escape(c['campaign_id'])} ({c['size']:,} copies) is no longer found.")
-    lines.append("")
-
-    lines += ["### Stance", ""]
-    shifted = changes["stance"]["shifted"]
-    if changes["first_run"]:
-        lines.append("- Baseline recorded (no earlier run to compare with).")
-    elif shifted:
-        for s in shifted:
-            lines.append(
-                f"- **{s['stance']}** by {s['measure'].replace('_', ' ')}: {s['share_before']}% → {s['share_after']}% "
-                f"({s['points']:+.1f} points; {s['before']:,} → {s['after']:,})."
-            )
-    else:
-        lines.append(f"- No stance share moved by {STANCE_SHIFT_POINTS:g} points or more.")
-    lines += ["", "| stance | comments before | after | unique texts before | after | submissions before | after |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-    by = changes["stance"]["by"]
-    for s in STANCES:
-        c, u, m = by["comments"][s], by["unique_texts"][s], by["submissions"][s]
-        lines.append(f"| {s} | {c['before']:,} | {c['after']:,} | {u['before']:,} | {u['after']:,} | {m['before']:,} | {m['after']:,} |")
-    lines.append("")
-
-    lines += ["### Themes", ""]
-    if not (changes["new_themes"] or changes["grown_themes"] or changes["shrunk_themes"] or changes["gone_themes"]):
-        lines.append("- No new themes and no theme changed size.")
-    for t in changes["new_themes"]:
-        lines.append(f"- **New theme {md_escape(t['theme_id'])}**: “{md_escape(t['label'])}”, {t['comments']:,} comments "
-                     f"({t['unique_texts']:,} unique texts).")
-    for t in changes["grown_themes"]:
-        lines.append(f"- **Theme {md_escape(t['theme_id'])} grew** by {t['added']:,}: “{md_escape(t['label'])}”, "
-                     f"{t['comments_before']:,} → {t['comments_after']:,} comments.")
-    for t in changes["shrunk_themes"]:
-        lines.append(f"- Theme {md_escape(t['theme_id'])} shrank: “{md_escape(t['label'])}”, "
-                     f"{t['comments_before']:,} → {t['comments_after']:,} comments.")
-    for t in changes["gone_themes"]:
-        lines.append(f"- Theme {md_escape(t['theme_id'])} (“{md_escape(t['label'])}”) is no longer found.")
-    lines.append("")
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "(unknown)"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    return str(value)
-
-
-def _at(run_at, prefix: str = " on ") -> str:
-    if run_at is None:
-        return ""
-    return f" on {_fmt(run_at)}" if prefix == " on " else f" ({prefix}{_fmt(run_at)})"
+    title = f"# {md_escape(changes.get('docket_id') or 'Docket')}"
+    if section["run_at"] is not None:
+        title += f": tracking run of {fmt_when(section['run_at'])}"
+    return "\n".join([title, "", *changes_markdown(section)])
 
 
 # --------------------------------------------------------------------------- one docket
@@ -425,7 +346,7 @@ def record_changes(
     if previous_run_at is not None and run_at <= previous_run_at:
         run_at = previous_run_at + timedelta(seconds=1)  # two runs in one second stay ordered
     changes = diff_states(previous, current)
-    markdown = render_changes_markdown(changes, previous_run_at=previous_run_at, run_at=run_at)
+    markdown = render_changes_markdown(changes, previous_run_at=previous_run_at, run_at=run_at, guard=guard)
     path = None
     if out_dir is not None:
         path = changes_path(out_dir, docket_id)

@@ -140,7 +140,8 @@ def gather(
 
 
 def what_changed(
-    changes: dict, guard: NameGuard, *, max_ids: int = 10, max_campaigns: int = 5, max_themes: int = 8,
+    changes: dict, guard: NameGuard, *,
+    max_ids: int | None = 10, max_campaigns: int | None = 5, max_themes: int | None = 8,
 ) -> dict:
     """The tracking diff arranged for the "What changed since the last run" section.
 
@@ -149,11 +150,16 @@ def what_changed(
     recorded, nothing to compare), "unchanged" or "changed". Template excerpts
     and theme labels pass through the briefing's name guard, as the campaign
     section's excerpts do.
+
+    The `max_*` limits cut long lists (the rest is counted in `not_listed` and
+    `new_comments_not_listed`); None lists everything, as the tracking
+    `<DOCKET>.changes.md` file does.
     """
     from comments.tracking import STANCE_SHIFT_POINTS, has_changes
 
     since = _as_datetime(changes.get("previous_run_at"))
     out = {
+        "docket_id": changes.get("docket_id"),
         "since": since,
         "run_at": _as_datetime(changes.get("run_at")),
         "comments_before": changes.get("comments_before", 0),
@@ -167,12 +173,16 @@ def what_changed(
         return {**out, "status": "unchanged"}
 
     new_ids = list(changes.get("new_comments") or [])
+    removed_ids = list(changes.get("removed_comments") or [])
     out.update(
         status="changed",
         new_comments=len(new_ids),
-        new_comment_links=[{"comment_id": c, "url": comment_url(c)} for c in new_ids[:max_ids]],
-        new_comments_not_listed=max(0, len(new_ids) - max_ids),
-        removed_comments=len(changes.get("removed_comments") or []),
+        new_comment_links=[{"comment_id": c, "url": comment_url(c)} for c in _first(new_ids, max_ids)],
+        new_comments_not_listed=len(new_ids) - len(_first(new_ids, max_ids)),
+        removed_comments=len(removed_ids),
+        # gone from the docket, so listed as ids without links
+        removed_comment_ids=_first(removed_ids, max_ids),
+        removed_comments_not_listed=len(removed_ids) - len(_first(removed_ids, max_ids)),
         new_campaigns=[
             {**{k: c.get(k) for k in ("campaign_id", "size", "submissions", "stance")},
              "excerpt": guard.redact(c.get("excerpt") or "")}
@@ -210,8 +220,8 @@ def what_changed(
     )
     # A briefing is two pages: long lists are cut (largest first: diff_states
     # orders growth that way, new ones are sorted by size here) and say how
-    # many more there are; the
-    # <DOCKET>.changes.md file next to the briefing lists them all.
+    # many more there are; the <DOCKET>.changes.md file next to the briefing
+    # is this section with no limits, so it lists them all.
     out["new_campaigns"].sort(key=lambda c: (-(c["size"] or 0), c["campaign_id"]))
     out["new_themes"].sort(key=lambda t: (-(t["comments"] or 0), t["theme_id"]))
     out["not_listed"] = {}
@@ -219,8 +229,9 @@ def what_changed(
                        ("shrunk_campaigns", max_campaigns), ("gone_campaigns", max_campaigns),
                        ("new_themes", max_themes), ("grown_themes", max_themes),
                        ("shrunk_themes", max_themes), ("gone_themes", max_themes)):
-        out["not_listed"][key] = max(0, len(out[key]) - limit)
-        out[key] = out[key][:limit]
+        shown = _first(out[key], limit)
+        out["not_listed"][key] = len(out[key]) - len(shown)
+        out[key] = shown
     by = (changes.get("stance") or {}).get("by") or {}
     blank = {"before": 0, "after": 0, "delta": 0, "share_before": 0.0, "share_after": 0.0, "points": 0.0}
     out["stance"] = [
@@ -238,6 +249,11 @@ def what_changed(
         if s.get("measure") in ("unique_texts", "submissions")
     ]
     return out
+
+
+def _first(items: list, limit: int | None) -> list:
+    """The first `limit` items (all of them when `limit` is None)."""
+    return list(items) if limit is None else list(items)[:max(0, limit)]
 
 
 def _as_datetime(value) -> datetime | None:

@@ -111,7 +111,7 @@ def to_markdown(brief: dict) -> str:
         "_Names of private individuals are shown (--show-names)._" if brief["show_names"]
         else "_Names of private individuals are withheld; organizations and government bodies are named._",
         "",
-        *_changes_markdown(brief.get("changes")),
+        *changes_markdown(brief.get("changes")),
         "## 1. The numbers",
         "",
         f"{fmt_num(h['comments_posted'])} comments are posted; with the {fmt_num(h['agency_duplicates'])} further copies "
@@ -211,7 +211,8 @@ def changes_lines(w: dict) -> dict:
     out["comments"] = comments
     out["stance"] = (
         " ".join(f"{s['stance']} by {s['measure'].replace('_', ' ')}: {s['share_before']}% → {s['share_after']}% "
-                 f"({fmt_points(s['points'])} points)." for s in w["stance_shifted"])
+                 f"({fmt_points(s['points'])} points; {fmt_num(s['before'])} → {fmt_num(s['after'])})."
+                 for s in w["stance_shifted"])
         or f"No stance share moved by {fmt_num(w['shift_threshold'])} points or more."
     )
     out["stance_header"] = ["Stance", "Unique texts", "Change", "Share", "Submissions represented", "Change", "Share"]
@@ -243,7 +244,12 @@ CAMPAIGN_LISTS = ("new_campaigns", "grown_campaigns", "shrunk_campaigns", "gone_
 THEME_LISTS = ("new_themes", "grown_themes", "shrunk_themes", "gone_themes")
 
 
-def _changes_markdown(w: dict | None) -> list[str]:
+def changes_markdown(w: dict | None) -> list[str]:
+    """The what-changed section (a `data.what_changed` result) as Markdown lines.
+
+    The briefing's Markdown opens with it; `comments.tracking` writes it, with
+    uncapped lists, as `<DOCKET>.changes.md`.
+    """
     if not w:
         return []
     e = md_escape
@@ -255,6 +261,9 @@ def _changes_markdown(w: dict | None) -> list[str]:
     if w["new_comment_links"]:
         more = f" and {fmt_num(w['new_comments_not_listed'])} more" if w["new_comments_not_listed"] else ""
         out += ["New: " + ", ".join(f"[{e(c['comment_id'])}]({c['url']})" for c in w["new_comment_links"]) + more, ""]
+    if w.get("removed_comment_ids"):
+        more = f" and {fmt_num(w['removed_comments_not_listed'])} more" if w.get("removed_comments_not_listed") else ""
+        out += ["No longer in the docket: " + ", ".join(e(c) for c in w["removed_comment_ids"]) + more, ""]
     out += ["**Campaigns.**", ""]
     if not (w["new_campaigns"] or w["grown_campaigns"] or w["shrunk_campaigns"] or w["gone_campaigns"]):
         out.append("- No new campaigns, and no campaign changed size.")
@@ -280,15 +289,16 @@ def _changes_markdown(w: dict | None) -> list[str]:
     if not (w["new_themes"] or w["grown_themes"] or w["shrunk_themes"] or w["gone_themes"]):
         out.append("- No new themes, and no theme changed size.")
     for t in w["new_themes"]:
-        out.append(f"- **New theme** “{e(t['label'])}”: {fmt_num(t['comments'])} comments "
+        out.append(f"- **New theme {e(t['theme_id'])}** “{e(t['label'])}”: {fmt_num(t['comments'])} comments "
                    f"({fmt_num(t['unique_texts'])} unique texts).")
     for t in w["grown_themes"]:
-        out.append(f"- “{e(t['label'])}” **grew by {fmt_num(t['added'])}**: {fmt_num(t['comments_before'])} → "
-                   f"{fmt_num(t['comments_after'])} comments.")
+        out.append(f"- Theme {e(t['theme_id'])} “{e(t['label'])}” **grew by {fmt_num(t['added'])}**: "
+                   f"{fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.")
     for t in w["shrunk_themes"]:
-        out.append(f"- “{e(t['label'])}” shrank: {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.")
+        out.append(f"- Theme {e(t['theme_id'])} “{e(t['label'])}” shrank: {fmt_num(t['comments_before'])} → "
+                   f"{fmt_num(t['comments_after'])} comments.")
     for t in w["gone_themes"]:
-        out.append(f"- “{e(t['label'])}” is no longer found.")
+        out.append(f"- Theme {e(t['theme_id'])} “{e(t['label'])}” is no longer found.")
     out += [f"- {line}" for line in changes_more(w, THEME_LISTS)]
     return out + [""]
 
@@ -318,6 +328,9 @@ def _changes_docx(doc, w: dict | None) -> None:
             _hyperlink(p, c["url"], c["comment_id"])
         if w["new_comments_not_listed"]:
             p.add_run(f" and {fmt_num(w['new_comments_not_listed'])} more")
+    if w.get("removed_comment_ids"):
+        more = f" and {fmt_num(w['removed_comments_not_listed'])} more" if w.get("removed_comments_not_listed") else ""
+        doc.add_paragraph("No longer in the docket: " + ", ".join(w["removed_comment_ids"]) + more)
     labeled("Campaigns.")
     if not (w["new_campaigns"] or w["grown_campaigns"] or w["shrunk_campaigns"] or w["gone_campaigns"]):
         doc.add_paragraph("No new campaigns, and no campaign changed size.", style="List Bullet")
@@ -346,18 +359,18 @@ def _changes_docx(doc, w: dict | None) -> None:
         doc.add_paragraph("No new themes, and no theme changed size.", style="List Bullet")
     for t in w["new_themes"]:
         p = doc.add_paragraph(style="List Bullet")
-        p.add_run("New theme").bold = True
+        p.add_run(f"New theme {t['theme_id']}").bold = True
         p.add_run(f" “{t['label']}”: {fmt_num(t['comments'])} comments ({fmt_num(t['unique_texts'])} unique texts).")
     for t in w["grown_themes"]:
         p = doc.add_paragraph(style="List Bullet")
-        p.add_run(f"“{t['label']}” ")
+        p.add_run(f"Theme {t['theme_id']} “{t['label']}” ")
         p.add_run(f"grew by {fmt_num(t['added'])}").bold = True
         p.add_run(f": {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.")
     for t in w["shrunk_themes"]:
-        doc.add_paragraph(f"“{t['label']}” shrank: {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.",
+        doc.add_paragraph(f"Theme {t['theme_id']} “{t['label']}” shrank: {fmt_num(t['comments_before'])} → {fmt_num(t['comments_after'])} comments.",
                           style="List Bullet")
     for t in w["gone_themes"]:
-        doc.add_paragraph(f"“{t['label']}” is no longer found.", style="List Bullet")
+        doc.add_paragraph(f"Theme {t['theme_id']} “{t['label']}” is no longer found.", style="List Bullet")
     for line in changes_more(w, THEME_LISTS):
         doc.add_paragraph(line, style="List Bullet")
 
