@@ -12,6 +12,8 @@ import pytest
 from comments.analysis.campaigns import (
     CampaignParams,
     Doc,
+    _additions,
+    _additions_many,
     assign_stable_ids,
     detect_campaigns,
     unique_texts,
@@ -141,6 +143,32 @@ def test_real_campaign_members_really_share_template_passages(cms_docs, cms_camp
                 assert normalize(addition) not in template_sentences
                 assert len(normalize(addition).split()) >= 4
             assert 0.0 < m.similarity <= 1.0
+
+
+def test_batched_additions_match_the_per_text_definition():
+    """The batched path (one string for many members) finds exactly what each text alone gives.
+
+    Texts mix what could make the two differ: abbreviations and quotes at line
+    edges, entities, apostrophes, `&`, characters beyond the BMP, CRLF, blank lines.
+    """
+    import numpy as np
+
+    pieces = ["Mr.", "Dr. Smith", "e.g.", "U.S.", "don't", "we’re", "&", "&amp;", "A.", "end.", "stop!", "what?",
+              '"quoted."', "(paren.)", "word", "policy", "health", "rule", "\n", "\n\n", "\r\n", "\t", "😀",
+              "naïve", "—", "...", "vs.", "No.", "3.5", "'s"]
+    rng = random.Random(3)
+    params = CampaignParams()
+    items = []
+    for _ in range(600):
+        raw = "".join(rng.choice(pieces) + rng.choice([" ", " ", "\n", ". ", "! ", ""]) for _ in range(rng.randint(5, 80)))
+        n_words = len(normalize(raw).split())
+        covered = np.repeat(rng.choices([True, False], k=n_words), rng.choices(range(1, 12), k=n_words))[:n_words]
+        template = " " + normalize(" ".join(rng.sample(pieces, 8))) + " "
+        items.append((raw, covered, template))
+    batched = _additions_many(items, params)
+    alone = [_additions(raw, covered, template, params) for raw, covered, template in items]
+    assert sum(map(len, alone)) > 100  # the texts do have additions to find
+    assert batched == alone
 
 
 def test_real_personalised_copies_carry_their_additions(cms_campaigns):

@@ -40,7 +40,13 @@ How it works (and why; see the last section of DESIGN.md):
    the texts not yet placed (a few rounds).
 7. Unique additions: the member's sentences whose words are mostly outside the
    shared passages (and that do not occur in the template word for word),
-   sliced verbatim from the member's own text.
+   sliced verbatim from the member's own text. Batched over all members of a
+   round: members without a run of new words are skipped outright, and for the
+   others word starts, the lines around the new words and the sentence split
+   are computed once over one concatenated string (results are those of the
+   per-text `_additions`, which stays the definition and the fallback).
+Memory (1M comments): anchors are sampled in chunks, text indices are int32,
+and the large temporaries of each step are freed as soon as they are used.
 """
 
 from __future__ import annotations
@@ -56,7 +62,13 @@ from datetime import datetime
 
 import numpy as np
 
-from comments.analysis.normalize import normalize, normalize_many, sentences, unescape_entities
+from comments.analysis.normalize import (
+    _SENTENCE_END,
+    normalize,
+    normalize_many,
+    sentences,
+    unescape_entities,
+)
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for the rolling k-gram hash
 _OPPOSITE = {frozenset(("support", "oppose"))}
@@ -227,7 +239,8 @@ def _unique_texts(docs: Sequence[Doc], chunk_texts: int = 20_000) -> _Texts:
     ordered = [normalized[s] for s in rep[order].tolist()]
     del normalized
     lengths = np.array([len(text) + 1 for text in ordered], dtype=np.int64)
-    canonical = np.frombuffer(b"\n".join(ordered) + b"\n", dtype=np.uint8) if ordered else np.zeros(0, np.uint8)
+    ordered.append(b"")  # so the join ends with a newline too (no second copy of the buffer to add it)
+    canonical = np.frombuffer(b"\n".join(ordered), dtype=np.uint8) if len(ordered) > 1 else np.zeros(0, np.uint8)
     del ordered
     new_ends = np.cumsum(lengths) - 1
     return _Texts(
@@ -285,9 +298,10 @@ def _word_hashes(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
     return h
 
 
-def _sorted_unique(values: np.ndarray, return_counts: bool = False):
+def _sorted_unique(values: np.ndarray, return_counts: bool = False, presorted: bool = False):
     """np.unique by sorting (numpy 2's hash-based unique is far slower on 64-bit keys)."""
-    values = np.sort(values)
+    if not presorted:
+        values = np.sort(values)
     first = np.ones(len(values), dtype=bool)
     first[1:] = values[1:] != values[:-1]
     if not return_counts:
@@ -368,20 +382,30 @@ def _grams(texts: _Texts, k: int, chunk_texts: int) -> _Grams:
 def _anchors(grams: _Grams, eligible: np.ndarray, n_texts: int, params: CampaignParams):
     """(anchor hash, text index) for every eligible text, deduplicated, sorted by hash then text."""
     m = params.anchor_every
-    high = grams.hashes >> np.uint64(32)
-    sampled = (high & np.uint64(m - 1)) == 0 if m & (m - 1) == 0 else high % np.uint64(m) == 0  # mask when m = 2**j
-    at = np.flatnonzero(sampled)
-    del high, sampled
-    o = np.searchsorted(grams.offsets, at, side="right") - 1
     is_eligible = np.zeros(n_texts, dtype=bool)
     is_eligible[eligible] = True
-    # a whole k-gram of an eligible text starts there
-    keep = is_eligible[o] & (at + params.shingle_words <= grams.offsets[o + 1])
-    h, o = grams.hashes[at[keep]], o[keep]
-    del at, keep
+    text_type = np.int32 if n_texts < 2**31 else np.int64  # text indices: half the memory when they fit
+    # sampled in chunks of word positions, so no temporary is as large as the hash array
+    chunk = 1 << 22
+    hash_parts, text_parts = [], []
+    for first in range(0, len(grams.hashes), chunk):
+        high = grams.hashes[first : first + chunk] >> np.uint64(32)
+        sampled = (high & np.uint64(m - 1)) == 0 if m & (m - 1) == 0 else high % np.uint64(m) == 0  # mask when m = 2**j
+        at = np.flatnonzero(sampled) + first
+        del high, sampled
+        o = np.searchsorted(grams.offsets, at, side="right") - 1
+        # a whole k-gram of an eligible text starts there
+        keep = is_eligible[o] & (at + params.shingle_words <= grams.offsets[o + 1])
+        hash_parts.append(grams.hashes[at[keep]])
+        text_parts.append(o[keep].astype(text_type))
+    h = np.concatenate(hash_parts) if hash_parts else np.empty(0, dtype=np.uint64)
+    o = np.concatenate(text_parts) if text_parts else np.empty(0, dtype=text_type)
+    del hash_parts, text_parts
     # texts come in ascending order, so a stable sort by hash leaves them ascending per anchor
     order = np.argsort(h, kind="stable")
-    h, o = h[order], o[order]
+    h = h[order]
+    o = o[order]
+    del order
     # one entry per (anchor, text): a phrase repeated inside one text counts once
     first = np.ones(len(h), dtype=bool)
     first[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
@@ -405,11 +429,13 @@ def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: Campaig
     keep = shared[entry_group]
     o = o[keep]
     entry_group = entry_group[keep]
+    del keep
     starts, sizes = starts[shared], sizes[shared]
     new_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     remap = np.full(len(shared), -1)
     remap[np.flatnonzero(shared)] = np.arange(shared.sum())
     g = remap[entry_group]
+    del entry_group, remap
     group_start = new_starts[g]
     rank = np.arange(len(o)) - group_start
     small = sizes[g] <= params.small_posting
@@ -424,7 +450,12 @@ def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: Campaig
         keys.append(lo * key_type(n_texts) + hi)
     if not keys:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
-    pair_keys, shared_counts = _sorted_unique(np.concatenate(keys), return_counts=True)
+    del g, group_start, rank, small
+    all_keys = np.concatenate(keys)
+    del keys
+    all_keys.sort()  # in place: no second copy of the largest array of the step
+    pair_keys, shared_counts = _sorted_unique(all_keys, return_counts=True, presorted=True)
+    del all_keys
     lo = (pair_keys // key_type(n_texts)).astype(np.int64)
     hi = (pair_keys % key_type(n_texts)).astype(np.int64)
     return lo, hi, shared_counts.astype(np.int64)
@@ -571,8 +602,9 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
     def needed(words: np.ndarray) -> np.ndarray:
         return np.where(words < params.short_text_words, params.short_containment, params.min_containment)
 
-    # chunks bound the memory; two threads share them (numpy releases the GIL)
-    size = max(1, min(params.chunk_texts, -(-len(members) // _WORKERS)))
+    # chunks bound the memory (about 15 arrays per word of the chunk's members, on each
+    # thread: a quarter of `chunk_texts` members); two threads share them (numpy releases the GIL)
+    size = max(1, min(max(1, params.chunk_texts // 4), -(-len(members) // _WORKERS)))
 
     def check(start: int):
         chunk = members[start : start + size]
@@ -691,6 +723,123 @@ def _additions(raw: str, covered: np.ndarray, template: str, params: CampaignPar
     return out
 
 
+_IS_SPACE = np.array([chr(c).isspace() for c in range(0x10000)], dtype=bool)  # str.strip's whitespace
+
+
+def _codepoints(text: str) -> np.ndarray:
+    """Code point per character, those beyond the BMP folded to 0xFFFF (neither word nor space)."""
+    return np.minimum(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), 0xFFFF)
+
+
+def _additions_many(items: list[tuple[str, np.ndarray, str]], params: CampaignParams) -> list[list[str]]:
+    """`_additions(raw, covered, template, params)` for every item, with the same results, batched.
+
+    Members whose uncovered words form no run long enough are skipped outright;
+    the others are processed in chunks: word starts, the lines holding the new
+    words, and the sentence split are computed once over one concatenated string.
+    """
+    out: list[list[str]] = [[] for _ in items]
+    if not items:
+        return out
+    needed = int(params.min_addition_words * (1 - params.addition_coverage)) + 1
+    lengths = np.array([len(c) for _, c, _ in items], dtype=np.int64)
+    word_offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=word_offsets[1:])
+    covered = np.concatenate([c for _, c, _ in items]) if word_offsets[-1] else np.zeros(0, dtype=bool)
+    csum = np.zeros(len(covered) + 1, dtype=np.int64)
+    np.cumsum(covered, out=csum[1:])
+    # runs of uncovered words, never across two items
+    boundary = np.zeros(len(covered) + 1, dtype=bool)
+    boundary[word_offsets] = True
+    open_ = ~covered & (boundary[:-1] | np.concatenate([[True], covered[:-1]]))
+    close = ~covered & (boundary[1:] | np.concatenate([covered[1:], [True]]))
+    run_start, run_end = np.flatnonzero(open_), np.flatnonzero(close) + 1
+    long_run = (run_end - run_start) >= needed
+    run_start, run_end = run_start[long_run], run_end[long_run]
+    run_item = np.searchsorted(word_offsets, run_start, side="right") - 1
+    with_runs = np.unique(run_item).tolist()
+    fast: list[int] = []
+    for i in with_runs:
+        raw = items[i][0]
+        if "&" in raw and unescape_entities(raw) != raw:
+            out[i] = _additions(raw, items[i][1], items[i][2], params)  # entities: the per-text path
+        else:
+            fast.append(i)
+    chunk = 2000
+    for first in range(0, len(fast), chunk):
+        _additions_chunk(items, fast[first : first + chunk], out, csum, word_offsets, run_start, run_end, run_item, params)
+    return out
+
+
+def _additions_chunk(items, chosen, out, csum, word_offsets, run_start, run_end, run_item, params) -> None:
+    raws = [items[i][0] for i in chosen]
+    # one string: a newline before, between and after the texts (a newline never joins two words,
+    # always ends a sentence and bounds every line, so each text reads as it does alone)
+    big = "\n" + "\n".join(raws) + "\n"
+    base = np.zeros(len(raws) + 1, dtype=np.int64)
+    np.cumsum(np.array([len(r) + 1 for r in raws], dtype=np.int64), out=base[1:])
+    base += 1  # base[j]: where raw j starts in `big`
+    cp = _codepoints(big)
+    word = _IS_WORD_CHAR[cp]
+    start = word.copy()
+    start[1:] &= ~word[:-1]
+    start[2:] &= ~(_IS_APOSTROPHE[cp[1:-1]] & word[:-2])
+    starts = np.flatnonzero(start | (cp == 38))
+    newlines = np.flatnonzero(cp == 10)
+    del cp, word, start
+    first_word = np.searchsorted(starts, base[:-1])
+    count = np.searchsorted(starts, base[1:] - 1) - first_word
+    n_words = np.array([len(items[i][1]) for i in chosen], dtype=np.int64)
+    lines_ok = count == n_words
+    for j in np.flatnonzero(~lines_ok).tolist():  # unusual characters: the per-text path
+        i = chosen[j]
+        out[i] = _additions(*items[i], params)
+    # long runs of the chosen items that line up, with the chunk position of their item
+    local_of_item = np.full(len(items), -1, dtype=np.int64)
+    local_of_item[np.array(chosen, dtype=np.int64)[lines_ok]] = np.flatnonzero(lines_ok)
+    sel = local_of_item[run_item] >= 0
+    if not sel.any():
+        return
+    j_of_run = local_of_item[run_item[sel]]
+    lo = run_start[sel] - word_offsets[run_item[sel]]
+    hi = run_end[sel] - word_offsets[run_item[sel]]
+    # the lines around each run: from the newline before its first word to the one after its last
+    begin = newlines[np.searchsorted(newlines, starts[first_word[j_of_run] + lo]) - 1] + 1
+    end = newlines[np.searchsorted(newlines, starts[first_word[j_of_run] + hi - 1])]
+    new_window = np.ones(len(begin), dtype=bool)
+    new_window[1:] = (j_of_run[1:] != j_of_run[:-1]) | (begin[1:] > end[:-1])
+    group_last = np.append(np.flatnonzero(new_window)[1:] - 1, len(begin) - 1)
+    w_begin, w_end, w_item = begin[new_window], end[group_last], j_of_run[new_window]
+    # sentences of all windows at once (joined by newlines, which always end a sentence)
+    joined = "\n".join([big[a:b] for a, b in zip(w_begin.tolist(), w_end.tolist(), strict=True)])
+    w_at = np.zeros(len(w_begin), dtype=np.int64)
+    np.cumsum(w_end[:-1] - w_begin[:-1] + 1, out=w_at[1:])
+    cut = np.array([0] + [m.end() for m in _SENTENCE_END.finditer(joined)] + [len(joined)], dtype=np.int64)
+    solid = np.flatnonzero(~_IS_SPACE[_codepoints(joined)])
+    p_start, p_end = cut[:-1], cut[1:]
+    a_idx = np.searchsorted(solid, p_start)
+    b_idx = np.searchsorted(solid, p_end) - 1
+    keep = (a_idx < len(solid)) & (b_idx >= a_idx)
+    a = solid[a_idx[keep]]
+    b = solid[b_idx[keep]] + 1
+    # back to `big`: the window of each span
+    w = np.searchsorted(w_at, a, side="right") - 1
+    a_big, b_big = a - w_at[w] + w_begin[w], b - w_at[w] + w_begin[w]
+    item_j = w_item[w]
+    lo_w = np.searchsorted(starts, a_big) - first_word[item_j]
+    hi_w = np.searchsorted(starts, b_big) - first_word[item_j]
+    n = hi_w - lo_w
+    chosen_arr = np.array(chosen, dtype=np.int64)
+    cov_base = word_offsets[chosen_arr[item_j]]
+    inside = csum[cov_base + hi_w] - csum[cov_base + lo_w]
+    candidate = (n >= params.min_addition_words) & (inside < params.addition_coverage * n)
+    for j, x, y in zip(item_j[candidate].tolist(), a_big[candidate].tolist(), b_big[candidate].tolist(), strict=True):
+        i = chosen[j]
+        text = big[x:y]
+        if " " + normalize(text) + " " not in items[i][2]:
+            out[i].append(text)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -727,14 +876,18 @@ def detect_campaigns(
         owners = [c for c in centers for _ in clusters[c]]
         verdicts = _verify(members, owners, grams, params)
         rejected_pairs: list[tuple[int, int]] = []
+        accepted_of: dict[int, list[int]] = {}
         position = 0
         for center in centers:
             count = len(clusters[center])
             span = range(position, position + count)
             position += count
-            accepted = [j for j in span if verdicts.ok[j]]
+            accepted_of[center] = [j for j in span if verdicts.ok[j]]
             rejected_pairs.extend((min(center, members[j]), max(center, members[j])) for j in span if not verdicts.ok[j])
-            campaign = _build(center, [(members[j], float(verdicts.similarity[j]), verdicts.covered[j]) for j in accepted],
+        additions_of = _member_additions(accepted_of, members, verdicts, texts, docs, params)
+        for center in centers:
+            accepted = accepted_of[center]
+            campaign = _build(center, [(members[j], float(verdicts.similarity[j]), additions_of.get(j, {})) for j in accepted],
                               texts, docs, params)
             if campaign is not None:
                 campaigns.append(campaign)
@@ -753,20 +906,45 @@ def detect_campaigns(
     return campaigns
 
 
-def _build(center: int, accepted: list[tuple[int, float, np.ndarray]], texts: _Texts, docs, params) -> Campaign | None:
-    """The campaign around template text `center`, from its verified members."""
+def _member_additions(accepted_of: dict[int, list[int]], members: list[int], verdicts: _Verdicts,
+                      texts: _Texts, docs, params) -> dict[int, dict[str, list[str]]]:
+    """Unique additions of every accepted member (by position in `members`), per distinct raw text.
+
+    Computed for all members of a round at once; templates too short to make a
+    campaign are skipped (their campaign is dropped anyway).
+    """
+    if not params.with_additions:
+        return {}
+    items: list[tuple[str, np.ndarray, str]] = []
+    owners: list[tuple[int, str]] = []
+    for center, accepted in accepted_of.items():
+        if not accepted or texts.n_words[center] < params.min_template_words:
+            continue
+        padded_template = " " + texts.normalized(center) + " "
+        for j in accepted:
+            seen: set[str] = set()
+            for d in texts.doc_indices[members[j]]:
+                raw = docs[d].text or ""
+                if raw not in seen:
+                    seen.add(raw)
+                    items.append((raw, verdicts.covered[j], padded_template))
+                    owners.append((j, raw))
+    result: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    for (j, raw), additions in zip(owners, _additions_many(items, params), strict=True):
+        result[j][raw] = additions
+    return result
+
+
+def _build(center: int, accepted: list[tuple[int, float, dict[str, list[str]]]], texts: _Texts, docs, params) -> Campaign | None:
+    """The campaign around template text `center`, from its verified members and their additions per raw text."""
     if texts.n_words[center] < params.min_template_words:
         return None
     template_doc = docs[texts.doc_indices[center][0]]
     members = [Member(docs[j].comment_id, 1.0, True, []) for j in texts.doc_indices[center]]
-    padded_template = " " + texts.normalized(center) + " "
-    for i, similarity, covered in accepted:
-        additions_by_raw: dict[str, list[str]] = {}
+    for i, similarity, additions_by_raw in accepted:
         for j in texts.doc_indices[i]:
             raw = docs[j].text or ""
-            if raw not in additions_by_raw:
-                additions_by_raw[raw] = _additions(raw, covered, padded_template, params) if params.with_additions else []
-            members.append(Member(docs[j].comment_id, round(similarity, 4), False, list(additions_by_raw[raw])))
+            members.append(Member(docs[j].comment_id, round(similarity, 4), False, list(additions_by_raw.get(raw, []))))
     if len(members) < params.min_campaign_size:
         return None
     template_member, rest = members[0], sorted(members[1:], key=lambda m: m.comment_id)
