@@ -247,7 +247,8 @@ def demo_command(
     snapshot = Snapshot.from_mirrulations(bundled_mirrulations())
     print(f"demo: serving {DEMO_DOCKET} from the bundled snapshot on 127.0.0.1 (a local regulations.gov stand-in)")
     print(f"demo: database {path.resolve()}")
-    with ReplayServer(snapshot, api_keys=(DEMO_KEY,)) as server, _env(
+    # the real API's default budget (1,000 requests per hour per key), with its headers
+    with ReplayServer(snapshot, api_keys=(DEMO_KEY,), rate_limit_per_hour=1000) as server, _env(
         REGULATIONS_GOV_API_KEY=DEMO_KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
     ):
         # The snapshot carries attachment metadata but not the files (they live on
