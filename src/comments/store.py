@@ -49,6 +49,14 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
+def connect_existing(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open a database that must already exist (read-write, like every other connection in the
+    process: DuckDB refuses a read-only one beside it); a missing file is a one-line InputError."""
+    if str(path) != ":memory:" and not Path(path).exists():
+        raise InputError(f"no database at {path}: run `comments sync` or `comments import` first")
+    return connect(path)
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the numbered files in sql/schema/ that this database has not seen."""
     con.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -52,13 +53,8 @@ def run_analyze(docket_id: str, db: str | Path | None = None, *, overrides: dict
     from comments.progress import bar
 
     path = settings.db_path(db)
-    if not Path(path).exists():
-        raise InputError(f"no database at {path}: run `comments sync` or `comments import` first")
-    con = store.connect(path)
-    try:
+    with closing(store.connect_existing(path)) as con:
         require_comments(con, docket_id)
-    finally:
-        con.close()
 
     from flows import analyze_docket as flow_module
 

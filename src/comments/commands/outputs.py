@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from comments.errors import InputError
 
 
 def brief_command(
@@ -33,13 +32,8 @@ def run_brief(docket_id: str, out: Path, db: str | Path | None = None, *, show_n
 
     briefing_format(out)  # an unsupported extension fails before the database is opened
     path = settings.db_path(db)
-    if not Path(path).exists():
-        raise InputError(f"no database at {path}: run `comments sync {docket_id}` first")
-    con = store.connect(path)
-    try:
+    with closing(store.connect_existing(path)) as con:
         check_ready(con, docket_id)
-    finally:
-        con.close()
 
     from flows.brief_docket import brief_docket
 
