@@ -48,21 +48,6 @@ NEW_TOPIC = [
 ]
 
 
-# Five different letters on a topic the docket never raises.
-NEW_TOPIC = [
-    "Veterinary telehealth for livestock should be listed too. Rural ranchers cannot find a large-animal "
-    "veterinarian who offers veterinary telehealth visits for cattle, and a directory of livestock vets would save herds.",
-    "As a dairy farmer I rely on veterinary telehealth when a cow is sick at night. Please add large-animal "
-    "veterinarians and their livestock telehealth hours so farmers can find one quickly.",
-    "Livestock producers in our county lost calves because no large-animal veterinarian was reachable. A listing of "
-    "veterinary telehealth services for livestock would help ranchers and their herds.",
-    "Our sheep and goat cooperative asks that veterinary telehealth providers for livestock be searchable by county, "
-    "since large-animal veterinarians are scarce and ranchers drive hours to reach one.",
-    "Veterinary telehealth has kept our cattle herd healthy, but finding a large-animal veterinarian licensed in the "
-    "state is hard. Livestock owners need a directory of these veterinarians and their telehealth services.",
-]
-
-
 def _new_comment(template: dict, comment_id: str, text: str) -> dict:
     detail = copy.deepcopy(template)
     detail["data"]["id"] = comment_id

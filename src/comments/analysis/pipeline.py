@@ -20,6 +20,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
@@ -136,6 +137,22 @@ _WHO_FIELDS = ("category", "organization", "gov_agency", "gov_agency_type", "fir
 _CONSTANT = ("docket_id", "run_id")
 
 
+def _interner() -> tuple[list, Callable[[object], int]]:
+    """(values, number): `number(v)` gives each distinct value a small int, in first-seen order,
+    so per-row results can be stored as an index into the few distinct outcomes."""
+    values: list = []
+    index: dict = {}
+
+    def number(value) -> int:
+        k = index.get(value)
+        if k is None:
+            k = index[value] = len(values)
+            values.append(value)
+        return k
+
+    return values, number
+
+
 def require_comments(con: duckdb.DuckDBPyConnection, docket_id: str) -> int:
     """The number of stored comments of `docket_id`; InputError (one line) when there are none."""
     n = con.execute("select count(*) from comments where docket_id = ?", [docket_id]).fetchone()[0]
@@ -245,15 +262,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
 
     # Stance per comment: its own text's, or inherited from its campaign's template.
     labels = {"comment_id": data.comment_id_array}
-    outcomes: list[tuple[stance_rules.Stance, str]] = []
-    outcome_no: dict[tuple[stance_rules.Stance, str], int] = {}
-
-    def number(outcome) -> int:
-        k = outcome_no.get(outcome)
-        if k is None:
-            k = outcome_no[outcome] = len(outcomes)
-            outcomes.append(outcome)
-        return k
+    outcomes, number = _interner()
 
     row_stance = np.full(n, -1, dtype=np.int64)
     template_stance: dict[str, stance_rules.Stance] = {}
@@ -283,9 +292,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     labels["stance_confidence"] = pa.array([float(o[0].confidence) for o in outcomes], pa.float64()).take(take)
     labels["stance_evidence"] = pa.array([o[0].evidence for o in outcomes], pa.string()).take(take)
     labels["stance_source"] = pa.array([o[1] for o in outcomes], pa.string()).take(take)
-    del take, row_stance
-    outcomes.clear()
-    outcome_no.clear()
+    del take, row_stance, outcomes, number  # the interner's index goes with its closure
     clock.lap("stance")
     progress(1)
 
@@ -408,15 +415,7 @@ def _commenters(data: _Comments) -> dict[str, pa.Array]:
     text once per distinct text, the names and category once per combination.
     """
     combos = data.who.to_pylist()
-    outcomes: list[commenter_rules.Commenter] = []
-    outcome_no: dict[commenter_rules.Commenter, int] = {}
-
-    def number(who) -> int:
-        k = outcome_no.get(who)
-        if k is None:
-            k = outcome_no[who] = len(outcomes)
-            outcomes.append(who)
-        return k
+    outcomes, number = _interner()
 
     by_fields = np.full(len(combos), -1, dtype=np.int64)
     by_names = np.empty(len(combos), dtype=np.int64)
