@@ -158,6 +158,7 @@ class _Key:
 
     secret: str = field(repr=False)
     label: str
+    key_id: str = ""  # a stable, non-reversible name for the key (shared pacers use it)
     sent: deque = field(default_factory=deque)  # clock times of requests in the last hour
     remaining: int | None = None  # last X-RateLimit-Remaining seen
     limit: int | None = None  # last X-RateLimit-Limit seen
@@ -201,6 +202,7 @@ class RegulationsClient:
         clock: Callable[[], float] = time.monotonic,
         on_wait: Callable[[float, str], None] | None = None,
         session: requests.Session | None = None,
+        pacer: Callable[[str], None] | None = None,
     ):
         if api_keys is None:
             keys = settings.api_keys()
@@ -212,7 +214,11 @@ class RegulationsClient:
             from comments.errors import ConfigError
 
             raise ConfigError(f"no API key: {settings.KEY_HELP}")
-        self._keys = [_Key(secret=k, label=f"key {i + 1}") for i, k in enumerate(keys)]
+        self._keys = [_Key(secret=k, label=f"key {i + 1}", key_id=key_id(k)) for i, k in enumerate(keys)]
+        # Called with a key's key_id before every request sent with it (retries included),
+        # after the in-process pacing: a limiter shared by several processes (Prefect's
+        # global concurrency limits in flows/) blocks here until that key may send.
+        self.pacer = pacer
         self.base_url = (base_url or settings.base_url()).rstrip("/")
         self.rate_limit_per_hour = float(rate_limit_per_hour or settings.rate_limit_per_hour())
         self.timeout = timeout
@@ -361,6 +367,8 @@ class RegulationsClient:
         rate_limited = 0
         while True:
             key = self._take_key()
+            if self.pacer is not None:
+                self.pacer(key.key_id)
             key.sent.append(self._clock())
             key.requests += 1
             self.stats.requests += 1
@@ -404,6 +412,13 @@ class RegulationsClient:
             delay = self._backoff(failures - 1)
             log.debug("retrying after %s (attempt %d) in %.2f s", problem, failures, delay)
             self._wait(delay, f"{problem}; retrying")
+
+
+def key_id(secret: str) -> str:
+    """A name for a key that is safe to show and stable across processes: a truncated SHA-256."""
+    import hashlib
+
+    return "k" + hashlib.sha256(secret.encode()).hexdigest()[:10]
 
 
 def _session_for(base_url: str) -> requests.Session:
