@@ -71,6 +71,11 @@ def one(n: int) -> dict:
             again = sync_docket(con, client, DOCKET)
             again_s = time.perf_counter() - t1
             con.close()
+            # `comments status DOCKET` as a user runs it: a fresh process, the database read-only
+            t2 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "comments.cli", "status", DOCKET, "--db", str(Path(tmp) / "bench.duckdb")],
+                           check=True, capture_output=True)
+            status_s = time.perf_counter() - t2
             db_mb = (Path(tmp) / "bench.duckdb").stat().st_size / 1e6
     finally:
         server.kill()
@@ -87,6 +92,7 @@ def one(n: int) -> dict:
         "resync_requests": again.requests,
         "resync_details": again.detail_requests,
         "resync_s": again_s,
+        "status_s": status_s,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "db_mb": db_mb,
     }
@@ -114,7 +120,7 @@ def main(argv: list[str]) -> int:
         print(
             f"{r['comments']:>9,} {r['status']:>9} {r['stored']:>7,} {r['first_s']:>7.1f} {r['per_s']:>9.0f} "
             f"{r['requests']:>9,} {r['req_per_new']:>8.4f} {r['resync_requests']:>11,} {r['resync_details']:>11,} "
-            f"{r['resync_s']:>9.2f} {r['peak_mb']:>8.0f} {r['db_mb']:>6.1f}"
+            f"{r['resync_s']:>9.2f} {r['status_s']:>8.2f} {r['peak_mb']:>8.0f} {r['db_mb']:>6.1f}"
         )
         if r["stored"] != r["comments"] or r["distinct"] != r["comments"]:
             print(f"  !! {r['comments']:,}: stored {r['stored']:,} ({r['distinct']:,} distinct)")

@@ -90,8 +90,10 @@ def test_status_reports_counts_errors_and_budget(replay, tmp_path, capsys):
     assert main(["status", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "SYN-2024-0005" in out
-    assert "299 of 300 listed by regulations.gov" in out
-    assert "complete; 299 new" in out
+    assert "299 of 300 counted by regulations.gov" in out
+    assert "300 listed: 299 stored, 1 failing, 0 not fetched yet" in out
+    assert "failing     SYN-2024-0005-00009: HTTP 500" in out
+    assert "complete except 1 failing; 299 new" in out
     assert "1 item failing" in out and "HTTP 500" in out
     # docket + documents + 2 list pages + 300 details + 1 retry of the failing id = 305 of 5,000
     assert "4,695 requests were left this hour" in out
@@ -152,7 +154,7 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
         assert flow_name in proc.stderr  # the demo ran the real Prefect flows
 
     # the demo: its own server and key, the bundled real docket, into the given file
-    assert "CMS-2022-0163: complete; 647 of 647 comments stored; 647 new" in out
+    assert "CMS-2022-0163: complete; 647 of 647 listed comments stored; 647 new" in out
     assert str(demo_db) in out
     con = store.connect(demo_db, read_only=True)
     assert con.execute("select count(*), count(distinct comment_id) from comments").fetchone() == (647, 647)
@@ -163,7 +165,7 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     assert f"briefing: {briefing.resolve()}" in out and briefing.exists()
 
     # the sync: one failing comment recorded, not fatal; the key nowhere
-    assert "SYN-2024-0006: complete; 299 of 300 comments stored; 299 new, 0 updated, 1 failed" in out
+    assert "SYN-2024-0006: complete except 1 failing (ids in `comments status SYN-2024-0006`); 299 of 300 listed comments stored; 299 new, 0 updated, 1 failed" in out
     assert KEY not in proc.stdout + proc.stderr
     assert KEY.encode() not in sync_db.read_bytes()
     con = store.connect(sync_db, read_only=True)

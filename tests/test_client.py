@@ -205,7 +205,7 @@ def test_hourly_budget_is_kept_and_the_wait_is_explained(scripted):
         client.docket("CMS-2022-0163")
     # the 4th request waited for the first to leave the rolling hour
     assert sum(fake.waits) == pytest.approx(3600, abs=1)
-    assert told and "budget used up" in told[0][1]
+    assert told and "out of hourly request budget" in told[0][1]
     assert SECRET not in told[0][1]
 
 

@@ -153,6 +153,10 @@ def test_one_query_reaches_at_most_5000_of_a_larger_docket(synthetic_server):
     assert len(items) == len({i["id"] for i in items}) == 5000
     page20 = get(synthetic_server, "/comments", {**params, "page[size]": 250, "page[number]": 20}).json()
     assert page20["meta"]["totalElements"] == 6000  # the true total, though only 5,000 are reachable
+    # like the real API, page 20 calls itself the end of the query (the flags describe the query's
+    # reach, not the docket): a client must decide "more?" from counts, never from these flags
+    assert page20["meta"]["hasNextPage"] is False and page20["meta"]["lastPage"] is True
+    assert page20["meta"]["totalPages"] == 20 and page20["meta"]["numberOfElements"] == 250
     assert get(synthetic_server, "/comments", {**params, "page[size]": 250, "page[number]": 21}).status_code == 400
 
 

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -163,6 +164,7 @@ class _Key:
     remaining: int | None = None  # last X-RateLimit-Remaining seen
     limit: int | None = None  # last X-RateLimit-Limit seen
     rested_until: float = 0.0  # after a 429 or a low Remaining header
+    rest_reason: str = ""
     requests: int = 0
 
     def __repr__(self) -> str:  # never the secret
@@ -233,6 +235,10 @@ class RegulationsClient:
         self.on_wait = on_wait
         self._random = random.Random()
         self._next = 0  # round-robin position
+        # Several threads may send at once (the sync fetches details concurrently): key choice,
+        # budgets and counters change under this lock; waits and requests happen outside it.
+        self._lock = threading.Lock()
+        self._reported_until = 0.0  # end of the last wait told to on_wait (one message for many threads)
         self.stats = ClientStats()
         self.session = session or _session_for(self.base_url)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/vnd.api+json, application/json"})
@@ -266,12 +272,25 @@ class RegulationsClient:
         page_number: int = 1,
         page_size: int = 250,
         last_modified_ge: str | None = None,
+        last_modified_le: str | None = None,
+        comment_on_id: str | None = None,
+        posted_date: str | None = None,
         sort: str = "lastModifiedDate,documentId",
     ) -> dict:
-        """One page of a docket's comment list (no text). `last_modified_ge` is US Eastern 'yyyy-MM-dd HH:mm:ss'."""
+        """One page of a docket's comment list (no text).
+
+        `last_modified_ge`/`_le` are US Eastern 'yyyy-MM-dd HH:mm:ss'; `comment_on_id` is a
+        document's objectId; `posted_date` one day, 'yyyy-MM-dd'.
+        """
         params: dict[str, object] = {"filter[docketId]": docket_id}
+        if comment_on_id:
+            params["filter[commentOnId]"] = comment_on_id
         if last_modified_ge:
             params["filter[lastModifiedDate][ge]"] = last_modified_ge
+        if last_modified_le:
+            params["filter[lastModifiedDate][le]"] = last_modified_le
+        if posted_date:
+            params["filter[postedDate]"] = posted_date
         params.update({"sort": sort, "page[size]": page_size, "page[number]": page_number})
         return self.get("comments", params, kind="comment_list")
 
@@ -303,25 +322,39 @@ class RegulationsClient:
             url += "?" + urlencode([(k, str(v)) for k, v in params.items()], quote_via=quote, safe="")
         return url
 
-    def _take_key(self) -> _Key:
-        """The next key with budget left, waiting (and saying why) when every key is spent."""
+    def allow_concurrency(self, n: int) -> None:
+        """Keep up to `n` connections open, for `n` threads sending at once."""
+        from requests.adapters import HTTPAdapter
+
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=max(10, n)))
+
+    def _take_key(self, kind: str) -> _Key:
+        """The next key with budget left, its slot in the rolling hour taken at once (so threads
+        never overspend a key); waits (and says why) when every key is spent."""
         while True:
-            now = self._clock()
-            for key in self._keys:
-                while key.sent and key.sent[0] <= now - HOUR:
-                    key.sent.popleft()
-            ready_at = []
-            for offset in range(len(self._keys)):
-                key = self._keys[(self._next + offset) % len(self._keys)]
-                at = self._ready_at(key, now)
-                if at <= now:
-                    self._next = (self._next + offset + 1) % len(self._keys)
-                    return key
-                ready_at.append((at, key))
-            at, key = min(ready_at, key=lambda pair: pair[0])
-            wait = max(at - now, 0.001)
-            reason = self._budget_reason(key)
-            self._wait(wait, f"hourly request budget used up on all {len(self._keys)} key(s) ({reason}); waiting")
+            with self._lock:
+                now = self._clock()
+                for key in self._keys:
+                    while key.sent and key.sent[0] <= now - HOUR:
+                        key.sent.popleft()
+                ready_at = []
+                for offset in range(len(self._keys)):
+                    key = self._keys[(self._next + offset) % len(self._keys)]
+                    at = self._ready_at(key, now)
+                    if at <= now:
+                        self._next = (self._next + offset + 1) % len(self._keys)
+                        key.sent.append(now)
+                        key.requests += 1
+                        self.stats.requests += 1
+                        self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+                        return key
+                    ready_at.append((at, key))
+                at, key = min(ready_at, key=lambda pair: pair[0])
+                wait = max(at - now, 0.001)
+                reason = self._budget_reason(key)
+            what = "resting" if reason.startswith("rate limited") else "out of hourly request budget"
+            self._wait(wait, f"all {len(self._keys)} key(s) {what} ({reason}); waiting")
 
     def _ready_at(self, key: _Key, now: float) -> float:
         at = key.rested_until
@@ -332,22 +365,30 @@ class RegulationsClient:
         return at
 
     def _budget_reason(self, key: _Key) -> str:
+        if key.rest_reason and key.rested_until > self._clock():
+            return key.rest_reason
         if key.remaining is not None and key.remaining <= self.reserve:
             return f"X-RateLimit-Remaining {key.remaining}"
         return f"{len(key.sent)} requests in the last hour, limit {self.rate_limit_per_hour:g}/h per key"
 
     def _wait(self, seconds: float, reason: str) -> None:
-        if seconds >= 1:
+        with self._lock:
+            self.stats.waited_s += seconds
+            until = self._clock() + seconds
+            tell = seconds >= 1 and until > self._reported_until + 1
+            if tell:
+                self._reported_until = until
+        if tell:
             log.info("%s %.0f s", reason, seconds)
             if self.on_wait:
                 self.on_wait(seconds, reason)
-        self.stats.waited_s += seconds
         self._sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:
         # full jitter: a random wait up to base * 2**attempt, capped
         cap = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return self._random.uniform(cap / 2, cap)
+        with self._lock:
+            return self._random.uniform(cap / 2, cap)
 
     def _note_budget(self, key: _Key, response: requests.Response) -> None:
         remaining = _int_header(response, "X-RateLimit-Remaining")
@@ -360,19 +401,16 @@ class RegulationsClient:
                 # Rest the key: about one slot frees per (hour / limit) on a rolling window.
                 per_slot = HOUR / (limit or self.rate_limit_per_hour)
                 key.rested_until = max(key.rested_until, self._clock() + per_slot * (self.reserve - remaining + 1))
+                key.rest_reason = f"X-RateLimit-Remaining {remaining}"
 
     def _request(self, url: str, kind: str) -> dict:
         secrets = [k.secret for k in self._keys]
         failures = 0
         rate_limited = 0
         while True:
-            key = self._take_key()
+            key = self._take_key(kind)
             if self.pacer is not None:
                 self.pacer(key.key_id)
-            key.sent.append(self._clock())
-            key.requests += 1
-            self.stats.requests += 1
-            self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
             problem: ApiError
             try:
                 response = self.session.get(url, headers={"X-Api-Key": key.secret}, timeout=self.timeout)
@@ -380,7 +418,8 @@ class RegulationsClient:
             except requests.RequestException as exc:
                 problem = TransportError(None, url, message=_redact(_one_line(exc), secrets))
             else:
-                self._note_budget(key, response)
+                with self._lock:
+                    self._note_budget(key, response)
                 status = response.status_code
                 if status == 200:
                     try:
@@ -396,11 +435,12 @@ class RegulationsClient:
                         retry_after = _retry_after(response)
                         if retry_after is None:
                             retry_after = self._backoff(min(rate_limited, 6))
-                        if len(self._keys) > 1:
-                            key.rested_until = self._clock() + retry_after  # others may still have budget
-                        else:
-                            self._wait(retry_after, "rate limited (HTTP 429); waiting")
-                        self.stats.retries += 1
+                        # the key rests for every thread; other keys go on (the next _take_key
+                        # waits only when every key rests)
+                        with self._lock:
+                            key.rested_until = max(key.rested_until, self._clock() + retry_after)
+                            key.rest_reason = "rate limited (HTTP 429)"
+                            self.stats.retries += 1
                         continue
                     if status < 500:
                         raise problem  # other 4xx: retrying will not help
@@ -408,7 +448,8 @@ class RegulationsClient:
             permanent = isinstance(problem, ServerError) and any(m in problem.body_excerpt for m in PERMANENT_500_MARKERS)
             if failures > (min(1, self.max_retries) if permanent else self.max_retries):
                 raise problem
-            self.stats.retries += 1
+            with self._lock:
+                self.stats.retries += 1
             delay = self._backoff(failures - 1)
             log.debug("retrying after %s (attempt %d) in %.2f s", problem, failures, delay)
             self._wait(delay, f"{problem}; retrying")

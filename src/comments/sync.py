@@ -1,20 +1,29 @@
-"""Sync one docket from regulations.gov into DuckDB: complete, incremental, resumable.
+"""Sync one docket from regulations.gov into DuckDB: complete, incremental, resumable, concurrent.
 
-Fetching is separate from saving: `comment_pages()` yields list pages (the
-5,000-result cap handled by re-querying from the last `lastModifiedDate`, in
-US Eastern time); `DocketSync.process_page()` fetches the details a page needs
-and saves them together with the cursor in ONE transaction, so a process
-killed at any point loses at most the page in flight.
+Fetching is separate from saving: `comments.listing.Lister` yields list pages
+(past the 5,000-result cap, decided by counts, never by paging flags);
+`DocketSync.process_page()` fetches the details a page needs, several at a
+time over the keys, and saves them together with the page's listed ids and
+the cursor in ONE transaction, so a process killed at any point loses at most
+the page in flight and duplicates nothing.
+
+Completeness is by identity: every listing records the ids it saw
+(`listed_comments`). The run is complete when every id the API lists is
+stored; ids that keep failing are recorded in `sync_errors` with their reason
+("complete except N failing"); ids stored but absent from the last complete
+full listing are reported as removed.
 
 The cursor (`sync_state.cursor_last_modified`) means "every comment listed
 before this instant is stored or recorded in sync_errors". The next run lists
-only from the cursor (`ge`: overlapping, de-duplicated on id), then checks the
-API's total against what is stored and relists the whole docket when
-something is missing (self-healing: a comment posted with an old
-lastModifiedDate, or one that slid between pages while we paged).
+only from the cursor, then compares the API's total with the ids it knows to
+be listed; when they differ it relists the whole docket once, and again only
+while a relist still finds ids no listing had shown (a relist that finds
+nothing new is not repeated).
 
-A comment whose detail keeps failing is written to `sync_errors` with its
-reason and retried at the start of the next run; one bad item never stops a run.
+Comments imported from a bulk-download CSV are kept when the list says they
+have not changed since the file was made (their lastModifiedDate is not later
+than the file's newest posted date): a sync after `comments import bulk-csv`
+fetches only what the file lacked or what changed since.
 
 `sync_docket()` runs every stage; the Prefect flow calls the stages one by one.
 """
@@ -22,106 +31,46 @@ reason and retried at the start of the next run; one bad item never stops a run.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
 from comments import records, store
 from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
+from comments.errors import ConfigError
+from comments.listing import (  # noqa: F401  (eastern_filter_value: part of this module's API)
+    PAGE_SIZE,
+    Lister,
+    ListPage,
+    ListStuck,
+    api_total,
+    eastern_filter_value,
+    list_modified,
+)
 from comments.progress import noop
 
 log = logging.getLogger(__name__)
 
-EASTERN = ZoneInfo("America/New_York")
-PAGE_SIZE = 250  # the API's largest page
-MAX_PAGE_NUMBER = 20  # page[number] above 20 is a 400: one query reaches 5,000 results
-MAX_FULL_PASSES = 3  # relists of the whole docket in one run before calling it partial
+MAX_FULL_PASSES = 3  # relists of the whole docket in one run, each only while the last found new ids
+DEFAULT_CONCURRENCY = 8  # detail requests in flight at once (COMMENTS_SYNC_CONCURRENCY)
 
 
-# --------------------------------------------------------------------------- time
-
-
-def eastern_filter_value(utc: datetime) -> str:
-    """The `filter[lastModifiedDate][ge]` value for a UTC instant: US Eastern wall time.
-
-    When that wall time is ambiguous (the repeated hour when daylight saving
-    ends), the server may read it as the later of the two instants, which
-    would skip comments: step back an hour so either reading is at or before
-    the instant (`ge` overlaps; duplicates are dropped on id).
-    """
-    if utc.tzinfo is None:
-        utc = utc.replace(tzinfo=UTC)
-    instant = utc.replace(microsecond=0)
-    local = instant.astimezone(EASTERN)
-    other_fold = local.replace(fold=1 - local.fold)
-    if other_fold.utcoffset() != local.utcoffset():  # ambiguous wall time
-        local = (instant - timedelta(hours=1)).astimezone(EASTERN)
-    return local.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def list_modified(item: dict) -> datetime | None:
-    return records.parse_ts((item.get("attributes") or {}).get("lastModifiedDate"))
-
-
-# --------------------------------------------------------------------------- fetching
-
-
-@dataclass
-class ListPage:
-    items: list[dict]
-    total: int | None  # totalElements of the query this page belongs to
-    filtered: bool  # True when that query had a lastModifiedDate filter
-
-
-class ListStuck(Exception):
-    """More than 5,000 comments share one lastModifiedDate: the cursor cannot move past them."""
-
-
-def comment_pages(client: RegulationsClient, docket_id: str, since: datetime | None = None) -> Iterator[ListPage]:
-    """A docket's comment list, page by page, sorted by lastModifiedDate then documentId.
-
-    Past 20 pages the query restarts at the last item's lastModifiedDate
-    (`ge`, Eastern time), so the pages overlap: callers de-duplicate on id.
-    """
-    ge = eastern_filter_value(since) if since else None
-    while True:
-        last_item = None
-        for number in range(1, MAX_PAGE_NUMBER + 1):
-            body = client.comment_list(docket_id, page_number=number, page_size=PAGE_SIZE, last_modified_ge=ge)
-            items = body.get("data") or []
-            meta = body.get("meta") or {}
-            yield ListPage(items, _int(meta.get("totalElements")), ge is not None)
-            if items:
-                last_item = items[-1]
-            if not items or not _has_next(meta, number, len(items)):
-                return
-        modified = list_modified(last_item) if last_item else None
-        if modified is None:
-            raise ListStuck(f"list item {last_item and last_item.get('id')} has no lastModifiedDate")
-        next_ge = eastern_filter_value(modified)
-        if next_ge == ge:
-            raise ListStuck(f"more than 5,000 comments share lastModifiedDate {modified:%Y-%m-%d %H:%M:%S} UTC")
-        ge = next_ge
-
-
-def _has_next(meta: dict, number: int, count: int) -> bool:
-    if "hasNextPage" in meta:
-        return bool(meta["hasNextPage"])
-    pages = _int(meta.get("totalPages"))
-    return count >= PAGE_SIZE and (pages is None or number < pages)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+def concurrency_setting(env=None) -> int:
+    """COMMENTS_SYNC_CONCURRENCY: detail requests in flight at once (1-64, default 8)."""
+    env = os.environ if env is None else env
+    raw = (env.get("COMMENTS_SYNC_CONCURRENCY") or "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigError(f"COMMENTS_SYNC_CONCURRENCY must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
 
 
 # --------------------------------------------------------------------------- result
@@ -142,6 +91,12 @@ class SyncResult:
     retried_ok: int = 0
     api_total: int | None = None
     stored_total: int = 0
+    listed: int | None = None  # ids the API lists (known from listings, removed ones excluded)
+    failing: int = 0  # listed ids not stored: their details keep failing (see sync_errors)
+    missing: int = 0  # listed ids neither stored nor recorded as failing
+    removed: int = 0  # stored ids the last complete full listing no longer showed
+    from_bulk_csv: int = 0  # listed ids this run kept from a bulk CSV import instead of fetching
+    by_source: dict[str, int] = field(default_factory=dict)  # stored comments per source
     duration_s: float = 0.0
     rate_remaining: int | None = None
     passes: list[str] = field(default_factory=list)
@@ -152,12 +107,23 @@ class SyncResult:
         return self.status == "complete"
 
     def summary(self) -> str:
-        total = f"{self.stored_total:,}" + (f" of {self.api_total:,}" if self.api_total is not None else "")
-        text = (
-            f"{self.docket_id}: {self.status}; {total} comments stored; "
-            f"{self.new:,} new, {self.updated:,} updated, {self.failed:,} failed; "
-            f"{self.requests:,} requests in {self.duration_s:.1f} s"
-        )
+        if self.listed is not None:
+            stored_listed = self.listed - self.failing - self.missing
+            total = f"{stored_listed:,} of {self.listed:,} listed comments stored"
+        else:
+            total = f"{self.stored_total:,}" + (f" of {self.api_total:,}" if self.api_total is not None else "") + " comments stored"
+        status = self.status
+        if status == "complete" and self.failing:
+            status = f"complete except {self.failing:,} failing (ids in `comments status {self.docket_id}`)"
+        text = f"{self.docket_id}: {status}; {total}"
+        if len(self.by_source) > 1 or self.from_bulk_csv:
+            text += " (" + ", ".join(f"{n:,} from {_SOURCE_NAMES.get(s, s)}" for s, n in sorted(self.by_source.items())) + ")"
+        text += f"; {self.new:,} new, {self.updated:,} updated, {self.failed:,} failed"
+        if self.from_bulk_csv:
+            text += f", {self.from_bulk_csv:,} kept from the bulk CSV"
+        if self.removed:
+            text += f"; {self.removed:,} stored but no longer listed"
+        text += f"; {self.requests:,} requests in {self.duration_s:.1f} s"
         if self.rate_remaining is not None:
             text += f"; {self.rate_remaining:,} requests left this hour"
         if self.message:
@@ -166,6 +132,22 @@ class SyncResult:
 
     def as_dict(self) -> dict:
         return asdict(self) | {"complete": self.complete}
+
+
+_SOURCE_NAMES = {"api": "the API", "bulk_csv": "a bulk CSV", "mirrulations": "Mirrulations"}
+
+
+@dataclass
+class _Listing:
+    """One pass over the list: the ids it saw and how many no earlier listing had shown."""
+
+    listing_id: str
+    kind: str  # full | incremental
+    started_at: datetime
+    seen: set[str] = field(default_factory=set)
+    new_ids: int = 0
+    total: int | None = None
+    status: str = "running"
 
 
 # --------------------------------------------------------------------------- the run
@@ -182,18 +164,24 @@ class DocketSync:
         *,
         max_comments: int | None = None,
         progress: Callable[..., None] = noop,
+        concurrency: int | None = None,
     ):
         self.con = con
         self.client = client
         self.docket_id = docket_id
         self.max_comments = max_comments
         self.progress = progress
+        self.concurrency = concurrency or concurrency_setting()
         self.result = SyncResult(docket_id=docket_id, run_id=uuid.uuid4().hex)
         self._started = time.monotonic()
         self._requests_at_start = client.stats.requests
         self._kinds_at_start = dict(client.stats.by_kind)
         self._attempted: set[str] = set()  # ids whose detail this run already asked for
         self._details = 0
+        self._documents: list[str] = []  # objectIds of the docket's documents (to split big list windows)
+        self._csv_as_of: datetime | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._unpaged: list[str] = []
         self.stopped = False  # max_comments reached
         self._list_broken = False  # a list page failed for good
 
@@ -205,6 +193,10 @@ class DocketSync:
             "update sync_runs set status = 'failed', message = 'interrupted: the process ended before the run finished'"
             " where docket_id = ? and status = 'running'",
             [self.docket_id],
+        )
+        self.con.execute(
+            "update listings set status = 'broken', finished_at = ? where docket_id = ? and status = 'running'",
+            [now, self.docket_id],
         )
         self.con.execute(
             "insert into sync_runs (run_id, docket_id, started_at, status) values (?, ?, ?, 'running')",
@@ -225,6 +217,10 @@ class DocketSync:
         except Exception:
             self.con.execute("rollback")
             raise
+        self._documents = sorted({
+            str(d.get("attributes", {}).get("objectId")) for d in documents
+            if isinstance(d, dict) and (d.get("attributes") or {}).get("objectId")
+        })
 
     def retry_failed(self) -> None:
         """Ask again for every comment that failed in an earlier run."""
@@ -242,36 +238,56 @@ class DocketSync:
         before = self.result.failed
         self.progress(0, total=len(items))
         for start in range(0, len(items), PAGE_SIZE):
-            self.process_page(items[start : start + PAGE_SIZE], advance_cursor=False, force=True)
+            self.process_page(items[start : start + PAGE_SIZE], force=True)
             if self.stopped:
                 break
         self.result.retried_ok = len(items) - (self.result.failed - before)
 
     def comments(self) -> None:
-        """List from the cursor (or from the start), fetch what is new or changed, then check the total."""
-        cursor = self._cursor()
-        passes = 0
-        since = cursor
+        """List from the cursor (or the whole docket), fetch what is new or changed, then reconcile ids."""
+        self._csv_as_of = store.scalar(
+            self.con, "select max(posted_date) from comments where docket_id = ? and source = 'bulk_csv'", [self.docket_id]
+        )
+        since = self._cursor()
+        full_passes = 0
         while True:
             kind = "incremental" if since else "full"
             self.result.passes.append(kind)
-            total = self._list_pass(since)
+            listing = self._list_pass(kind, since)
             if self.stopped or self._list_broken:
                 return  # what was done is saved; the cursor says where the next run starts
-            api_total = total if kind == "full" and total is not None else self._api_total()
-            self.result.api_total = api_total
-            missing = api_total - self._known_count()
-            if missing <= 0:
+            if kind == "full":
+                full_passes += 1
+                total = listing.total
+            else:
+                total = api_total(self.client, self.docket_id)
+            self.result.api_total = total
+            if self._unpaged or total is None:
+                return
+            self._fetch_missing()
+            listed = self._listed_count()
+            # after a full listing, more listed than counted means comments arrived while it ran;
+            # after an incremental one, any difference needs a full listing to say which ids
+            if listed == total or (kind == "full" and listed > total):
                 self._resolve_list_errors()
                 return
-            passes += kind == "full"
-            if passes >= MAX_FULL_PASSES:
-                self.result.message = f"{missing:,} listed comments still missing after {passes} full passes"
+            if kind == "full" and listing.new_ids == 0:
+                # relisting again would cost as much and find nothing: say what disagrees
+                self.result.message = (
+                    f"the API counts {total:,} comments but its list shows {listed:,} "
+                    f"(a relist found no new id)"
+                )
                 return
-            log.info("%s: %d comments missing after a %s pass; relisting the whole docket", self.docket_id, missing, kind)
+            if full_passes >= MAX_FULL_PASSES:
+                self.result.message = f"the API counts {total:,} comments, its list still shows {listed:,} after {full_passes} full passes"
+                return
+            log.info("%s: the API counts %d comments, %d are listed; relisting the whole docket", self.docket_id, total, listed)
             since = None
 
     def finish(self, error: BaseException | None = None) -> SyncResult:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         r = self.result
         r.duration_s = time.monotonic() - self._started
         r.requests = self.client.stats.requests - self._requests_at_start
@@ -279,26 +295,37 @@ class DocketSync:
         r.list_requests = kinds.get("comment_list", 0) - self._kinds_at_start.get("comment_list", 0)
         r.detail_requests = kinds.get("comment_detail", 0) - self._kinds_at_start.get("comment_detail", 0)
         r.rate_remaining = self.client.rate_remaining()
-        r.stored_total = store.scalar(self.con, "select count(*) from comments where docket_id = ?", [self.docket_id]) or 0
+        ids = id_status(self.con, self.docket_id)
+        r.stored_total, r.by_source = ids.stored, ids.by_source
+        r.failing, r.missing, r.removed = ids.failing, ids.missing, ids.removed
+        r.listed = ids.listed if ids.ever_listed else None
+        if self._unpaged:
+            r.message = "; ".join([*self._unpaged, *([r.message] if r.message else [])])
         if error is not None:
             r.status = "failed"
             r.message = r.message or _one_line(error)
         elif self.stopped:
             r.status = "partial"
             r.message = r.message or f"stopped after {self.max_comments:,} comment details (--max-comments)"
-        elif r.api_total is not None and self._known_count() >= r.api_total and not r.message:
+        elif (
+            not self._list_broken and not self._unpaged and r.api_total is not None
+            and ids.missing == 0 and ids.listed >= r.api_total and not r.message
+        ):
             r.status = "complete"
         else:
             r.status = "partial"
+            if not r.message and ids.missing:
+                r.message = f"{ids.missing:,} listed comments not stored yet: run the same command again"
         now = records.now_utc()
         self.con.execute(
             """update sync_runs set finished_at = ?, status = ?, requests = ?, list_requests = ?,
                detail_requests = ?, new_comments = ?, updated = ?, unchanged = ?, failed = ?,
-               duration_s = ?, rate_remaining = ?, message = ?, passes = ?, api_total = ?
+               duration_s = ?, rate_remaining = ?, message = ?, passes = ?, api_total = ?,
+               listed = ?, missing = ?, removed = ?, from_bulk_csv = ?
                where run_id = ?""",
             [now, r.status, r.requests, r.list_requests, r.detail_requests, r.new, r.updated, r.unchanged,
              r.failed, r.duration_s, r.rate_remaining, r.message or None, ",".join(r.passes) or None,
-             r.api_total, r.run_id],
+             r.api_total, r.listed, r.missing, r.removed, r.from_bulk_csv, r.run_id],
         )
         state = {"last_finished_at": now}
         if r.api_total is not None:
@@ -310,46 +337,100 @@ class DocketSync:
 
     # ------------------------------------------------------------ one page
 
-    def process_page(self, items: list[dict], *, advance_cursor: bool = True, force: bool = False) -> None:
-        """Fetch the details this page needs and save them with the cursor in one transaction.
+    def process_page(
+        self, items: list[dict], *, cursor: datetime | None = None, listing: _Listing | None = None,
+        listed: list[dict] | None = None, force: bool = False,
+    ) -> None:
+        """Fetch the details this page needs and save them, the listed ids and the cursor in one transaction.
 
         `force` fetches every item (the retry of earlier failures); otherwise an
-        item is fetched when it is not stored or its lastModifiedDate changed.
+        item is fetched when it is not stored or its lastModifiedDate changed
+        (a bulk-CSV row counts as current up to the file's newest posted date).
+        `listed`: every item the page listed (`items` are those not yet seen in this listing).
         """
         modified = {i["id"]: list_modified(i) for i in items}
-        stored = self._stored_modified(list(modified))
-        todo, processed = [], []
+        stored = self._stored(list(modified))
+        todo, processed, from_csv = [], [], []
         for item in items:
             cid = item["id"]
-            if not force and (cid in self._attempted or (cid in stored and stored[cid] == modified[cid])):
-                processed.append(item)
-                if cid in stored:
-                    self.result.unchanged += 1
-                continue
+            if not force:
+                known = stored.get(cid)
+                if cid in self._attempted or (known is not None and known[0] == modified[cid]):
+                    processed.append(item)
+                    if known is not None:
+                        self.result.unchanged += 1
+                    continue
+                if known is not None and known[0] is None and known[1] == "bulk_csv" and self._csv_current(modified[cid]):
+                    processed.append(item)
+                    from_csv.append(cid)
+                    continue
             if self.max_comments is not None and self._details >= self.max_comments:
                 self.stopped = True
+                cursor = None  # the page was not finished: the cursor stays where it was
                 break
             todo.append(item)
             processed.append(item)
             self._details += 1
-        details, failures = [], []
-        for item in todo:
-            self._attempted.add(item["id"])
-            try:
-                details.append(self.client.comment(item["id"]))
-            except (AuthError, RateLimited):
-                raise  # the whole run cannot go on; what is saved stays saved
-            except ApiError as exc:
-                failures.append((item, exc))
-            self.progress(1)
+        details, failures, fatal = self._fetch(todo)
         if self.max_comments is None:
             self.progress(len(processed) - len(todo))
-        cursor = None
-        if advance_cursor and processed:
-            cursor = max((modified[i["id"]] for i in processed if modified[i["id"]]), default=None)
-        self._commit(details, failures, modified, cursor)
+        if fatal is not None:
+            cursor = None  # save what arrived, then stop the run
+        self._commit(details, failures, modified, cursor, listing, listed if fatal is None else None, from_csv)
+        if fatal is not None:
+            raise fatal
 
-    def _commit(self, details, failures, modified, cursor) -> None:
+    def _fetch(self, todo: list[dict]) -> tuple[list[dict], list[tuple[dict, ApiError]], BaseException | None]:
+        """Details of `todo`, `concurrency` at a time (the client spreads them over the keys).
+
+        Returns (details, per-item failures, a fatal error that must stop the run).
+        """
+        details: list[dict] = []
+        failures: list[tuple[dict, ApiError]] = []
+        if not todo:
+            return details, failures, None
+        for item in todo:
+            self._attempted.add(item["id"])
+        if self.concurrency <= 1 or len(todo) == 1:
+            for item in todo:
+                try:
+                    details.append(self.client.comment(item["id"]))
+                except (AuthError, RateLimited) as exc:
+                    return details, failures, exc
+                except ApiError as exc:
+                    failures.append((item, exc))
+                self.progress(1)
+            return details, failures, None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="comment-detail")
+            self.client.allow_concurrency(self.concurrency)
+        futures = {self._pool.submit(self.client.comment, item["id"]): item for item in todo}
+        fatal: BaseException | None = None
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                item = futures[future]
+                try:
+                    details.append(future.result())
+                except (AuthError, RateLimited) as exc:
+                    fatal = fatal or exc
+                except ApiError as exc:
+                    failures.append((item, exc))
+                except BaseException as exc:  # a bug or an interrupt: stop, keep what arrived
+                    fatal = fatal or exc
+                self.progress(1)
+            if fatal is not None:
+                for future in pending:
+                    future.cancel()
+                done_rest, _ = wait(pending)
+                for future in done_rest:
+                    if not future.cancelled() and future.exception() is None:
+                        details.append(future.result())
+                break
+        return details, failures, fatal
+
+    def _commit(self, details, failures, modified, cursor, listing, listed, from_csv) -> None:
         ok_ids = [d["data"]["id"] for d in details]
 
         def bookkeeping(con):
@@ -361,6 +442,10 @@ class DocketSync:
                     " and item_id in (select unnest(?::varchar[]))",
                     [records.now_utc(), ok_ids],
                 )
+            if from_csv:
+                _keep_csv_rows(con, {cid: modified[cid] for cid in from_csv})
+            if listing is not None and listed:
+                listing.new_ids += _record_listed(con, self.docket_id, listed, listing.started_at)
             if cursor is not None:
                 self._set_state(con=con, cursor_last_modified=cursor)
 
@@ -370,7 +455,7 @@ class DocketSync:
             )
             self.result.new += counts["new"]
             self.result.updated += counts["updated"]
-        elif failures or cursor is not None:
+        elif failures or cursor is not None or from_csv or (listing is not None and listed):
             self.con.execute("begin transaction")
             try:
                 bookkeeping(self.con)
@@ -379,50 +464,101 @@ class DocketSync:
                 self.con.execute("rollback")
                 raise
         self.result.failed += len(failures)
+        self.result.from_bulk_csv += len(from_csv)
 
     # ------------------------------------------------------------ helpers
 
-    def _list_pass(self, since: datetime | None) -> int | None:
-        """One listing from `since` (None: the whole docket). Returns the first query's total."""
-        seen: set[str] = set()
-        first_total = None
+    def _list_pass(self, kind: str, since: datetime | None) -> _Listing:
+        """One listing from `since` (None: the whole docket), recorded with the ids it saw."""
+        listing = _Listing(uuid.uuid4().hex, kind, records.now_utc())
+        self.con.execute(
+            "insert into listings (listing_id, docket_id, run_id, kind, started_at, status) values (?, ?, ?, ?, ?, 'running')",
+            [listing.listing_id, self.docket_id, self.result.run_id, kind, listing.started_at],
+        )
+        lister = Lister(self.client, self.docket_id, self._documents)
+        announced = False
         try:
-            for page in comment_pages(self.client, self.docket_id, since):
-                if first_total is None:
-                    first_total = page.total
-                    if page.total is not None and self.max_comments is None:
-                        self.progress(0, total=page.total)
-                    elif self.max_comments is not None:
-                        self.progress(0, total=self.max_comments)
-                fresh = [i for i in page.items if i.get("id") and i["id"] not in seen]
-                seen.update(i["id"] for i in fresh)
-                if fresh:
-                    self.process_page(fresh)
+            for page in lister.pages(since):
+                if not announced:
+                    announced = True
+                    total = self.max_comments if self.max_comments is not None else page.total
+                    if total is not None:
+                        self.progress(0, total=total)
+                fresh = [i for i in page.items if i["id"] not in listing.seen]
+                listing.seen.update(i["id"] for i in fresh)
+                if page.items or page.cursor is not None:
+                    self.process_page(fresh, cursor=page.cursor, listing=listing, listed=page.items)
                 if self.stopped:
-                    return first_total
+                    listing.status = "stopped"
+                    break
+            else:
+                listing.status = "complete" if not lister.unpaged else "broken"
         except (AuthError, RateLimited):
+            listing.status = "broken"
+            self._close_listing(listing)
             raise
         except (ApiError, ListStuck) as exc:
             _record_failures(self.con, self.docket_id, self.result.run_id, [({"id": f"list:{self.docket_id}"}, exc)], {}, item_type="list")
             self.result.message = f"listing stopped: {_one_line(exc)}"
             self._list_broken = True
-            return None
-        return first_total
+            listing.status = "broken"
+        listing.total = lister.first_total
+        self._unpaged.extend(u.message(self.docket_id) for u in lister.unpaged)
+        if listing.status == "complete" and kind == "full" and listing.total is not None and len(listing.seen) >= listing.total:
+            # only a listing that saw at least as many ids as the API counts can tell what left the list:
+            # one that lost items to comments moving while it paged cannot
+            self._mark_removed(listing)
+        self._close_listing(listing, "\\n".join(u.message(self.docket_id) for u in lister.unpaged) or None)
+        return listing
 
-    def _api_total(self) -> int:
-        body = self.client.comment_list(self.docket_id, page_number=1, page_size=5)
-        return _int((body.get("meta") or {}).get("totalElements")) or 0
+    def _close_listing(self, listing: _Listing, unpaged: str | None = None) -> None:
+        self.con.execute(
+            "update listings set finished_at = ?, status = ?, ids_seen = ?, new_ids = ?, api_total = ?, unpaged = ?"
+            " where listing_id = ?",
+            [records.now_utc(), listing.status, len(listing.seen), listing.new_ids, listing.total, unpaged,
+             listing.listing_id],
+        )
 
-    def _known_count(self) -> int:
-        """Comments stored, plus those recorded as failing (retried next run, not missing)."""
-        return store.scalar(
-            self.con,
-            """select (select count(*) from comments where docket_id = $1)
-                    + (select count(*) from sync_errors e where e.docket_id = $1 and e.item_type = 'comment'
-                       and e.resolved_at is null
-                       and not exists (select 1 from comments c where c.comment_id = e.item_id))""",
+    def _mark_removed(self, listing: _Listing) -> None:
+        """After a complete full listing: ids it did not show are no longer listed."""
+        self.con.execute("begin transaction")
+        try:
+            self.con.execute(
+                "update listed_comments set removed_at = ? where docket_id = ? and last_listed_at < ? and removed_at is null",
+                [records.now_utc(), self.docket_id, listing.started_at],
+            )
+            self._set_state(con=self.con, last_full_listing_at=listing.started_at)
+            self.con.execute("commit")
+        except Exception:
+            self.con.execute("rollback")
+            raise
+
+    def _fetch_missing(self) -> None:
+        """Ids a listing showed that are neither stored nor failing (e.g. rows deleted by hand): fetch them."""
+        rows = self.con.execute(
+            """select l.comment_id, l.list_last_modified from listed_comments l
+               where l.docket_id = ? and l.removed_at is null
+                 and l.comment_id not in (select comment_id from comments)
+                 and l.comment_id not in (select item_id from sync_errors where item_type = 'comment' and resolved_at is null)
+               order by l.comment_id""",
             [self.docket_id],
+        ).fetchall()
+        items = [
+            {"id": cid, "attributes": {"lastModifiedDate": lm.isoformat() + "Z" if lm else None}}
+            for cid, lm in rows if cid not in self._attempted
+        ]
+        for start in range(0, len(items), PAGE_SIZE):
+            self.process_page(items[start : start + PAGE_SIZE], force=True)
+            if self.stopped:
+                return
+
+    def _listed_count(self) -> int:
+        return store.scalar(
+            self.con, "select count(*) from listed_comments where docket_id = ? and removed_at is null", [self.docket_id]
         ) or 0
+
+    def _csv_current(self, modified: datetime | None) -> bool:
+        return modified is not None and self._csv_as_of is not None and modified <= self._csv_as_of
 
     def _resolve_list_errors(self) -> None:
         self.con.execute(
@@ -433,13 +569,14 @@ class DocketSync:
     def _cursor(self) -> datetime | None:
         return store.scalar(self.con, "select cursor_last_modified from sync_state where docket_id = ?", [self.docket_id])
 
-    def _stored_modified(self, ids: list[str]) -> dict[str, datetime | None]:
+    def _stored(self, ids: list[str]) -> dict[str, tuple[datetime | None, str | None]]:
+        """(last_modified, source) of the stored comments among `ids`."""
         if not ids:
             return {}
         rows = self.con.execute(
-            "select comment_id, last_modified from comments where comment_id in (select unnest(?::varchar[]))", [ids]
+            "select comment_id, last_modified, source from comments where comment_id in (select unnest(?::varchar[]))", [ids]
         ).fetchall()
-        return dict(rows)
+        return {cid: (lm, source) for cid, lm, source in rows}
 
     def _set_state(self, con=None, **values) -> None:
         con = con or self.con
@@ -450,6 +587,91 @@ class DocketSync:
             f" on conflict (docket_id) do update set {updates}",
             [self.docket_id, *values.values()],
         )
+
+
+# --------------------------------------------------------------------------- ids
+
+
+@dataclass
+class IdStatus:
+    """A docket's ids: what the API lists against what is stored."""
+
+    listed: int  # ids listed and not removed
+    stored: int
+    failing: int  # listed, not stored, recorded in sync_errors
+    missing: int  # listed, not stored, not recorded
+    removed: int  # stored, absent from the last complete full listing
+    ever_listed: bool
+    by_source: dict[str, int]
+
+
+def id_status(con: duckdb.DuckDBPyConnection, docket_id: str) -> IdStatus:
+    """Listed, stored, failing, missing and removed ids of a docket (one query; fast on 300,000 ids)."""
+    row = con.execute(
+        """
+        with l as (select comment_id, removed_at from listed_comments where docket_id = $d),
+             c as (select comment_id from comments where docket_id = $d),
+             e as (select item_id from sync_errors where docket_id = $d and item_type = 'comment' and resolved_at is null),
+             full_at as (select last_full_listing_at as t from sync_state where docket_id = $d)
+        select
+            (select count(*) from l where removed_at is null),
+            (select count(*) from c),
+            (select count(*) from l where removed_at is null and comment_id not in (select comment_id from c)
+                and comment_id in (select item_id from e)),
+            (select count(*) from l where removed_at is null and comment_id not in (select comment_id from c)
+                and comment_id not in (select item_id from e)),
+            (select count(*) from c where comment_id in (select comment_id from l where removed_at is not null)
+                or ((select t from full_at) is not null and comment_id not in (select comment_id from l))),
+            (select count(*) from l) > 0
+        """,
+        {"d": docket_id},
+    ).fetchone()
+    by_source = dict(con.execute(
+        "select coalesce(source, 'unknown'), count(*) from comments where docket_id = ? group by 1", [docket_id]
+    ).fetchall())
+    return IdStatus(row[0], row[1], row[2], row[3], row[4], bool(row[5]), by_source)
+
+
+def _record_listed(con, docket_id: str, items: list[dict], listed_at: datetime) -> int:
+    """Upsert the ids a list page showed; returns how many no earlier listing had shown."""
+    ids = [i["id"] for i in items]
+    known = {r[0] for r in con.execute(
+        "select comment_id from listed_comments where comment_id in (select unnest(?::varchar[]))", [ids]
+    ).fetchall()}
+    batch = pa.table({
+        "docket_id": pa.array([docket_id] * len(ids), pa.string()),
+        "comment_id": pa.array(ids, pa.string()),
+        "list_last_modified": pa.array([list_modified(i) for i in items], pa.timestamp("us")),
+        "listed_at": pa.array([listed_at] * len(ids), pa.timestamp("us")),
+    })
+    con.register("_listed_page", batch)
+    try:
+        con.execute(
+            """insert into listed_comments (docket_id, comment_id, list_last_modified, first_listed_at, last_listed_at)
+               select docket_id, comment_id, list_last_modified, listed_at, listed_at
+               from (select *, row_number() over (partition by comment_id) as n from _listed_page) where n = 1
+               on conflict (comment_id) do update set list_last_modified = excluded.list_last_modified,
+                 last_listed_at = greatest(listed_comments.last_listed_at, excluded.last_listed_at), removed_at = null"""
+        )
+    finally:
+        con.unregister("_listed_page")
+    return len(set(ids) - known)
+
+
+def _keep_csv_rows(con, modified: dict[str, datetime | None]) -> None:
+    """Bulk-CSV rows the list says are unchanged: give them the list's lastModifiedDate (the sync's cursor value)."""
+    batch = pa.table({
+        "comment_id": pa.array(list(modified), pa.string()),
+        "last_modified": pa.array(list(modified.values()), pa.timestamp("us")),
+    })
+    con.register("_csv_kept", batch)
+    try:
+        con.execute(
+            "update comments set last_modified = k.last_modified from _csv_kept k where comments.comment_id = k.comment_id"
+        )
+    finally:
+        con.unregister("_csv_kept")
+
 
 
 def _record_failures(con, docket_id, run_id, failures, modified, *, item_type: str = "comment") -> None:
@@ -507,6 +729,7 @@ def sync_docket(
     *,
     max_comments: int | None = None,
     progress: Callable[..., None] = noop,
+    concurrency: int | None = None,
 ) -> SyncResult:
     """Bring one docket up to date: metadata, earlier failures, new and changed comments.
 
@@ -514,7 +737,7 @@ def sync_docket(
     key (after recording the run as failed); anything per-comment is recorded
     in `sync_errors` and the run goes on.
     """
-    run = DocketSync(con, client, docket_id, max_comments=max_comments, progress=progress)
+    run = DocketSync(con, client, docket_id, max_comments=max_comments, progress=progress, concurrency=concurrency)
     run.start()
     try:
         run.metadata()

@@ -58,6 +58,9 @@ def sync_command(
     """
     ids = [docket_id_checked(d) for d in docket_ids]
     settings.api_keys()  # a missing key is a one-line error before anything else
+    from comments.sync import concurrency_setting
+
+    concurrency_setting()  # so is a malformed COMMENTS_SYNC_CONCURRENCY
     path = settings.db_path(db)
     results = run_sync(ids, path, max_comments=max_comments, no_attachments=no_attachments)
     if any(r["status"] == "failed" for r in results):
@@ -189,8 +192,9 @@ def status_lines(con, only: str | None = None) -> list[str]:
     for docket_id, title, stored in dockets:
         lines.append(f"{docket_id}  {title or ''}".rstrip())
         api_total = store.scalar(con, "select api_total from sync_state where docket_id = ?", [docket_id])
-        of_total = f" of {api_total:,} listed by regulations.gov" if api_total is not None else ""
+        of_total = f" of {api_total:,} counted by regulations.gov" if api_total is not None else ""
         lines.append(f"  comments      {stored:,}{of_total}")
+        lines.extend("  " + line for line in id_lines(con, docket_id))
         run = con.execute(
             """select started_at, finished_at, status, new_comments, updated, failed, requests, rate_remaining, message
                from sync_runs where docket_id = ? order by started_at desc limit 1""",
@@ -198,6 +202,11 @@ def status_lines(con, only: str | None = None) -> list[str]:
         ).fetchone()
         if run:
             started, finished, status, new, updated, failed, requests, remaining, message = run
+            if status == "complete":
+                from comments.sync import id_status
+
+                failing = id_status(con, docket_id).failing
+                status = f"complete except {failing:,} failing" if failing else status
             when = f"{finished or started:%Y-%m-%d %H:%M} UTC"
             text = f"  last sync     {when}: {status}; {new or 0:,} new, {updated or 0:,} updated, {failed or 0:,} failed, {requests or 0:,} requests"
             if message:
@@ -221,6 +230,38 @@ def status_lines(con, only: str | None = None) -> list[str]:
             lines.append("  errors        none")
         lines.extend("  " + line for line in attachment_status_lines(con, docket_id))
         lines.extend("  " + line for line in analysis_status_lines(con, docket_id))
+    return lines
+
+
+def id_lines(con, docket_id: str, show: int = 5) -> list[str]:
+    """Completeness by identity: listed, stored, failing (with reasons) and no-longer-listed ids."""
+    from comments.sync import id_status
+
+    ids = id_status(con, docket_id)
+    if not ids.ever_listed:
+        return ["ids           never listed from the API (imported only): `comments sync` lists them"]
+    stored_listed = ids.listed - ids.failing - ids.missing
+    lines = [f"ids           {ids.listed:,} listed: {stored_listed:,} stored, {ids.failing:,} failing, {ids.missing:,} not fetched yet"]
+    if ids.failing:
+        rows = con.execute(
+            """select e.item_id, e.reason from sync_errors e join listed_comments l on l.comment_id = e.item_id
+               where l.docket_id = ? and l.removed_at is null and e.item_type = 'comment' and e.resolved_at is null
+                 and e.item_id not in (select comment_id from comments)
+               order by e.item_id limit ?""",
+            [docket_id, show],
+        ).fetchall()
+        lines.extend(f"  failing     {cid}: {_printable(reason)}" for cid, reason in rows)
+        if ids.failing > len(rows):
+            lines.append(f"  failing     ... and {ids.failing - len(rows):,} more (table sync_errors)")
+    if ids.removed:
+        rows = con.execute(
+            """select c.comment_id from comments c left join listed_comments l using (comment_id)
+               where c.docket_id = ? and (l.removed_at is not null or l.comment_id is null)
+               order by c.comment_id limit ?""",
+            [docket_id, show],
+        ).fetchall()
+        more = f" ... and {ids.removed - len(rows):,} more" if ids.removed > len(rows) else ""
+        lines.append(f"removed       {ids.removed:,} stored but no longer listed: {', '.join(r[0] for r in rows)}{more}")
     return lines
 
 

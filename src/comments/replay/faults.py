@@ -24,6 +24,7 @@ class Faults:
     latency: float = 0.0  # seconds added per request
     seed: int = 0
     remaining_lag: int = 0  # X-RateLimit-Remaining over-reports by this much (it lags the true count)
+    total_overcount: int = 0  # comment lists' totalElements count this many comments the list never shows
 
 
 @dataclass

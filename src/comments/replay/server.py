@@ -7,8 +7,13 @@ truth; `lastModifiedDate` filters read as US Eastern wall time; `X-Api-Key`
 checks; per-key hourly rate limits with `X-RateLimit-*` headers and 429s;
 and switchable faults (see `Faults`).
 
-Paging meta is reported honestly: on page 20 of a 6,000-result query
-`hasNextPage` is true, yet page 21 is a 400. A client must stop at 20 itself.
+Paging meta is the least generous reading of the real API (API_NOTES: "do
+not read 'is there more?' from the paging flags on page 20"): a query pages at
+most 20 pages, and its meta describes only what that query can page, so page
+20 of a 6,000-result query says `hasNextPage: false`, `lastPage: true` and
+`totalPages: 20`, while `totalElements` tells the truth. Page 21 is a 400. A
+client that trusts the flags stops at 5,000; one that decides by counts (20
+full pages: re-query from the last item's lastModifiedDate) gets everything.
 """
 
 from __future__ import annotations
@@ -242,7 +247,8 @@ _DOCKET_FILTERS = {"searchTerm", "agencyId", "docketType"} | _date_filters("last
 
 
 def _meta(total: int, size: int, page: int, count: int) -> dict:
-    pages = math.ceil(total / size) if total else 0
+    # the pages this query can reach, not the pages its results would fill
+    pages = min(math.ceil(total / size), MAX_PAGE_NUMBER) if total else 0
     return {
         "totalElements": total,
         "totalPages": pages,
@@ -459,6 +465,7 @@ class ReplayServer:
             headers["X-RateLimit-Limit"] = str(self._limiter.per_hour)
             headers["X-RateLimit-Remaining"] = str(min(self._limiter.per_hour, remaining + lag))
             if not allowed:
+                self.stats.count("over_limit")  # a client that overspent a key's rolling hour
                 raise _gateway_error(429, "OVER_RATE_LIMIT", _OVER_LIMIT_MESSAGE)
         self.stats.count_key(key)
 
@@ -518,7 +525,7 @@ class ReplayServer:
         start = (page - 1) * size
         base_url = self.base_url
         items = [c.list_item(base_url) for c in found[start:start + size]]
-        return {"data": items, "meta": _meta(len(found), size, page, len(items))}
+        return {"data": items, "meta": _meta(len(found) + self._faults.faults.total_overcount, size, page, len(items))}
 
     def _comment_detail(self, comment_id: str, params: Mapping[str, str]) -> dict:
         if comment_id in self._faults.faults.failing_ids:

@@ -243,12 +243,19 @@ class Snapshot:
                                       "attributes": {"agencyId": docket_id.split("-")[0]}}})
 
     @classmethod
-    def synthetic(cls, n_comments: int, docket_id: str = "SYN-2024-0001", seed: int = 0) -> Snapshot:
+    def synthetic(
+        cls, n_comments: int, docket_id: str = "SYN-2024-0001", seed: int = 0, *,
+        burst: int | None = None, documents: int = 1, burst_posted_days: int = 1,
+    ) -> Snapshot:
         """n comments cloned from the bundled real docket, with new ids and spread-out dates.
 
         lastModifiedDates cover four weeks across the end of DST (2024-11-03),
         in bursts: many comments share the same second, as they do when an
-        agency posts a batch, and one burst holds ~2% of the docket.
+        agency posts a batch, and one burst holds `burst` comments (default
+        ~2% of the docket; more than 5,000 is more than one query can page).
+        Comments are spread over `documents` documents of the docket, and the
+        big burst's postedDates over `burst_posted_days` days (an agency that
+        re-touches old comments at once).
         """
         from comments.resources import DEMO_DOCKET, bundled_mirrulations
 
@@ -265,26 +272,30 @@ class Snapshot:
         docket["data"]["attributes"].update(agencyId=agency, title=f"Synthetic docket {docket_id} (texts from {DEMO_DOCKET})")
         snap.add_docket(docket)
 
-        document_id = f"{docket_id}-0001"
-        doc_object_id = f"{0x0900006480000000 + seed % 0x1000000:016x}"
-        doc = json.loads(json.dumps(next(iter(base.documents.values()))))
-        doc["data"]["id"] = document_id
-        doc["data"]["links"] = {"self": f"https://api.regulations.gov/v4/documents/{document_id}"}
         span = 28 * 86400
         start = int(datetime(2024, 10, 20, 12, 0, tzinfo=UTC).timestamp())
         opened = int(datetime(2024, 10, 18, tzinfo=EASTERN).timestamp())
-        doc["data"]["attributes"].update(
-            agencyId=agency, docketId=docket_id, objectId=doc_object_id, postedDate=iso_z(opened),
-            commentStartDate=iso_z(opened), commentEndDate=iso_z(start + span), frDocNum=None,
-        )
-        snap.add_document(doc)
+        doc_ids = []
+        for d in range(max(1, documents)):
+            document_id = f"{docket_id}-{d + 1:04d}"
+            doc_object_id = f"{0x0900006480000000 + seed % 0x1000000 + d * 0x1000000:016x}"
+            doc = json.loads(json.dumps(next(iter(base.documents.values()))))
+            doc["data"]["id"] = document_id
+            doc["data"]["links"] = {"self": f"https://api.regulations.gov/v4/documents/{document_id}"}
+            doc["data"]["attributes"].update(
+                agencyId=agency, docketId=docket_id, objectId=doc_object_id, postedDate=iso_z(opened),
+                commentStartDate=iso_z(opened), commentEndDate=iso_z(start + span), frDocNum=None,
+            )
+            snap.add_document(doc)
+            doc_ids.append((document_id, doc_object_id))
 
         n_seconds = max(1, n_comments // 8)
         seconds = sorted(rng.sample(range(span), min(n_seconds, span)))
         stamps = [start + seconds[rng.randrange(len(seconds))] for _ in range(n_comments)]
-        burst = start + seconds[len(seconds) // 2]
-        for i in rng.sample(range(n_comments), n_comments // 50):
-            stamps[i] = burst
+        burst_at = start + seconds[len(seconds) // 2]
+        in_burst = set(rng.sample(range(n_comments), min(n_comments, n_comments // 50 if burst is None else burst)))
+        for i in in_burst:
+            stamps[i] = burst_at
 
         day_cache: dict[int, tuple[str, str, int]] = {}
         iso_cache: dict[int, str] = {}
@@ -306,7 +317,9 @@ class Snapshot:
             old_id = tdata["id"]
             cid = f"{docket_id}-{i + 1:0{width}d}"
             lm = stamps[i]
-            posted, received, posted_epoch = posted_received(lm)
+            document_id, doc_object_id = doc_ids[i % len(doc_ids)]
+            posted_at = lm - 86400 * (i % burst_posted_days) if i in in_burst and burst_posted_days > 1 else lm
+            posted, received, posted_epoch = posted_received(posted_at)
             modified = iso_cache.get(lm) or iso_cache.setdefault(lm, iso_z(lm))
             attrs = dict(tdata["attributes"])
             attrs.update(
