@@ -113,6 +113,15 @@ def test_removed_and_failing_ids_are_reported_by_identity(replay, tmp_path):
     assert "2 stored but no longer listed" in lines and gone[0] in lines
 
 
+def test_a_server_that_serves_smaller_pages_than_asked_is_still_read_to_the_end(replay, tmp_path):
+    snap = Snapshot.synthetic(2_300, docket_id="SYN-2024-0022", seed=22)
+    server = replay(snap, faults=Faults(page_size_cap=100))  # 20 pages reach 2,000, not 5,000
+    con = store.connect(tmp_path / "c.duckdb")
+    result = sync_docket(con, make_client(server), "SYN-2024-0022")
+    assert result.status == "complete", result.message
+    assert_exactly_the_servers_ids(con, snap, "SYN-2024-0022")
+
+
 def test_a_relist_that_finds_nothing_new_is_not_repeated(replay, tmp_path):
     snap = Snapshot.synthetic(300, docket_id="SYN-2024-0017", seed=17)
     server = replay(snap, faults=Faults(total_overcount=3))  # counts 3 comments it never lists

@@ -190,8 +190,11 @@ class Lister:
                 comment_on_id=query.comment_on, posted_date=query.posted_day,
             )
             items = [i for i in (body.get("data") or []) if isinstance(i, dict) and i.get("id")]
-            total = _int((body.get("meta") or {}).get("totalElements"))
-            more = len(items) >= PAGE_SIZE
+            meta = body.get("meta") or {}
+            total = _int(meta.get("totalElements"))
+            # full = as many as a page holds; a server that serves fewer per page than asked says so in pageSize
+            served = _int(meta.get("pageSize"))
+            more = len(items) >= min(PAGE_SIZE, served if served and served > 0 else PAGE_SIZE)
             yield _Page(items, total, query, full=more and number == MAX_PAGE_NUMBER)
             if not more:
                 return

@@ -11,6 +11,7 @@ environment (never from options, so they stay out of shell history and logs).
 | COMMENTS_DB | ./data/comments.duckdb | default database path |
 | COMMENTS_ATTACHMENT_HOSTS | downloads.regulations.gov | hosts attachments may come from |
 | COMMENTS_ATTACHMENT_MAX_BYTES | 52428800 (50 MB) | largest attachment downloaded |
+| COMMENTS_SYNC_CONCURRENCY | 8 | comment details in flight at once (read by `comments.sync`) |
 """
 
 from __future__ import annotations

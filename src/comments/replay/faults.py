@@ -25,6 +25,7 @@ class Faults:
     seed: int = 0
     remaining_lag: int = 0  # X-RateLimit-Remaining over-reports by this much (it lags the true count)
     total_overcount: int = 0  # comment lists' totalElements count this many comments the list never shows
+    page_size_cap: int = 0  # comment lists silently serve at most this many per page (meta.pageSize says so)
 
 
 @dataclass

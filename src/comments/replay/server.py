@@ -507,6 +507,8 @@ class ReplayServer:
     def _comments_list(self, params: Mapping[str, str]) -> dict:
         filters = _filters(params, _COMMENT_FILTERS)
         size, page = _page(params)
+        if self._faults.faults.page_size_cap:
+            size = min(size, self._faults.faults.page_size_cap)
         sort = _sort(params, ("lastModifiedDate", "postedDate", "documentId"))
         posted_ge, posted_lt = _day_range(filters, "postedDate")
         lm_ge = lm_le = None
