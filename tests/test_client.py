@@ -221,6 +221,43 @@ def test_several_keys_rotate_before_anyone_waits(scripted):
     assert "key-aaaa" not in repr(client.key_budgets())
 
 
+def test_a_key_that_gets_a_429_rests_while_the_others_go_on(scripted):
+    limited = (429, {"Retry-After": "60"}, {"error": {"code": "OVER_RATE_LIMIT", "message": "slow down"}})
+    server = scripted(limited, OK, OK, OK)
+    fake = FakeTime()
+    client = client_for(server.base_url, fake, keys="key-aaaa,key-bbbb")
+    for _ in range(3):
+        client.docket("CMS-2022-0163")
+    assert fake.waits == []  # nobody waited: key b carried on while key a rested
+    assert [r["headers"]["X-Api-Key"] for r in server.requests] == ["key-aaaa", "key-bbbb", "key-bbbb", "key-bbbb"]
+
+
+def test_threads_never_overspend_a_key(scripted):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = scripted(*[OK] * 40)
+    fake = FakeTime()
+    lock = threading.Lock()
+
+    def sleep(seconds):  # threads share the fake clock
+        with lock:
+            fake.sleep(seconds)
+
+    client = RegulationsClient("key-aaaa,key-bbbb", server.base_url, 10, sleep=sleep, clock=fake.clock, backoff_base=0.01)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: client.docket("CMS-2022-0163"), range(20)))
+    # 2 keys x 10 per rolling hour: the 20 requests fit without waiting, each key used exactly 10 times
+    assert [k["requests"] for k in client.key_budgets()] == [10, 10]
+    assert fake.waits == []
+    # the 21st waits for the first slot to leave the rolling hour; the shared pacer is asked only then,
+    # with the key's public name, never the key
+    pacer_calls = []
+    client.pacer = pacer_calls.append
+    client.docket("CMS-2022-0163")
+    assert sum(fake.waits) == pytest.approx(3600, abs=1)
+    assert len(pacer_calls) == 1 and pacer_calls[0].startswith("k") and "aaaa" not in pacer_calls[0]
+
+
 def test_low_remaining_header_rests_the_key(scripted):
     low = (200, {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "3"}, {"data": {}})
     server = scripted(low, OK)
