@@ -133,10 +133,11 @@ def test_a_bad_mirrulations_file_is_one_reject_and_its_neighbour_is_imported(tmp
     comments = mirror(root)
     write_record(comments / f"{DOCKET}-0001.json", detail(1, "The valid comment beside them."))
     depth = 100_000
+    head = '{"data": {"id": "' + DOCKET
     (comments / f"{DOCKET}-0002.json").write_text(
-        '{"data": {"id": "%s-0002", "attributes": {"x": %s%s}}}' % (DOCKET, "[" * depth, "]" * depth), encoding="utf-8")
+        head + '-0002", "attributes": {"x": ' + "[" * depth + "]" * depth + "}}}", encoding="utf-8")
     (comments / f"{DOCKET}-0003.json").write_text(
-        '{"data": {"id": "%s-0003", "attributes": {"duplicateComments": %s}}}' % (DOCKET, "9" * 5000), encoding="utf-8")
+        head + '-0003", "attributes": {"duplicateComments": ' + "9" * 5000 + "}}}", encoding="utf-8")
     write_record(comments / f"{DOCKET}-0004.json", detail(4, ["the comment", "as a list"]))
     write_record(comments / f"{DOCKET}-0005.json", {**detail(5), "included": ["not an object"]})
     moderately_deep = {"a": None}

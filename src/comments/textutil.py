@@ -19,7 +19,7 @@ from html import unescape
 _BLOCK_TAGS = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol"}
 # Their content is not text a reader sees; skipped up to the closing tag (kept when there is none).
 _SKIP_TAGS = {"script", "style", "head", "title"}
-_ELEMENTS = (
+HTML_ELEMENTS = (
     "a abbr acronym address area article aside audio b base basefont bdi bdo big blink blockquote body br button "
     "canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt em embed "
     "fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hr html i iframe img "
@@ -31,7 +31,8 @@ _ELEMENTS = (
 # Longest first so the alternation never stops at a prefix ('b' before 'br').
 # Word's namespaces (o: office, v: VML, w: word, m: math, x: excel, st1: smart tags) and no
 # others, so "<Re:Comment>" stays prose.
-_NAME = "|".join(sorted(_ELEMENTS, key=len, reverse=True)) + r"|(?:o|v|w|m|x|st\d):[a-z]+"
+WORD_TAG = r"(?:o|v|w|m|x|st\d):[a-z]+"
+_NAME = "|".join(sorted(HTML_ELEMENTS, key=len, reverse=True)) + "|" + WORD_TAG
 # A bare attribute only from HTML's own boolean ones, so prose words never pass for attributes.
 _BOOLEAN = "allowfullscreen|async|autoplay|checked|compact|controls|defer|disabled|hidden|loop|multiple|muted|noshade|nowrap|readonly|required|reversed|selected"
 _ATTRIBUTE = rf"""\s+(?:[a-z_:][-a-z0-9_:.]*\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+)|(?:{_BOOLEAN})(?=[\s/>]))"""
