@@ -442,3 +442,86 @@ def test_status_does_not_call_a_dead_sync_running(tmp_path, capsys):
     sync_line = next(line for line in capsys.readouterr().out.splitlines() if "last sync" in line)
     assert "running" not in sync_line and "interrupted" in sync_line
 
+
+
+# --------------------------------------------------------------------------- probes that held, without a test until now
+
+
+def _docx_with(document_xml_edit) -> bytes:
+    """A real DOCX (python-docx) whose word/document.xml is rewritten by `document_xml_edit`."""
+    import io
+    import zipfile
+
+    from test_attachments import docx_bytes
+
+    src = zipfile.ZipFile(io.BytesIO(docx_bytes(["Innocent letter."])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                head, body = data.decode("utf-8").split("?>", 1)
+                doctype, body = document_xml_edit(body)
+                data = f"{head}?><!DOCTYPE w:document [{doctype}]>{body}".encode()
+            z.writestr(item, data)
+    return out.getvalue()
+
+
+def test_docx_external_entities_and_entity_bombs_read_nothing_else(tmp_path):
+    from comments.attachments.extract import extract_file
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("XXE-SECRET-91", encoding="utf-8")
+    xxe = tmp_path / "xxe.docx"
+    xxe.write_bytes(_docx_with(lambda body: (
+        f'<!ENTITY xxe SYSTEM "file://{secret}">', body.replace("Innocent letter.", "Innocent letter. &xxe;"))))
+    got = extract_file(str(xxe), "docx")
+    assert got["status"] == "ok" and "Innocent letter." in got["text"] and "XXE-SECRET" not in got["text"]
+
+    levels = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    laughs = tmp_path / "laughs.docx"  # 10^9 'lol's if expanded
+    laughs.write_bytes(_docx_with(lambda body: (levels, body.replace("Innocent letter.", "&lol9;"))))
+    got = extract_file(str(laughs), "docx")
+    assert got["status"] == "failed" and "amplification" in got["reason"]
+
+
+def test_a_gzip_bomb_download_stops_at_the_size_cap(tmp_path):
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from test_attachments import detail as attachment_detail
+
+    from comments.attachments import files_dir_for, process_attachments
+
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), compresslevel=9)  # 50 MB in about 50 kB
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/bomb.pdf"
+        con = store.connect(tmp_path / "c.duckdb")
+        records.save_comments(con, [attachment_detail("B-1", "See attached", [{"url": url, "format": "pdf"}],
+                                                      docket=DOCKET)])
+        process_attachments(con, DOCKET, files_dir=files_dir_for(tmp_path / "c.duckdb"), hosts=("127.0.0.1",),
+                            max_bytes=1_000_000, workers=1, pace_s=0, backoff_base=0.001)
+        status, reason = con.execute("select status, reason from attachments where comment_id = 'B-1'").fetchone()
+        con.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert status == "too_large" and "1,000,000-byte cap" in reason  # counted after decompression
+    stored = [p for p in files_dir_for(tmp_path / "c.duckdb").rglob("*") if p.is_file()]
+    assert stored == []
