@@ -138,21 +138,26 @@ _LINK_OUT = "a link to a place outside the import folder (not followed)"
 def _outside(real_root: Path, path: Path) -> str | None:
     """Why `path` may not be read: every link in it resolved, it lies outside the (resolved)
     import root, or its links loop. None when it is inside."""
+    return _resolved_inside(real_root, path)[1]
+
+
+def _resolved_inside(real_root: Path, path: Path) -> tuple[Path | None, str | None]:
     try:
-        inside = path.resolve().is_relative_to(real_root)
+        real = path.resolve()
     except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a loop
-        return "a link that loops (not followed)"
-    return None if inside else _LINK_OUT
+        return None, "a link that loops (not followed)"
+    return (real, None) if real.is_relative_to(real_root) else (None, _LINK_OUT)
 
 
 def _read_bytes(real_root: Path, path: Path) -> tuple[bytes | None, str | None]:
     """The bytes of `path` if it is a regular file inside the root and within the cap."""
-    if problem := _outside(real_root, path):
+    real, problem = _resolved_inside(real_root, path)
+    if problem:
         return None, problem
     try:
         # The resolved name, opened without following a link and without blocking on a
         # FIFO; fstat then tells what was actually opened.
-        fd = os.open(path.resolve(), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
     with os.fdopen(fd, "rb") as fh:
@@ -302,19 +307,16 @@ def _stored_raw(con, table: str, key: str, ids: list[str]) -> dict[str, str]:
 def _import_comment_batch(
     con: duckdb.DuckDBPyConnection, real_root: Path, docket: DocketDir, files: list[Path], report: ImportReport
 ) -> None:
-    details = []
+    details, paths = [], {}
     for path in files:
         report.rows_read += 1
         record, problem = _load(real_root, path)
-        problem = (
-            problem
-            or _shape_problem(record, "comments", expected_id=path.stem)
-            or _unmappable(_comment_rows, record)
-        )
+        problem = problem or _shape_problem(record, "comments", expected_id=path.stem)
         if problem:
             _reject(con, path, path.name, problem, report)
             continue
         details.append(record)
+        paths.setdefault(record["data"]["id"], path)
     if not details:
         return
     # A file repeated under another name: keep the first copy.
@@ -342,7 +344,22 @@ def _import_comment_batch(
             report.skip("already stored from the API, as recent or newer")
         else:
             to_save.append(detail)
-    counts = records.save_comments(con, to_save, source=SOURCE)
+    try:
+        counts = records.save_comments(con, to_save, source=SOURCE)
+    except Exception:
+        # A record whose fields the save code cannot map (a list where text belongs, ...) fails
+        # the whole call and writes nothing: find it, reject it, save the rest. Looking only
+        # after a failure keeps the common case at one mapping per record.
+        usable = []
+        for detail in to_save:
+            if problem := _unmappable(_comment_rows, detail):
+                path = paths[detail["data"]["id"]]
+                _reject(con, path, path.name, problem, report)
+            else:
+                usable.append(detail)
+        if len(usable) == len(to_save):
+            raise  # not a record's fault
+        counts = records.save_comments(con, usable, source=SOURCE)
     report.new += counts["new"]
     report.updated += counts["updated"]
 
