@@ -14,6 +14,7 @@ so "<I think this is wrong>" is not read as an `<i>` tag.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import unescape
 
 _BLOCK_TAGS = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol"}
@@ -38,7 +39,7 @@ _BOOLEAN = "allowfullscreen|async|autoplay|checked|compact|controls|defer|disabl
 _ATTRIBUTE = rf"""\s+(?:[a-z_:][-a-z0-9_:.]*\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+)|(?:{_BOOLEAN})(?=[\s/>]))"""
 _MARKUP = re.compile(
     rf"""
-    <!--.*?-->
+    (?P<comment><!--)
     | <!doctype[^<>]*>
     | <\?xml[^<>]*\?>
     | </(?P<end>{_NAME})\s*>
@@ -54,22 +55,45 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 def _strip_markup(fragment: str) -> str:
     parts: list[str] = []
     pos = 0
+    # Where a closer ('-->', '</script>') was last looked for in vain: it occurs nowhere after,
+    # so the next opener does not scan to the end again (quadratic on '<!--' * 50,000).
+    missing_after: dict[str, int] = {}
+
+    def closing(closer: str, at: int) -> re.Match | None:
+        if missing_after.get(closer, len(fragment) + 1) <= at:
+            return None
+        found = _closer(closer).search(fragment, at)
+        if found is None:
+            missing_after[closer] = at
+        return found
+
     while (m := _MARKUP.search(fragment, pos)) is not None:
         parts.append(unescape(fragment[pos : m.start()]))
         pos = m.end()
         start, end = (m.group("start") or "").lower(), (m.group("end") or "").lower()
-        if start == "br" or end == "br":
+        if m.group("comment"):
+            close = closing("-->", pos)
+            if close is None:
+                parts.append(m.group())  # no end: not a comment, the characters stay
+            else:
+                pos = close.end()
+        elif start == "br" or end == "br":
             parts.append("\n")
         elif start in _BLOCK_TAGS or end in _BLOCK_TAGS:
             parts.append("\n\n")
         elif start == "td":
             parts.append(" ")
         elif start in _SKIP_TAGS and not m.group("selfclose"):
-            close = re.compile(rf"</{start}\s*>", re.IGNORECASE).search(fragment, pos)
+            close = closing(f"</{start}", pos)
             if close is not None:
                 pos = close.end()
     parts.append(unescape(fragment[pos:]))
     return "".join(parts)
+
+
+@lru_cache(maxsize=8)
+def _closer(closer: str) -> re.Pattern:
+    return re.compile(re.escape(closer) + (r"\s*>" if closer.startswith("</") else ""), re.IGNORECASE)
 
 
 def html_to_text(fragment: str | None) -> str | None:

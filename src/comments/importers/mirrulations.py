@@ -242,11 +242,15 @@ def _shape_problem(record, kind: str, expected_id: str | None = None) -> str | N
 
 
 def _reject(con: duckdb.DuckDBPyConnection, file: Path, locator: str, reason: str, report: ImportReport) -> None:
-    # The file as named under the root (absolute, links not resolved: a refused link is
-    # recorded as the link, not as where it points).
+    # The file as named in its (resolved) folder: a refused link is recorded as the link, not
+    # as where it points; a plain file keeps the key earlier imports gave it.
+    try:
+        name = str(file.parent.resolve() / file.name)
+    except (OSError, RuntimeError):
+        name = os.path.abspath(file)
     con.execute(
         "insert or replace into import_rejects (source, file, locator, reason, recorded_at) values (?, ?, ?, ?, ?)",
-        [SOURCE, os.path.abspath(file), locator, reason, records.now_utc()],
+        [SOURCE, name, locator, reason, records.now_utc()],
     )
     report.skip(reason.split(" (")[0].split(":")[0])
 
