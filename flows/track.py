@@ -25,7 +25,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from comments import tracking
+from comments import terminal, tracking
 
 DEPLOYMENT_NAME = "daily-watchlist"
 DEFAULT_CRON = "0 6 * * *"  # daily, 06:00 in the schedule's time zone
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(args.watchlist, args.db, cron=args.cron, timezone=args.timezone, name=args.name)
         return 0
     out = track(watchlist=args.watchlist, db=args.db)
-    print(out["summary"])
+    terminal.echo(out["summary"])
     return 0
 
 

@@ -42,8 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     # INFO lines would interleave with them. They still reach a Prefect server's
     # UI (the API log handler is not affected); set the variable to INFO to see them.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, standalone_mode=False)
+        if args and "--help" not in args:  # a bad setting fails here, not inside a flow; help still shows
+            from comments import settings
+
+            settings.check_all()
+        app(args=args, standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -13,8 +13,10 @@ class UserError(Exception):
 
     exit_code = 2
 
-    def __str__(self) -> str:  # one line, whatever the message held
-        return " ".join(super().__str__().split())
+    def __str__(self) -> str:  # one line, whatever the message held, and nothing a terminal acts on
+        from comments.terminal import clean
+
+        return clean(" ".join(super().__str__().split()))
 
 
 class ConfigError(UserError):

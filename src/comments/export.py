@@ -9,6 +9,13 @@ prepared parameter; the target path is the user's own argument, validated and
 written as a quoted SQL string literal (COPY's target cannot be a parameter in
 every DuckDB version). The file appears atomically: written next to the
 target under a temporary name, then renamed.
+
+CSV is opened by spreadsheets, which run a cell that starts with `=`, `+`, `-`,
+`@`, tab or CR as a formula (`=HYPERLINK(...)`, `+cmd|' /C calc'!A0`). As OWASP's
+CSV-injection guidance says, such text cells get a leading `'` (shown as text,
+not run); DuckDB quotes any cell holding a comma, quote or line break, so no
+value can open a new cell. Only text columns are touched: numbers stay numbers
+(a negative count is still `-3`). Parquet and JSON Lines keep the data exact.
 """
 
 from __future__ import annotations
@@ -84,6 +91,23 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
     """
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(con: duckdb.DuckDBPyConnection, query: str, params: list) -> str:
+    """`query` with every text column's formula-like cells prefixed by `'` (OWASP CSV injection)."""
+    columns = con.execute(f"select * from ({query}) limit 0", params).description
+    starts = ", ".join(sql_string_literal(c) for c in FORMULA_STARTS)
+    select = []
+    for name, type_code, *_ in columns:
+        col = '"' + name.replace('"', '""') + '"'
+        if str(type_code) == "VARCHAR":
+            select.append(f"case when left({col}, 1) in ({starts}) then chr(39) || {col} else {col} end as {col}")
+        else:
+            select.append(col)
+    return f"select {', '.join(select)} from ({query})"
+
+
 def sql_string_literal(text: str) -> str:
     """`text` as a SQL string literal: single quotes doubled (standard SQL; no backslash escapes)."""
     if "\x00" in text:
@@ -124,6 +148,8 @@ def export_docket(
         raise InputError(f"no comments for docket {docket_id} in this database: run `comments sync {docket_id}` first")
     tmp = path.with_name(f".{path.name}.partial")
     query = export_query(include_names=include_names, flat=(fmt == "csv"))
+    if fmt == "csv":
+        query = spreadsheet_safe(con, query, [docket_id])
     try:
         con.execute(f"copy ({query}) to {sql_string_literal(str(tmp))} {FORMATS[fmt]}", [docket_id])
         os.replace(tmp, path)

@@ -33,9 +33,15 @@ def parse_ts(value) -> datetime | None:
     text = str(value).strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError):  # '0001-01-01T00:00:00+01:00' overflows into year 0
         return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    # regulations.gov holds nothing this old; an earlier year would overflow the US Eastern
+    # conversion of the sync's cursor or be written without four digits in its filter.
+    return parsed if parsed.year >= MIN_YEAR else None
+
+
+MIN_YEAR = 1900
 
 
 def _int(value) -> int | None:

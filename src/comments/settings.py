@@ -11,13 +11,16 @@ environment (never from options, so they stay out of shell history and logs).
 | COMMENTS_DB | ./data/comments.duckdb | default database path |
 | COMMENTS_ATTACHMENT_HOSTS | downloads.regulations.gov | hosts attachments may come from |
 | COMMENTS_ATTACHMENT_MAX_BYTES | 52428800 (50 MB) | largest attachment downloaded |
-| COMMENTS_SYNC_CONCURRENCY | 8 | comment details in flight at once (read by `comments.sync`) |
+| COMMENTS_SYNC_CONCURRENCY | 8 | comment details in flight at once during a sync (1-64) |
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from comments.errors import ConfigError
 
@@ -39,12 +42,33 @@ def api_keys(env: dict[str, str] | None = None) -> tuple[str, ...]:
     keys = tuple(k.strip() for k in raw.split(",") if k.strip())
     if not keys:
         raise ConfigError(f"no API key: {KEY_HELP}")
+    for n, key in enumerate(keys, start=1):
+        # An HTTP header carries printable ASCII only; the key itself is never shown.
+        if not _KEY_CHARS.fullmatch(key):
+            which = f"key {n} of {len(keys)}" if len(keys) > 1 else "the key"
+            raise ConfigError(
+                f"REGULATIONS_GOV_API_KEY: {which} holds a character no API key has (a space, a quote, "
+                "a non-ASCII or control character): paste it again"
+            )
     return keys
+
+
+_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 def base_url(env: dict[str, str] | None = None) -> str:
     env = os.environ if env is None else env
-    return (env.get("REGULATIONS_GOV_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    url = (env.get("REGULATIONS_GOV_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
+        raise ConfigError(
+            f"REGULATIONS_GOV_BASE_URL must be an http(s) URL such as {DEFAULT_BASE_URL}, got {url[:80]!r}"
+        )
+    return url
 
 
 def rate_limit_per_hour(env: dict[str, str] | None = None) -> float:
@@ -53,17 +77,19 @@ def rate_limit_per_hour(env: dict[str, str] | None = None) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"REGULATIONS_GOV_RATE_LIMIT must be a number of requests per hour, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"REGULATIONS_GOV_RATE_LIMIT must be positive, got {raw!r}")
+        raise ConfigError(f"REGULATIONS_GOV_RATE_LIMIT must be a number of requests per hour, got {raw[:40]!r}") from None
+    if not math.isfinite(value) or value <= 0:  # nan, inf and 1e400 (= inf) parse as floats
+        raise ConfigError(f"REGULATIONS_GOV_RATE_LIMIT must be a positive, finite number of requests per hour, got {raw[:40]!r}")
     return value
 
 
 def db_path(explicit: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    if explicit:
-        return Path(explicit)
-    return Path(env.get("COMMENTS_DB") or DEFAULT_DB)
+    raw = explicit or env.get("COMMENTS_DB") or DEFAULT_DB
+    if "\x00" in str(raw):
+        source = "--db" if explicit else "COMMENTS_DB"
+        raise ConfigError(f"{source} holds a NUL character: not a usable file name")
+    return Path(raw)
 
 
 def attachment_hosts(env: dict[str, str] | None = None) -> tuple[str, ...]:
@@ -71,7 +97,18 @@ def attachment_hosts(env: dict[str, str] | None = None) -> tuple[str, ...]:
     raw = env.get("COMMENTS_ATTACHMENT_HOSTS")
     if not raw:
         return DEFAULT_ATTACHMENT_HOSTS
-    return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    for host in hosts or ("",):
+        if not _HOST.fullmatch(host):
+            raise ConfigError(
+                "COMMENTS_ATTACHMENT_HOSTS takes host names separated by commas "
+                f"(e.g. {DEFAULT_ATTACHMENT_HOSTS[0]}), got {host[:80]!r}"
+            )
+    return hosts
+
+
+# A DNS name, an IPv4 address, or an IPv6 address as urlsplit gives it (no brackets, no port).
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|[0-9a-f:.]*:[0-9a-f:.]*")
 
 
 def attachment_max_bytes(env: dict[str, str] | None = None) -> int:
@@ -80,6 +117,38 @@ def attachment_max_bytes(env: dict[str, str] | None = None) -> int:
     if not raw:
         return DEFAULT_ATTACHMENT_MAX_BYTES
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ConfigError(f"COMMENTS_ATTACHMENT_MAX_BYTES must be a whole number of bytes, got {raw!r}") from None
+        raise ConfigError(f"COMMENTS_ATTACHMENT_MAX_BYTES must be a whole number of bytes, got {raw[:40]!r}") from None
+    if value <= 0:
+        raise ConfigError(f"COMMENTS_ATTACHMENT_MAX_BYTES must be a positive number of bytes, got {raw[:40]!r}")
+    return value
+
+
+DEFAULT_SYNC_CONCURRENCY = 8
+
+
+def sync_concurrency(env: dict[str, str] | None = None) -> int:
+    """COMMENTS_SYNC_CONCURRENCY: comment details in flight at once during a sync (1-64)."""
+    env = os.environ if env is None else env
+    raw = (env.get("COMMENTS_SYNC_CONCURRENCY") or "").strip()
+    if not raw:
+        return DEFAULT_SYNC_CONCURRENCY
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigError(f"COMMENTS_SYNC_CONCURRENCY must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
+
+
+def check_all(env: dict[str, str] | None = None) -> None:
+    """Every setting parsed once, so a malformed one is a one-line ConfigError before any
+    flow starts (not a traceback from inside a run). A missing key is not an error here:
+    only the commands that call the API need one, and they say so themselves."""
+    env = os.environ if env is None else env
+    if (env.get("REGULATIONS_GOV_API_KEY") or "").strip(", "):
+        api_keys(env)
+    base_url(env)
+    rate_limit_per_hour(env)
+    db_path(env=env)
+    attachment_hosts(env)
+    attachment_max_bytes(env)
+    sync_concurrency(env)

@@ -22,15 +22,28 @@ from comments.resources import sql_dir
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
+# Every connection the project opens: DuckDB would otherwise download and load
+# an extension when a query or a file needs one (a SQLite file given as --db
+# fetched sqlite_scanner from the internet). The product needs none beyond the
+# built-in json, parquet and icu.
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# A DuckDB file starts with an 8-byte checksum, then these 4 bytes.
+_MAGIC, _MAGIC_AT = b"DUCK", 8
+
+
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database at `path` with the schema applied."""
     path = Path(path)
     if str(path) != ":memory:":
         if read_only and not path.exists():
             raise InputError(f"no database at {path}: run `comments sync` or `comments import` first")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _check_is_duckdb(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the folder for database {path}: {exc.strerror or exc}") from None
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
     except duckdb.IOException as exc:
         msg = str(exc)
         if "lock" in msg.lower():
@@ -44,9 +57,36 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise InputError(f"{path} is not a DuckDB database: {str(exc).splitlines()[0]}") from None
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
-        migrate(con)
-        create_views(con)
+        try:
+            migrate(con)
+            create_views(con)
+        except (duckdb.IOException, duckdb.TransactionException, duckdb.PermissionException) as exc:
+            # The first write creates <db>.wal beside the file: a read-only folder fails here.
+            con.close()
+            why = str(exc).splitlines()[0].split(": ", 1)[-1]
+            hint = ""
+            if ".wal" in why:
+                hint = (f"; DuckDB needs to create {path.name}.wal in {path.parent}: "
+                        "make that folder writable or copy the database to one that is")
+            raise InputError(f"cannot write to database {path} ({why}){hint}") from None
     return con
+
+
+def _check_is_duckdb(path: Path) -> None:
+    """A file that is not a DuckDB database (SQLite, CSV, ...) is refused before DuckDB opens it."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a DuckDB database")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"{path} is not a regular file, so not a DuckDB database")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_MAGIC_AT + len(_MAGIC))
+    except OSError as exc:
+        raise InputError(f"cannot read database {path}: {exc.strerror or exc}") from None
+    if head[_MAGIC_AT:] != _MAGIC:
+        raise InputError(f"{path} is not a DuckDB database")
 
 
 def connect_existing(path: str | Path) -> duckdb.DuckDBPyConnection:

@@ -31,7 +31,6 @@ fetches only what the file lacked or what changed since.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -42,9 +41,8 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from comments import records, store
+from comments import records, settings, store
 from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
-from comments.errors import ConfigError
 from comments.listing import (  # noqa: F401  (eastern_filter_value: part of this module's API)
     PAGE_SIZE,
     Lister,
@@ -59,18 +57,6 @@ from comments.progress import noop
 log = logging.getLogger(__name__)
 
 MAX_FULL_PASSES = 3  # relists of the whole docket in one run, each only while the last found new ids
-DEFAULT_CONCURRENCY = 8  # detail requests in flight at once (COMMENTS_SYNC_CONCURRENCY)
-
-
-def concurrency_setting(env=None) -> int:
-    """COMMENTS_SYNC_CONCURRENCY: detail requests in flight at once (1-64, default 8)."""
-    env = os.environ if env is None else env
-    raw = (env.get("COMMENTS_SYNC_CONCURRENCY") or "").strip()
-    if not raw:
-        return DEFAULT_CONCURRENCY
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 64:
-        raise ConfigError(f"COMMENTS_SYNC_CONCURRENCY must be a whole number from 1 to 64, got {raw!r}")
-    return int(raw)
 
 
 # --------------------------------------------------------------------------- result
@@ -171,7 +157,7 @@ class DocketSync:
         self.docket_id = docket_id
         self.max_comments = max_comments
         self.progress = progress
-        self.concurrency = concurrency or concurrency_setting()
+        self.concurrency = concurrency or settings.sync_concurrency()
         self.result = SyncResult(docket_id=docket_id, run_id=uuid.uuid4().hex)
         self._started = time.monotonic()
         self._requests_at_start = client.stats.requests

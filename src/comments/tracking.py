@@ -380,7 +380,8 @@ def safe_file_stem(docket_id: str) -> str:
 
 # --------------------------------------------------------------------------- watchlist
 
-DOCKET_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:[-_][A-Za-z0-9]+)+$")
+# ASCII only (\Z, not $: a trailing newline is not part of an id).
+DOCKET_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:[-_][A-Za-z0-9]+)+\Z", re.ASCII)
 
 
 @dataclass(frozen=True)

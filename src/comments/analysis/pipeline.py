@@ -40,6 +40,7 @@ from comments.progress import ProgressFn, noop
 from comments.records import now_utc
 
 STEPS = 7  # progress total: read, stance, campaigns, commenters, themes, bursts, write
+INTERRUPTED = "interrupted: the process ended before the run finished"  # sync_runs says the same
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,12 @@ def analyze_docket(
     run_id = f"run-{now_utc():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started_at = now_utc()
     code_version = f"{comments.__version__}+{params.digest()}"
+    # A run still 'running' was killed (DuckDB admits one writing process per file, and
+    # this process starts one run at a time): record it as sync does its own.
+    con.execute(
+        "update analysis_runs set status = 'failed', message = ? where docket_id = ? and status = 'running'",
+        [INTERRUPTED, docket_id],
+    )
     con.execute(
         "insert into analysis_runs (run_id, docket_id, started_at, status, code_version, parameters) values (?, ?, ?, 'running', ?, ?)",
         [run_id, docket_id, started_at, code_version, params.to_json()],
@@ -676,6 +683,8 @@ def analysis_status_lines(con: duckdb.DuckDBPyConnection, docket_id: str | None 
 
     With a docket: "last analysis 2026-05-01 12:00 UTC: 647 comments, 13 campaigns, 12 themes (run ...)"
     (or "last analysis never ..."); without: the same prefixed by the docket id.
+    A run still marked 'running' is reported as interrupted: whoever can read the
+    database holds it, so no other process is analyzing it (DuckDB's file lock).
     """
     try:
         rows = con.execute(
@@ -697,6 +706,8 @@ def analysis_status_lines(con: duckdb.DuckDBPyConnection, docket_id: str | None 
         head = "last analysis" if docket_id is not None else f"{d}: last analysis"
         if status == "complete":
             lines.append(f"{head} {when_s}: {n:,} comments, {camps:,} campaigns, {themes} themes (run {run})")
+        elif status == "running":
+            lines.append(f"{head} {when_s}: failed (run {run}): {INTERRUPTED}")
         else:
             lines.append(f"{head} {when_s}: {status} (run {run}){': ' + message if message else ''}")
     if docket_id is not None and not lines:

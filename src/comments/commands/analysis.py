@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from comments import terminal
 from comments.errors import InputError
 
 
@@ -27,9 +28,9 @@ def analyze_command(
     the same result, and campaign/theme ids stay stable as comments arrive.
     """
     summary = run_analyze(docket_id, db, overrides=parse_overrides(set_ or []))
-    typer.echo(summary["summary"])
+    terminal.echo(summary["summary"])
     for note in summary["notes"]:
-        typer.echo(f"note: {note}")
+        terminal.echo(f"note: {note}")
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store
+from comments import settings, store, terminal
 from comments.errors import InputError
 
 
@@ -64,4 +64,4 @@ def register(app: typer.Typer) -> None:
         new comments; stored files are never downloaded twice.
         """
         _, line = run_attachments(docket_id, db, workers=workers, retry_failed=retry_failed)
-        typer.echo(line)
+        terminal.echo(line)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from comments import terminal
 from comments.errors import InputError
 
 
@@ -43,8 +43,8 @@ def search_command(
         con.close()
     if output == "json":
         for h in hits:
-            typer.echo(
-                json.dumps(
+            terminal.echo(
+                terminal.json_line(
                     {
                         "comment_id": h.comment_id,
                         "score": round(h.score, 4),
@@ -54,31 +54,30 @@ def search_command(
                         "body_source": h.body_source,
                         "snippet": h.snippet_text(("**", "**")),
                         "url": h.url,
-                    },
-                    ensure_ascii=False,
+                    }
                 )
             )
         return
     console = Console(highlight=False, soft_wrap=False)
     if not hits:
-        console.print(Text(f"no comments in {docket_id} match {query!r}"))
+        console.print(terminal.text(f"no comments in {docket_id} match {query!r}"))
         return
     for rank, h in enumerate(hits, start=1):
-        # Comment text is untrusted: it goes in as plain Text segments, never as markup.
+        # Comment text is untrusted: it goes in as cleaned Text segments, never as markup.
         head = Text(f"{rank:>2}. ", style="bold")
-        head.append(h.comment_id, style="bold cyan")
+        head.append(terminal.text(h.comment_id, style="bold cyan"))
         head.append(f"  score {h.score:.2f}")
         if h.posted_date:
             head.append(f"  posted {h.posted_date:%Y-%m-%d}")
         if h.title:
             head.append("  ")
-            head.append(h.title, style="dim")
+            head.append(terminal.text(h.title, style="dim"))
         console.print(head)
         body = Text("    ")
         for segment, is_match in h.snippet:
-            body.append(segment, style="bold yellow reverse" if is_match else None)
+            body.append(terminal.text(segment, style="bold yellow reverse" if is_match else None))
         console.print(body)
-        console.print(Text(f"    {h.url}", style="blue"))
+        console.print(terminal.text(f"    {h.url}", style="blue"))
     console.print(Text(f"{len(hits)} comment(s) shown", style="dim"))
 
 
@@ -98,7 +97,7 @@ def export_command(
         rows = export_docket(con, docket_id, fmt, out, include_names=show_names, force=force)
     finally:
         con.close()
-    typer.echo(f"wrote {rows} comments of {docket_id} to {out} ({fmt.lower()})")
+    terminal.echo(f"wrote {rows} comments of {docket_id} to {out} ({fmt.lower()})")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store
+from comments import settings, store, terminal
 from comments.importers import ImportReport
 
 DB_OPTION = typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         rows are skipped and listed in the import_rejects table. Safe to repeat.
         """
         report = run_bulk_csv(file, db)
-        typer.echo(report.summary())
+        terminal.echo(report.summary())
 
     @sub.command("mirrulations")
     def mirrulations(
@@ -100,6 +100,6 @@ def register(app: typer.Typer) -> None:
         listed in the import_rejects table. Safe to repeat.
         """
         report = run_mirrulations(directory, db, docket_id=docket)
-        typer.echo(report.summary())
+        terminal.echo(report.summary())
 
     app.add_typer(sub, name="import")

@@ -18,12 +18,13 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store
+from comments import settings, store, terminal
 from comments.errors import ConfigError, InputError, UserError
 
 # Agency, optional sub-parts, a year, then a number: CMS-2022-0163, EOIR-2020-0003,
 # FDA-2013-N-0500, NOAA-NMFS-2021-0111, ED-2023-OPE-0123, FWS-R8-ES-2008-0058.
-DOCKET_ID = re.compile(r"^[A-Z][A-Z0-9]{1,15}(?:-[A-Z0-9]{1,12}){0,3}-(?:19|20)\d{2}(?:-[A-Z0-9]{1,12}){0,3}-\d{1,6}$")
+# ASCII only: in a str pattern \d also matches other scripts' digits ('ICEB-2015-٠٠٠٢').
+DOCKET_ID = re.compile(r"^[A-Z][A-Z0-9]{1,15}(?:-[A-Z0-9]{1,12}){0,3}-(?:19|20)\d{2}(?:-[A-Z0-9]{1,12}){0,3}-\d{1,6}$", re.ASCII)
 DEMO_KEY = "demo-key"  # the local replay server's own key: not a regulations.gov key
 
 
@@ -31,7 +32,7 @@ def docket_id_checked(raw: str) -> str:
     value = raw.strip().upper()
     if not DOCKET_ID.fullmatch(value):
         raise InputError(
-            f"{raw!r} is not a regulations.gov docket id (expected e.g. CMS-2022-0163 or FDA-2013-N-0500)"
+            f"{raw[:80]!r} is not a regulations.gov docket id (expected e.g. CMS-2022-0163 or FDA-2013-N-0500)"
         )
     return value
 
@@ -58,9 +59,6 @@ def sync_command(
     """
     ids = [docket_id_checked(d) for d in docket_ids]
     settings.api_keys()  # a missing key is a one-line error before anything else
-    from comments.sync import concurrency_setting
-
-    concurrency_setting()  # so is a malformed COMMENTS_SYNC_CONCURRENCY
     path = settings.db_path(db)
     results = run_sync(ids, path, max_comments=max_comments, no_attachments=no_attachments)
     if any(r["status"] == "failed" for r in results):
@@ -110,11 +108,11 @@ def run_sync(
             finally:
                 flow_module.hooks.update(progress=_noop, on_wait=None, new_bar=None)
         for summary in summaries:
-            print(_summary_line(summary))
+            terminal.echo(_summary_line(summary))
             if summary.get("attachments") is not None:
                 from comments.attachments.pipeline import summary_line
 
-                print(summary_line(summary["docket_id"], summary["attachments"], summary.get("attachments_seconds", 0.0)))
+                terminal.echo(summary_line(summary["docket_id"], summary["attachments"], summary.get("attachments_seconds", 0.0)))
             results.append(summary)
     return results
 
@@ -146,7 +144,7 @@ def _summary_line(summary: dict) -> str:
 
 def _tell_wait(seconds: float, reason: str) -> None:
     minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-    print(f"{reason} {minutes}", file=sys.stderr)
+    terminal.echo(f"{reason} {minutes}", err=True)
 
 
 def _noop(advance: int = 1, total: int | None = None) -> None:
@@ -165,7 +163,7 @@ def status_command(
     con = store.connect(settings.db_path(db), read_only=True)
     try:
         for line in status_lines(con, only):
-            print(line)
+            terminal.echo(line)
     finally:
         con.close()
 
@@ -202,6 +200,8 @@ def status_lines(con, only: str | None = None) -> list[str]:
         ).fetchone()
         if run:
             started, finished, status, new, updated, failed, requests, remaining, message = run
+            if status == "running":  # we can read the file, so its writer is gone (DuckDB's lock)
+                status, message = "failed", "interrupted: the process ended before the run finished"
             if status == "complete":
                 from comments.sync import id_status
 
@@ -250,7 +250,7 @@ def id_lines(con, docket_id: str, show: int = 5) -> list[str]:
                order by e.item_id limit ?""",
             [docket_id, show],
         ).fetchall()
-        lines.extend(f"  failing     {cid}: {_printable(reason)}" for cid, reason in rows)
+        lines.extend(f"  failing     {cid}: {' '.join(terminal.clean(reason).split())}" for cid, reason in rows)
         if ids.failing > len(rows):
             lines.append(f"  failing     ... and {ids.failing - len(rows):,} more (table sync_errors)")
     if ids.removed:
@@ -286,8 +286,8 @@ def demo_command(
     if path.exists():
         raise InputError(f"{path} already exists: the demo writes a fresh database; pick another --db")
     snapshot = Snapshot.from_mirrulations(bundled_mirrulations())
-    print(f"demo: serving {DEMO_DOCKET} from the bundled snapshot on 127.0.0.1 (a local regulations.gov stand-in)")
-    print(f"demo: database {path.resolve()}")
+    terminal.echo(f"demo: serving {DEMO_DOCKET} from the bundled snapshot on 127.0.0.1 (a local regulations.gov stand-in)")
+    terminal.echo(f"demo: database {path.resolve()}")
     # the real API's default budget (1,000 requests per hour per key), with its headers
     with ReplayServer(snapshot, api_keys=(DEMO_KEY,), rate_limit_per_hour=1000) as server, _env(
         REGULATIONS_GOV_API_KEY=DEMO_KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
@@ -296,20 +296,20 @@ def demo_command(
         # downloads.regulations.gov, out of reach offline): the demo skips that stage.
         run_sync([DEMO_DOCKET], path, base_url=server.base_url, no_attachments=True)
     analysis = run_analyze(DEMO_DOCKET, path)
-    print(analysis["summary"])
+    terminal.echo(analysis["summary"])
     html = path.with_name(f"{path.stem}-{DEMO_DOCKET}.html")
     result = run_brief(DEMO_DOCKET, html, path)
     run_brief(DEMO_DOCKET, html.with_suffix(".md"), path)
     con = store.connect(path, read_only=True)
     try:
         for line in demo_lines(con, DEMO_DOCKET, result["metrics"]):
-            print(line)
+            terminal.echo(line)
     finally:
         con.close()
-    print(f"briefing: {html.resolve()}  (also {html.with_suffix('.md').name}; open the .html in a browser)")
+    terminal.echo(f"briefing: {html.resolve()}  (also {html.with_suffix('.md').name}; open the .html in a browser)")
     cmd = _command_name()
-    print(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
-    print(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
+    terminal.echo(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
+    terminal.echo(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
 
 
 def _command_name() -> str:
@@ -347,14 +347,6 @@ def demo_lines(con, docket_id: str, metrics: dict) -> list[str]:
             "substance is not analyzed (on a live docket, `comments sync` downloads and reads the files)"
         )
     return lines
-
-
-def _printable(text: str) -> str:
-    """Comment text is untrusted: no control characters (terminal escapes) reach the screen."""
-    return " ".join(_CONTROL.sub(" ", text or "").split())
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @contextmanager

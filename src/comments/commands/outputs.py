@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from comments import terminal
+
 
 def brief_command(
     docket_id: Annotated[str, typer.Argument(help="Docket to brief, e.g. CMS-2022-0163.")],
@@ -18,7 +20,7 @@ def brief_command(
     """Write a two-page briefing on an analyzed docket: numbers, stance, themes with quotes, who commented, timeline, caveats."""
     result = run_brief(docket_id, out, db, show_names=show_names)
     m = result["metrics"]
-    typer.echo(
+    terminal.echo(
         f"{out}: {m['comments_posted']:,} comments posted, {m['submissions_represented']:,} submissions represented, "
         f"{m['unique_texts']:,} unique texts, {m['campaigns']:,} campaigns, {result['themes']} themes"
     )

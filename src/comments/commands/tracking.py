@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
+from comments import terminal
 from comments.errors import UserError
 
 DB_HELP = "DuckDB file (default: the watchlist's settings.db, else $COMMENTS_DB or data/comments.duckdb)."
@@ -36,19 +36,19 @@ def discover_command(
         raise UserError(f"regulations.gov search failed: {exc.describe()}") from None
     if output == "json":
         for item in found.items:
-            typer.echo(json.dumps(item, ensure_ascii=False, default=str))
+            terminal.echo(terminal.json_line(item))
         return
     console = Console(highlight=False)
     where = f" ({found.agency})" if found.agency else ""
     scope = ", open for comment" if open_only else ""
     if not found.items:
-        console.print(Text(f"nothing found for {term!r}{where}{scope}"))
+        console.print(terminal.text(f"nothing found for {term!r}{where}{scope}"))
         return
-    # API text (titles) is untrusted: cells are Text objects, never markup.
+    # API text (titles) is untrusted: cells are cleaned Text objects, never markup.
     for kind, items in (("Dockets", found.dockets), ("Documents", found.documents)):
         if not items:
             continue
-        table = Table(title=f"{kind} matching {term!r}{where}{scope}", title_justify="left")
+        table = Table(title=terminal.text(f"{kind} matching {term!r}{where}{scope}"), title_justify="left")
         table.add_column("id", no_wrap=True)
         table.add_column("title")
         if kind == "Documents":
@@ -57,9 +57,9 @@ def discover_command(
         table.add_column("comments", justify="right")
         for it in items:
             count = "?" if it["comment_count"] is None else f"{it['comment_count']:,}"
-            row = [Text(str(it["id"])), Text(str(it.get("title") or ""))]
+            row = [terminal.text(it["id"]), terminal.text(it.get("title") or "")]
             if kind == "Documents":
-                row += [Text(str(it.get("document_type") or "")), Text(str(it.get("comment_end_date") or "")[:10])]
+                row += [terminal.text(it.get("document_type") or ""), terminal.text(str(it.get("comment_end_date") or "")[:10])]
             row.append(Text(count))
             table.add_row(*row)
         console.print(table)
@@ -91,7 +91,7 @@ def track_command(
     if serve:
         from flows.track import serve as serve_deployment
 
-        typer.echo(f"serving the track deployment (schedule {cron!r}); Ctrl-C to stop")
+        terminal.echo(f"serving the track deployment (schedule {cron!r}); Ctrl-C to stop")
         serve_deployment(path, db, cron=cron)
         return
     from flows.track import track
@@ -103,10 +103,10 @@ def track_command(
     for d in result["dockets"]:
         c = d["changes"]
         if c and c.get("path"):
-            typer.echo(f"{d['docket_id']}: what changed -> {c['path']}")
+            terminal.echo(f"{d['docket_id']}: what changed -> {c['path']}")
     if result["searches_path"]:
-        typer.echo(f"watchlist searches -> {result['searches_path']}")
-    typer.echo(result["summary"])
+        terminal.echo(f"watchlist searches -> {result['searches_path']}")
+    terminal.echo(result["summary"])
 
 
 def register(app: typer.Typer) -> None:

@@ -19,12 +19,22 @@ Merge rule: a comment stored with exactly the same detail JSON is left alone
 recent as this copy's is left alone too (the mirror may be older); anything
 else is written. A file that does not parse, or is not a comment record, goes
 to `import_rejects` with its reason and the import goes on.
+
+The folder is untrusted: nothing outside it is read. A symbolic link is followed
+only when its target resolves inside the folder (copies made with links, or a
+docket folder linked in from beside it inside the root, stay usable; a link to
+/etc/passwd or to a file elsewhere is refused); only regular files are read
+(not a FIFO or a device such as /dev/zero), each up to MAX_FILE_BYTES; a record
+nested deeper than MAX_DEPTH, or one the save code cannot map, is refused. Each
+refused file is one row in `import_rejects`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +49,11 @@ from comments.progress import ProgressFn, noop
 
 SOURCE = "mirrulations"
 BATCH = 1_000
+# Far above any real record (the bundled docket's largest comment JSON is 8 KB) or
+# extracted text (a 1,000-page PDF gives a few MB); a file over it is refused unread.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# Real v4 records nest 6 levels; json would raise RecursionError near 1,000.
+MAX_DEPTH = 64
 # '<comment id>_attachment_<n>' with any suffix ('_extracted') before '.txt'.
 _EXTRACTED_NAME = re.compile(r"^(?P<comment>.+?)_attachment_(?P<order>\d+)(?:_[A-Za-z0-9]+)*\.txt$")
 
@@ -93,35 +108,119 @@ def import_mirrulations(
     dockets = find_dockets(root, docket_id)
     report = ImportReport(source=SOURCE, path=str(root))
     report.documents = {"new": 0, "updated": 0, "unchanged": 0}
+    real_root = Path(root).resolve()
+    inside = []
+    for d in dockets:  # a docket folder linked in from elsewhere is not walked at all
+        if problem := _outside(real_root, d.text_dir):
+            _reject(con, d.text_dir, d.text_dir.name, problem, report)
+        else:
+            inside.append(d)
+    dockets = inside
     comment_files = {d.docket_id: sorted((d.text_dir / "comments").glob("*.json")) for d in dockets}
     progress(0, total=sum(len(files) for files in comment_files.values()))
     for docket in dockets:
         report.dockets.append(docket.docket_id)
-        _import_docket_meta(con, docket, report)
+        _import_docket_meta(con, real_root, docket, report)
         files = comment_files[docket.docket_id]
         for start in range(0, len(files), BATCH):
             batch = files[start : start + BATCH]
-            _import_comment_batch(con, docket, batch, report)
+            _import_comment_batch(con, real_root, docket, batch, report)
             progress(len(batch))
-        report.attachments += _import_extracted_text(con, docket, report)
+        report.attachments += _import_extracted_text(con, real_root, docket, report)
     return report
 
 
 # --------------------------------------------------------------------------- reading
 
+_LINK_OUT = "a link to a place outside the import folder (not followed)"
 
-def _load(path: Path) -> tuple[dict | None, str | None]:
-    """(record, None) or (None, why it cannot be used)."""
+
+def _outside(real_root: Path, path: Path) -> str | None:
+    """Why `path` may not be read: every link in it resolved, it lies outside the (resolved)
+    import root, or its links loop. None when it is inside."""
+    return _resolved_inside(real_root, path)[1]
+
+
+def _resolved_inside(real_root: Path, path: Path) -> tuple[Path | None, str | None]:
     try:
-        with path.open("rb") as fh:
-            record = json.loads(fh.read().decode("utf-8"))
+        real = path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a loop
+        return None, "a link that loops (not followed)"
+    return (real, None) if real.is_relative_to(real_root) else (None, _LINK_OUT)
+
+
+def _read_bytes(real_root: Path, path: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of `path` if it is a regular file inside the root and within the cap."""
+    real, problem = _resolved_inside(real_root, path)
+    if problem:
+        return None, problem
+    try:
+        # The resolved name, opened without following a link and without blocking on a
+        # FIFO; fstat then tells what was actually opened.
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file (a FIFO, device or socket is never read)"
+        if info.st_size > MAX_FILE_BYTES:
+            return None, f"larger than the {MAX_FILE_BYTES:,}-byte cap ({info.st_size:,} bytes)"
+        try:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            return None, f"cannot read: {exc.strerror or exc}"
+    if len(data) > MAX_FILE_BYTES:  # grew while being read
+        return None, f"larger than the {MAX_FILE_BYTES:,}-byte cap"
+    return data, None
+
+
+def _load(real_root: Path, path: Path) -> tuple[dict | None, str | None]:
+    """(record, None) or (None, why it cannot be used)."""
+    data, problem = _read_bytes(real_root, path)
+    if problem:
+        return None, problem
+    try:
+        record = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None, "not UTF-8 text"
     except json.JSONDecodeError as exc:
         return None, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-    except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
+    except RecursionError:
+        return None, "not usable JSON: nested too deeply"
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return None, f"not usable JSON: {str(exc)[:120]}"
+    if _too_deep(record):
+        return None, f"not usable JSON: nested more than {MAX_DEPTH} levels deep"
     return record, None
+
+
+def _too_deep(record) -> bool:
+    """Nesting over MAX_DEPTH (checked without recursion, so any depth is safe to check)."""
+    stack = [(record, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
+
+
+def _unmappable(build, record) -> str | None:
+    """Why the save code's own mapping (`build(record)`) fails on `record`, or None."""
+    try:
+        build(record)
+    except Exception as exc:  # a field of the wrong type somewhere: one reject, not a failed batch
+        return f"not a usable record: {type(exc).__name__} while reading its fields"
+    return None
+
+
+def _comment_rows(record) -> None:
+    records.comment_row(record)
+    records.attachment_rows(record)
 
 
 def _shape_problem(record, kind: str, expected_id: str | None = None) -> str | None:
@@ -143,9 +242,15 @@ def _shape_problem(record, kind: str, expected_id: str | None = None) -> str | N
 
 
 def _reject(con: duckdb.DuckDBPyConnection, file: Path, locator: str, reason: str, report: ImportReport) -> None:
+    # The file as named in its (resolved) folder: a refused link is recorded as the link, not
+    # as where it points; a plain file keeps the key earlier imports gave it.
+    try:
+        name = str(file.parent.resolve() / file.name)
+    except (OSError, RuntimeError):
+        name = os.path.abspath(file)
     con.execute(
         "insert or replace into import_rejects (source, file, locator, reason, recorded_at) values (?, ?, ?, ?, ?)",
-        [SOURCE, str(file.resolve()), locator, reason, records.now_utc()],
+        [SOURCE, name, locator, reason, records.now_utc()],
     )
     report.skip(reason.split(" (")[0].split(":")[0])
 
@@ -153,10 +258,10 @@ def _reject(con: duckdb.DuckDBPyConnection, file: Path, locator: str, reason: st
 # --------------------------------------------------------------------------- docket and documents
 
 
-def _import_docket_meta(con: duckdb.DuckDBPyConnection, docket: DocketDir, report: ImportReport) -> None:
+def _import_docket_meta(con: duckdb.DuckDBPyConnection, real_root: Path, docket: DocketDir, report: ImportReport) -> None:
     for path in sorted((docket.text_dir / "docket").glob("*.json")):
-        record, problem = _load(path)
-        problem = problem or _shape_problem(record, "dockets")
+        record, problem = _load(real_root, path)
+        problem = problem or _shape_problem(record, "dockets") or _unmappable(records.docket_row, record)
         if problem:
             _reject(con, path, path.name, problem, report)
             continue
@@ -165,8 +270,8 @@ def _import_docket_meta(con: duckdb.DuckDBPyConnection, docket: DocketDir, repor
             records.save_docket(con, record, source=SOURCE)
     docs = []
     for path in sorted((docket.text_dir / "documents").glob("*.json")):
-        record, problem = _load(path)
-        problem = problem or _shape_problem(record, "documents")
+        record, problem = _load(real_root, path)
+        problem = problem or _shape_problem(record, "documents") or _unmappable(records.document_row, record)
         if problem:
             _reject(con, path, path.name, problem, report)
             continue
@@ -204,17 +309,18 @@ def _stored_raw(con, table: str, key: str, ids: list[str]) -> dict[str, str]:
 
 
 def _import_comment_batch(
-    con: duckdb.DuckDBPyConnection, docket: DocketDir, files: list[Path], report: ImportReport
+    con: duckdb.DuckDBPyConnection, real_root: Path, docket: DocketDir, files: list[Path], report: ImportReport
 ) -> None:
-    details = []
+    details, paths = [], {}
     for path in files:
         report.rows_read += 1
-        record, problem = _load(path)
+        record, problem = _load(real_root, path)
         problem = problem or _shape_problem(record, "comments", expected_id=path.stem)
         if problem:
             _reject(con, path, path.name, problem, report)
             continue
         details.append(record)
+        paths.setdefault(record["data"]["id"], path)
     if not details:
         return
     # A file repeated under another name: keep the first copy.
@@ -242,7 +348,22 @@ def _import_comment_batch(
             report.skip("already stored from the API, as recent or newer")
         else:
             to_save.append(detail)
-    counts = records.save_comments(con, to_save, source=SOURCE)
+    try:
+        counts = records.save_comments(con, to_save, source=SOURCE)
+    except Exception:
+        # A record whose fields the save code cannot map (a list where text belongs, ...) fails
+        # the whole call and writes nothing: find it, reject it, save the rest. Looking only
+        # after a failure keeps the common case at one mapping per record.
+        usable = []
+        for detail in to_save:
+            if problem := _unmappable(_comment_rows, detail):
+                path = paths[detail["data"]["id"]]
+                _reject(con, path, path.name, problem, report)
+            else:
+                usable.append(detail)
+        if len(usable) == len(to_save):
+            raise  # not a record's fault
+        counts = records.save_comments(con, usable, source=SOURCE)
     report.new += counts["new"]
     report.updated += counts["updated"]
 
@@ -256,27 +377,33 @@ def _modified(detail: dict):
 
 
 def _extracted_files(docket: DocketDir) -> Iterator[tuple[Path, str, int]]:
-    """(file, comment id, doc order) for each extracted-text file, first tool's copy first."""
+    """(file, comment id, doc order) for each extracted-text file, first tool's copy first.
+
+    rglob does not descend into linked folders; each file is checked when read."""
     if not docket.derived_dir.is_dir():
         return
     for path in sorted(docket.derived_dir.rglob("*.txt")):
         m = _EXTRACTED_NAME.match(path.name)
-        if m and path.is_file():
+        if m and not path.is_dir():
             yield path, m.group("comment"), int(m.group("order"))
 
 
-def _import_extracted_text(con: duckdb.DuckDBPyConnection, docket: DocketDir, report: ImportReport) -> int:
+def _import_extracted_text(
+    con: duckdb.DuckDBPyConnection, real_root: Path, docket: DocketDir, report: ImportReport
+) -> int:
     """Fill attachments.text from derived-data/.../extracted_txt; returns rows changed."""
+    if docket.derived_dir.is_dir() and (problem := _outside(real_root, docket.derived_dir)):
+        _reject(con, docket.derived_dir, docket.derived_dir.name, problem, report)
+        return 0
     texts: dict[tuple[str, int], str] = {}
     for path, comment_id, order in _extracted_files(docket):
         if (comment_id, order) in texts:
             continue  # several tools extracted the same file: the first (sorted) wins
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError as exc:
-            _reject(con, path, path.name, f"cannot read extracted text: {exc.strerror or exc}", report)
+        data, problem = _read_bytes(real_root, path)
+        if problem:
+            _reject(con, path, path.name, problem, report)
             continue
-        texts[(comment_id, order)] = text.strip()
+        texts[(comment_id, order)] = data.decode("utf-8", errors="replace").replace("\x00", "").strip()
     if not texts:
         return 0
     batch = pa.table(

@@ -1,0 +1,42 @@
+"""What the CLI prints to a terminal: never a control character it did not mean.
+
+Comment text, titles, file names and server messages are untrusted; printed raw,
+an `ESC [` sequence in them recolours, moves the cursor, retitles the window or
+worse (some terminals answer queries as if the user had typed). Everything the
+commands print goes through `clean` (via `echo` or `text`); JSON output
+keeps the data exact, with the characters JSON leaves raw written as `\\uXXXX`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a one-character CSI on
+# some terminals), and the bidirectional overrides and isolates that reorder what a line shows.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: object) -> str:
+    """`value` as text with control characters removed (tab and newline kept)."""
+    return _CONTROL.sub("", str(value))
+
+
+def echo(value: object = "", *, err: bool = False) -> None:
+    """Print one cleaned line to stdout (or stderr)."""
+    print(clean(value), file=sys.stderr if err else sys.stdout, flush=err)
+
+
+def json_line(obj: object) -> str:
+    """One JSON object per line, data exact, nothing a terminal acts on (json escapes C0 itself)."""
+    dumped = json.dumps(obj, ensure_ascii=False, default=str)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+
+
+def text(value: object, style: str | None = None):
+    """A rich Text segment of untrusted text: cleaned, never parsed as markup."""
+    from rich.text import Text
+
+    return Text(clean(value), style=style or "")
