@@ -161,7 +161,8 @@ class _Key:
     label: str
     key_id: str = ""  # a stable, non-reversible name for the key (shared pacers use it)
     sent: deque = field(default_factory=deque)  # clock times of requests in the last hour
-    remaining: int | None = None  # last X-RateLimit-Remaining seen
+    remaining: int | None = None  # the lowest recent X-RateLimit-Remaining (see _note_budget)
+    remaining_sent_at: float = float("-inf")  # when the request that reported it was sent
     limit: int | None = None  # last X-RateLimit-Limit seen
     rested_until: float = 0.0  # after a 429 or a low Remaining header
     rest_reason: str = ""
@@ -329,7 +330,7 @@ class RegulationsClient:
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=max(10, n)))
 
-    def _take_key(self, kind: str) -> _Key:
+    def _take_key(self, kind: str) -> tuple[_Key, float]:
         """The next key with budget left, its slot in the rolling hour taken at once (so threads
         never overspend a key); waits (and says why) when every key is spent."""
         while True:
@@ -348,7 +349,7 @@ class RegulationsClient:
                         key.requests += 1
                         self.stats.requests += 1
                         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
-                        return key
+                        return key, now
                     ready_at.append((at, key))
                 at, key = min(ready_at, key=lambda pair: pair[0])
                 wait = max(at - now, 0.001)
@@ -390,13 +391,17 @@ class RegulationsClient:
         with self._lock:
             return self._random.uniform(cap / 2, cap)
 
-    def _note_budget(self, key: _Key, response: requests.Response) -> None:
+    def _note_budget(self, key: _Key, response: requests.Response, sent_at: float) -> None:
         remaining = _int_header(response, "X-RateLimit-Remaining")
         limit = _int_header(response, "X-RateLimit-Limit")
         if limit is not None:
             key.limit = limit
         if remaining is not None:
-            key.remaining = remaining
+            # Concurrent requests reach the server in any order, so answers sent close together
+            # are compared by value (each request the server counts lowers Remaining); one more
+            # than a minute newer replaces it (the rolling hour may have freed slots since).
+            if key.remaining is None or remaining < key.remaining or sent_at - key.remaining_sent_at > 60:
+                key.remaining, key.remaining_sent_at = remaining, sent_at
             if remaining <= self.reserve:
                 # Rest the key: about one slot frees per (hour / limit) on a rolling window.
                 per_slot = HOUR / (limit or self.rate_limit_per_hour)
@@ -408,7 +413,7 @@ class RegulationsClient:
         failures = 0
         rate_limited = 0
         while True:
-            key = self._take_key(kind)
+            key, sent_at = self._take_key(kind)
             if self.pacer is not None:
                 self.pacer(key.key_id)
             problem: ApiError
@@ -419,7 +424,7 @@ class RegulationsClient:
                 problem = TransportError(None, url, message=_redact(_one_line(exc), secrets))
             else:
                 with self._lock:
-                    self._note_budget(key, response)
+                    self._note_budget(key, response, sent_at)
                 status = response.status_code
                 if status == 200:
                     try:
