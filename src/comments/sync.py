@@ -16,7 +16,7 @@ lastModifiedDate, or one that slid between pages while we paged).
 A comment whose detail keeps failing is written to `sync_errors` with its
 reason and retried at the start of the next run; one bad item never stops a run.
 
-`sync_docket()` runs every stage; the Prefect flow calls the stages one by one.
+`sync_docket()` runs every stage (`STAGES`, in order); the Prefect flow makes each a task.
 """
 
 from __future__ import annotations
@@ -499,6 +499,17 @@ def _one_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- entry point
 
+STAGES = (
+    ("docket and documents", DocketSync.metadata),
+    ("retry earlier failures", DocketSync.retry_failed),
+    ("comments: list, fetch new and changed, save per page", DocketSync.comments),
+)
+
+
+def _call(name: str, fn: Callable, /, *args):
+    return fn(*args)
+
+
 
 def sync_docket(
     con: duckdb.DuckDBPyConnection,
@@ -507,20 +518,22 @@ def sync_docket(
     *,
     max_comments: int | None = None,
     progress: Callable[..., None] = noop,
+    stage: Callable[..., None] | None = None,
 ) -> SyncResult:
     """Bring one docket up to date: metadata, earlier failures, new and changed comments.
 
     Raises `NotFound` for a docket that does not exist and `AuthError` for a bad
     key (after recording the run as failed); anything per-comment is recorded
-    in `sync_errors` and the run goes on.
+    in `sync_errors` and the run goes on. `stage(name, fn, run)` runs each of
+    `STAGES` (default: a plain call); the Prefect flow passes one that makes
+    each a task run, so both follow this one order.
     """
     run = DocketSync(con, client, docket_id, max_comments=max_comments, progress=progress)
     run.start()
     try:
-        run.metadata()
-        run.retry_failed()
-        if not run.stopped:
-            run.comments()
+        for name, step in STAGES:
+            if not run.stopped:  # --max-comments reached
+                (stage or _call)(name, step, run)
     except BaseException as exc:
         run.finish(exc)
         raise

@@ -1,9 +1,10 @@
 """`comments sync`, `comments status`, `comments demo`: regulations.gov into DuckDB.
 
-Everything a user can get wrong is checked before Prefect starts (it costs
-~10 s) and before any request that is not needed: the docket id's shape, the
-key's presence, the database lock; then one docket request per docket proves
-the key works and the docket exists. Only then does the flow run.
+Everything a user can get wrong is checked before the stages start and
+before any request that is not needed: the docket id's shape, the key's
+presence, the database lock; then one docket request per docket proves the
+key works and the docket exists. Only then do the stages run (as a Prefect
+flow when runs are recorded there: `comments.commands.runner`).
 """
 
 from __future__ import annotations
@@ -72,27 +73,36 @@ def run_sync(
     no_attachments: bool = False,
     base_url: str | None = None,
 ) -> list[dict]:
-    """Check everything cheap first, then run the Prefect flow once per docket, with a progress bar."""
+    """Check everything cheap first, then sync each docket (its stages, or the Prefect flow), with progress bars."""
     from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
+    from comments.commands import runner
 
-    store.connect(db_path).close()  # DatabaseLockedError now, not after Prefect has started
-    client = RegulationsClient(base_url=base_url)
+    store.connect(db_path).close()  # DatabaseLockedError now, not after the stages have started
+    client = RegulationsClient(base_url=base_url, on_wait=_tell_wait)
     for docket_id in docket_ids:
         preflight_docket(client, docket_id)
 
+    from comments import runs
     from comments.progress import bars
-    from flows import sync_docket as flow_module
 
+    flow_module = runner.flow_module("sync_docket") if runner.use_prefect() else None
     results = []
     for docket_id in docket_ids:
         with bars() as new_bar:
             advance = new_bar(f"sync {docket_id}", "comments")
-            flow_module.hooks.update(progress=advance, on_wait=_tell_wait, new_bar=new_bar)
             try:
-                summaries = flow_module.sync_docket(
-                    [docket_id], db=str(db_path), max_comments=max_comments,
-                    no_attachments=no_attachments, base_url=base_url,
-                )
+                if flow_module is None:
+                    summaries = [runs.sync_docket(
+                        db_path, client, docket_id, max_comments=max_comments, no_attachments=no_attachments,
+                        progress=advance,
+                        attachments=lambda d, db: runs.fetch_attachments(d, db, progress=new_bar(f"{d} attachments", "files")),
+                    )]
+                else:
+                    with runner.with_hooks(flow_module, progress=advance, on_wait=_tell_wait, new_bar=new_bar):
+                        summaries = flow_module.sync_docket(
+                            [docket_id], db=str(db_path), max_comments=max_comments,
+                            no_attachments=no_attachments, base_url=base_url,
+                        )
             except RateLimited as exc:
                 raise UserError(
                     f"sync of {docket_id} stopped: the API kept refusing requests for the rate limit ({exc.message}); "
@@ -104,8 +114,6 @@ def run_sync(
                 raise UserError(
                     f"sync of {docket_id} stopped: {exc}; what was stored is kept: run the same command again to resume"
                 ) from None
-            finally:
-                flow_module.hooks.update(progress=_noop, on_wait=None, new_bar=None)
         for summary in summaries:
             print(_summary_line(summary))
             if summary.get("attachments") is not None:
@@ -144,10 +152,6 @@ def _summary_line(summary: dict) -> str:
 def _tell_wait(seconds: float, reason: str) -> None:
     minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
     print(f"{reason} {minutes}", file=sys.stderr)
-
-
-def _noop(advance: int = 1, total: int | None = None) -> None:
-    return None
 
 
 # --------------------------------------------------------------------------- status
