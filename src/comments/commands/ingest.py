@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store
+from comments import settings
 from comments.errors import ConfigError, InputError, UserError
 
 # Agency, optional sub-parts, a year, then a number: CMS-2022-0163, EOIR-2020-0003,
@@ -74,6 +74,7 @@ def run_sync(
     base_url: str | None = None,
 ) -> list[dict]:
     """Check everything cheap first, then sync each docket (its stages, or the Prefect flow), with progress bars."""
+    from comments import store
     from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
     from comments.commands import runner
 
@@ -162,6 +163,8 @@ def status_command(
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")] = None,
 ) -> None:
     """What the database holds: comments per docket, the last sync, open errors, the request budget left."""
+    from comments import store
+
     only = docket_id_checked(docket_id) if docket_id else None
     con = store.connect(settings.db_path(db), read_only=True)
     try:
@@ -172,6 +175,7 @@ def status_command(
 
 
 def status_lines(con, only: str | None = None) -> list[str]:
+    from comments import store
     from comments.analysis.pipeline import analysis_status_lines
     from comments.attachments import attachment_status_lines
 
@@ -239,6 +243,7 @@ def demo_command(
     Serves the bundled snapshot from a local regulations.gov stand-in on 127.0.0.1,
     then runs the real flows: sync, analyze, brief. Prints where the briefing is.
     """
+    from comments import store
     from comments.commands.analysis import run_analyze
     from comments.commands.outputs import run_brief
     from comments.replay import ReplayServer, Snapshot

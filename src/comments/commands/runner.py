@@ -69,6 +69,9 @@ def flow_module(name: str) -> ModuleType:
 @contextmanager
 def with_hooks(module: ModuleType, **callables) -> Iterator[None]:
     """Give a flow module the CLI's callbacks (progress bars...) for one run."""
+    if not callables:
+        yield
+        return
     saved = dict(module.hooks)
     module.hooks.update(callables)
     try:

@@ -88,16 +88,18 @@ def track_command(
 
         path = default_watchlist()
     tracking.load_watchlist(path)  # a bad file is a one-line error before Prefect starts
+    from comments.commands import runner
+
+    # Always the flow: its artifacts (what changed, the summary table) are part of what
+    # tracking delivers. With no Prefect API configured, Prefect's local server runs
+    # for this command only and ends with it (docs/prefect.md).
+    flow_module = runner.flow_module("track")
     if serve:
-        from flows.track import serve as serve_deployment
-
         typer.echo(f"serving the track deployment (schedule {cron!r}); Ctrl-C to stop")
-        serve_deployment(path, db, cron=cron)
+        flow_module.serve(path, db, cron=cron)
         return
-    from flows.track import track
-
     try:
-        result = track(watchlist=path, db=db, max_comments=max_comments, skip=list(skip or []))
+        result = flow_module.track(watchlist=path, db=db, max_comments=max_comments, skip=list(skip or []))
     except tracking.TrackingFailed as exc:  # some dockets failed: the others were tracked
         raise UserError(str(exc)) from None
     for d in result["dockets"]:
