@@ -241,7 +241,8 @@ def demo_command(
     """The whole pipeline on a real bundled docket (CMS-2022-0163, 647 comments): no key, no network.
 
     Serves the bundled snapshot from a local regulations.gov stand-in on 127.0.0.1,
-    then runs the real flows: sync, analyze, brief. Prints where the briefing is.
+    then runs the real pipeline: sync, analyze, brief (as Prefect flows when a Prefect API is
+    configured or COMMENTS_PREFECT=on). Prints where the briefing is.
     """
     from comments import store
     from comments.commands.analysis import run_analyze
