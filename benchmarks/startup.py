@@ -139,7 +139,7 @@ def main() -> None:
                                env | {"COMMENTS_PREFECT": "on"}, args.prefect_repeat))
     print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print()
-    print(f"| command | runs | first output | total | processes left behind |")
+    print("| command | runs | first output | total | processes left behind |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
         print(f"| `{r['name']}` | {len(r['total'])} | {spread(r['first'])} | {spread(r['total'])} | {r['left']} |")

@@ -148,9 +148,16 @@ def handling():
     try:
         yield
     finally:
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
-        signal.set_wakeup_fd(old_fd)
-        writer.close()  # the watcher sees EOF and ends; a pending exit timer stays armed
-        watcher.join(1)
-        reader.close()
+        # Once interrupted, stay armed while the process winds down (thread joins, exit
+        # hooks): a second Ctrl-C still ends it at once, a stuck exit still ends after GRACE_S.
+        if not received():
+            _disarm(old_handlers, old_fd, writer, reader, watcher)
+
+
+def _disarm(old_handlers, old_fd, writer, reader, watcher) -> None:
+    for sig, handler in old_handlers.items():
+        signal.signal(sig, handler)
+    signal.set_wakeup_fd(old_fd)
+    writer.close()  # the watcher sees EOF and ends
+    watcher.join(1)
+    reader.close()

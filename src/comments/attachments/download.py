@@ -236,6 +236,7 @@ class Downloader:
         self.hosts = tuple(h.lower() for h in hosts)
         self.max_bytes = max_bytes
         self.session = session or requests.Session()
+        # A given session gets our adapter too: the deadline must reach every download's sockets.
         adapter = _WatchedAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
