@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 _tasks: dict[tuple[str, Callable], Task] = {}
 
 
-def as_task(name: str, fn: Callable, /, *args: Any) -> Any:
-    """A `comments.runs` stage runner: run `fn(*args)` as the task `name`."""
+def as_task(name: str, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
+    """A stage runner (`comments.runs`, `comments.tracking`): run `fn(*args, **kwargs)` as the task `name`."""
     key = (name, fn)
     if key not in _tasks:
         _tasks[key] = task(fn, name=name, cache_policy=NO_CACHE)
-    return _tasks[key](*args)
+    return _tasks[key](*args, **kwargs)

@@ -125,3 +125,14 @@ def test_the_demo_runs_every_stage_without_prefect(tmp_path):
     assert con.execute("select status from sync_runs union all select status from analysis_runs").fetchall() == [
         ("complete",), ("complete",)]
     con.close()
+
+
+def test_track_without_prefect_reports_a_failed_docket_in_one_line(no_prefect_config, replay, api_env, capsys):
+    server = api_env(replay())
+    watchlist = no_prefect_config / "watchlist.toml"
+    watchlist.write_text('[settings]\ndb = "t.duckdb"\nout_dir = "briefings"\n[[docket]]\nid = "CMS-2099-0001"\n')
+    assert main(["track", "--watchlist", str(watchlist)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("error: tracked 0/1 dockets; CMS-2099-0001: FAILED (sync: HTTP 404")
+    assert server.stats.total == 1  # the docket request, then nothing more for that docket

@@ -6,8 +6,8 @@ functions with a `stage` runner that makes each stage a Prefect task run. So
 a run recorded in Prefect and a direct run do the same work in the same order,
 and changing a command's stages means changing this file only.
 
-`stage(name, fn, *args)` runs one stage and returns its result; `direct` just
-calls it. Progress callbacks are plain arguments here (a flow gets them from
+`stage(name, fn, *args, **kwargs)` runs one stage and returns its result;
+`direct` just calls it. Progress callbacks are plain arguments here (a flow gets them from
 its module's `hooks`: callables cannot be flow parameters).
 """
 
@@ -26,8 +26,8 @@ Stage = Callable[..., Any]
 BATCH_FILES = 500
 
 
-def direct(name: str, fn: Callable, /, *args: Any) -> Any:
-    return fn(*args)
+def direct(name: str, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- sync

@@ -84,22 +84,17 @@ def track_command(
         raise UserError(f"--skip takes {', '.join(stages)}; got {', '.join(bad)}")
     path = watchlist
     if path is None:
-        from flows.track import default_watchlist
-
-        path = default_watchlist()
+        path = tracking.default_watchlist()
     tracking.load_watchlist(path)  # a bad file is a one-line error before Prefect starts
     from comments.commands import runner
 
-    # Always the flow: its artifacts (what changed, the summary table) are part of what
-    # tracking delivers. With no Prefect API configured, Prefect's local server runs
-    # for this command only and ends with it (docs/prefect.md).
-    flow_module = runner.flow_module("track")
-    if serve:
+    if serve:  # a deployment: Prefect's, whatever COMMENTS_PREFECT says
         typer.echo(f"serving the track deployment (schedule {cron!r}); Ctrl-C to stop")
-        flow_module.serve(path, db, cron=cron)
+        runner.flow_module("track").serve(path, db, cron=cron)
         return
     try:
-        result = flow_module.track(watchlist=path, db=db, max_comments=max_comments, skip=list(skip or []))
+        result = runner.run(_track_directly, "track:track", watchlist=path, db=db, max_comments=max_comments,
+                            skip=list(skip or []))
     except tracking.TrackingFailed as exc:  # some dockets failed: the others were tracked
         raise UserError(str(exc)) from None
     for d in result["dockets"]:
@@ -109,6 +104,16 @@ def track_command(
     if result["searches_path"]:
         typer.echo(f"watchlist searches -> {result['searches_path']}")
     typer.echo(result["summary"])
+
+
+def _track_directly(watchlist: str, db: str | None, max_comments: int | None, skip: list[str]) -> dict:
+    """The watchlist run the `track` flow makes, without Prefect (its artifacts are Prefect's own)."""
+    from comments import tracking
+
+    result = tracking.run_watchlist(tracking.load_watchlist(watchlist), db=db, skip=tuple(skip), max_comments=max_comments)
+    if result.failed:
+        raise tracking.TrackingFailed(result.summary())
+    return tracking.run_summary(result)
 
 
 def register(app: typer.Typer) -> None:
