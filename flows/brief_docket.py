@@ -1,7 +1,8 @@
 """Prefect flow: write a docket's briefing and publish it as Prefect artifacts.
 
-Thin wiring over `comments.briefing`: one task writes the file (and returns
-the gathered numbers), one publishes a markdown summary and a table.
+Thin wiring over `comments.runs.brief`: one task writes the file (and returns
+the gathered numbers), one publishes a markdown summary and a table (this
+step is Prefect's own: a direct run has no artifacts to publish).
 """
 
 from __future__ import annotations
@@ -11,18 +12,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from comments import settings, store
-from comments.briefing import write_briefing
+from comments import runs, settings
 from comments.briefing.renderers import md_escape
-
-
-@task
-def write(docket_id: str, db: str | None, out: str, show_names: bool) -> dict:
-    con = store.connect(settings.db_path(db))
-    try:
-        return write_briefing(con, docket_id, out, show_names=show_names)
-    finally:
-        con.close()
+from flows.stages import as_task
 
 
 def _artifact_key(docket_id: str) -> str:
@@ -60,9 +52,9 @@ def publish(brief: dict, out: str) -> None:
 @flow(name="brief_docket")
 def brief_docket(docket_id: str, db: str | None = None, out: str = "briefing.html", show_names: bool = False) -> dict:
     """Write the briefing for `docket_id` to `out` (.html, .md or .docx) and publish artifacts."""
-    brief = write(docket_id, db, out, show_names)
+    brief = runs.brief(docket_id, settings.db_path(db), out, show_names, stage=as_task)
     publish(brief, out)
-    return {"out": out, "metrics": {m["key"]: m["value"] for m in brief["metrics"]}, "themes": len(brief["themes"])}
+    return runs.brief_summary(brief, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,11 @@
 """Prefect flow `sync-docket`: regulations.gov -> DuckDB, one task per stage.
 
-Thin wiring over `comments.sync`: each task is one stage of `DocketSync`
-(metadata, earlier failures, comment list + details, bookkeeping). Tasks get
-the live objects in-process and cache nothing (`NO_CACHE`): a task run costs
-~10 ms and the comment stage checkpoints every page itself, so a task per
-comment would only add overhead. Retries of single requests live in the
-client, not in Prefect.
+Thin wiring over `comments.runs.sync_docket`: each stage of
+`comments.sync.STAGES` (metadata, earlier failures, comment list + details)
+becomes a task, then the attachment flow runs as a subflow. Tasks get the
+live objects in-process and cache nothing: a task run costs ~10 ms and the
+comment stage checkpoints every page itself, so a task per comment would only
+add overhead. Retries of single requests live in the client, not in Prefect.
 
 The API key is never a flow parameter (parameters are stored by Prefect):
 the client reads it from the environment.
@@ -13,17 +13,14 @@ the client reads it from the environment.
 
 from __future__ import annotations
 
-import time
-
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 import flows  # noqa: F401  (quiet Prefect defaults before Prefect loads)
-from comments import store
+from comments import runs
 from comments.client import RegulationsClient
 from comments.progress import noop
-from comments.sync import DocketSync, SyncResult
 from flows import attachments as attachment_flow
+from flows.stages import as_task
 
 # The CLI sets these for the run in its own process (callables cannot be flow
 # parameters): the progress callback, a hook told about rate-limit waits, and
@@ -31,24 +28,7 @@ from flows import attachments as attachment_flow
 hooks = {"progress": noop, "on_wait": None, "new_bar": None}
 
 
-@task(name="docket and documents", cache_policy=NO_CACHE)
-def metadata_stage(run: DocketSync) -> None:
-    run.start()
-    run.metadata()
-
-
-@task(name="retry earlier failures", cache_policy=NO_CACHE)
-def retry_stage(run: DocketSync) -> None:
-    run.retry_failed()
-
-
-@task(name="comments: list, fetch new and changed, save per page", cache_policy=NO_CACHE)
-def comments_stage(run: DocketSync) -> None:
-    if not run.stopped:
-        run.comments()
-
-
-def attachments_stage(db: str, docket_id: str) -> dict[str, int]:
+def attachments_stage(docket_id: str, db: str) -> dict[str, int]:
     """The attachment flow as a subflow, with its own progress bar when the CLI offers one."""
     new_bar = hooks["new_bar"]
     attachment_flow.hooks["progress"] = new_bar(f"{docket_id} attachments", "files") if new_bar else noop
@@ -73,22 +53,8 @@ def sync_docket(
     client = RegulationsClient(base_url=base_url, on_wait=hooks["on_wait"])
     results: list[dict] = []
     for docket_id in docket_ids:
-        con = store.connect(db_path)
-        run = DocketSync(con, client, docket_id, max_comments=max_comments, progress=hooks["progress"])
-        try:
-            metadata_stage(run)
-            retry_stage(run)
-            comments_stage(run)
-        except BaseException as exc:
-            run.finish(exc)
-            con.close()
-            raise
-        result: SyncResult = run.finish()
-        con.close()
-        summary = result.as_dict()
-        if not no_attachments and result.status != "failed":
-            started = time.monotonic()
-            summary["attachments"] = attachments_stage(db_path, docket_id)
-            summary["attachments_seconds"] = time.monotonic() - started
-        results.append(summary)
+        results.append(runs.sync_docket(
+            db_path, client, docket_id, max_comments=max_comments, no_attachments=no_attachments,
+            progress=hooks["progress"], attachments=attachments_stage, stage=as_task,
+        ))
     return results

@@ -1,10 +1,11 @@
 """Prefect flow `track`: every docket of a watchlist, synced, analyzed, briefed, and what changed.
 
-Thin wiring over `comments.tracking`: one task per stage per docket (sync,
-attachments, analyze, changes, brief) and one per watchlist search, each a
-short call into the library with plain parameters. A docket whose stage
-fails is reported and the other dockets go on; the flow run fails at the end
-if any docket failed, so the Prefect UI shows it.
+Thin wiring over `comments.tracking.run_watchlist` (the one definition of a
+tracking run's steps): one task per step per docket (sync, attachments,
+analyze, what changed, brief) and one per watchlist search, each a short call
+into the library with plain parameters; then the artifacts. A docket whose
+step fails is reported and the other dockets go on; the flow run fails at the
+end if any docket failed, so the Prefect UI shows it.
 
 Run it once:            python -m flows.track run --watchlist watchlist.toml
 Serve it on a schedule: python -m flows.track serve --watchlist watchlist.toml [--cron "0 6 * * *"]
@@ -16,70 +17,21 @@ from __future__ import annotations  # noqa: I001  (flows must load before prefec
 import flows  # noqa: F401  (quiet Prefect defaults before Prefect loads)
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from comments import terminal, tracking
+from flows.stages import as_task
 
 DEPLOYMENT_NAME = "daily-watchlist"
 DEFAULT_CRON = "0 6 * * *"  # daily, 06:00 in the schedule's time zone
 DEFAULT_TIMEZONE = "UTC"
-DEFAULT_WATCHLIST = "watchlist.toml"
-
-
-def default_watchlist() -> str:
-    return os.environ.get("COMMENTS_WATCHLIST") or DEFAULT_WATCHLIST
-
-
-def _expected(step, *args, **kwargs) -> dict:
-    """Run a stage; a problem the user can fix (unknown docket, bad key, ...) becomes {"error": one line}.
-
-    Those are reported in the run's summary and make the flow run Failed with a
-    message, without a traceback; anything else is a bug and raises as usual.
-    """
-    from comments.client import ApiError
-    from comments.errors import UserError
-
-    try:
-        return step(*args, **kwargs)
-    except (UserError, ApiError) as exc:
-        return {"error": " ".join(str(exc).split()) or type(exc).__name__}
-
-
-@task(name="sync", cache_policy=NO_CACHE)
-def sync_task(db: str, docket_id: str, max_comments: int | None = None) -> dict:
-    return _expected(tracking.sync_step, db, docket_id, max_comments=max_comments)
-
-
-@task(name="attachments", cache_policy=NO_CACHE)
-def attachments_task(db: str, docket_id: str) -> dict:
-    return _expected(tracking.attachments_step, db, docket_id)
-
-
-@task(name="analyze", cache_policy=NO_CACHE)
-def analyze_task(db: str, docket_id: str) -> dict:
-    return _expected(tracking.analyze_step, db, docket_id)
-
-
-@task(name="what changed", cache_policy=NO_CACHE)
-def changes_task(db: str, docket_id: str, out_dir: str) -> dict:
-    return _expected(tracking.changes_step, db, docket_id, out_dir)
-
-
-@task(name="brief", cache_policy=NO_CACHE)
-def brief_task(db: str, docket_id: str, out_dir: str, fmt: str, changes: dict | None = None) -> dict:
-    return _expected(tracking.brief_step, db, docket_id, out_dir, fmt, changes)
-
-
-@task(name="watchlist search", cache_policy=NO_CACHE)
-def search_task(db: str, search: tracking.SearchEntry) -> dict:
-    return _expected(tracking.search_step, db, search)
+DEFAULT_WATCHLIST = tracking.DEFAULT_WATCHLIST
+default_watchlist = tracking.default_watchlist
 
 
 @flow(name="track", log_prints=False, validate_parameters=True)
@@ -94,51 +46,14 @@ def track(
     When a docket failed, the run ends Failed (the others were still tracked)
     and a direct call raises `comments.tracking.TrackingFailed`.
     """
-    from comments import settings
-
     wl = tracking.load_watchlist(watchlist or default_watchlist())
-    db_path = str(Path(db) if db else (wl.db or settings.db_path()))
-    out_dir = str(wl.out_dir)
-    skip_set = set(skip or ())
-    result = tracking.WatchlistRun()
-
-    extra: list[str] = []
-    for search in wl.searches:
-        found = search_task(db_path, search)
-        if "error" in found:
-            result.search_errors.append(f"“{search.term}”: {found['error']}")
-            continue
-        result.searches.append(found)
-        if search.sync:
-            extra += [f["docket_id"] for f in found["found"] if f.get("docket_id")]
-    if result.searches or result.search_errors:
-        result.searches_path = tracking.write_searches_markdown(out_dir, result)
-
-    stages = {
-        "sync": lambda d, steps: sync_task(db_path, d, max_comments),
-        "attachments": lambda d, steps: attachments_task(db_path, d),
-        "analyze": lambda d, steps: analyze_task(db_path, d),
-        "changes": lambda d, steps: changes_task(db_path, d, out_dir),
-        # the briefing opens with what changed, so it gets this run's changes
-        "brief": lambda d, steps: brief_task(db_path, d, out_dir, wl.brief_format, steps.get("changes")),
-    }
-    dockets = list(dict.fromkeys(wl.dockets + [d for d in extra if tracking.DOCKET_ID.match(d)]))
-    for docket_id in dockets:
-        run = tracking.DocketRun(docket_id)
-        for name, stage in stages.items():
-            if name in skip_set:
-                continue
-            outcome = stage(docket_id, run.steps)
-            if isinstance(outcome, dict) and "error" in outcome:  # this docket stops here; the others go on
-                run.error = f"{name}: {outcome['error']}"
-                break
-            run.steps[name] = outcome
-        result.dockets.append(run)
+    result = tracking.run_watchlist(wl, db=db, skip=tuple(skip or ()), max_comments=max_comments, stage=as_task)
+    for run in result.dockets:
         if run.changes:
             create_markdown_artifact(
                 markdown=run.changes["markdown"],
-                key=_artifact_key(docket_id),
-                description=f"What changed in {docket_id} since the last tracking run",
+                key=_artifact_key(run.docket_id),
+                description=f"What changed in {run.docket_id} since the last tracking run",
             )
 
     create_table_artifact(
@@ -158,27 +73,16 @@ def track(
         key="tracking-summary",
         description=result.summary(),
     )
-    summary = {
-        "summary": result.summary(),
-        "dockets": [{"docket_id": d.docket_id, "error": d.error, "changes": _strip(d.changes)} for d in result.dockets],
-        "searches": [{"term": s["search"].term, "found": len(s["found"]), "new": len(s["new"])} for s in result.searches],
-        "searches_path": str(result.searches_path) if result.searches_path else None,
-    }
     if result.failed:
         # A Failed state with a message: the run shows as failed in the UI, the
         # caller gets TrackingFailed, and no traceback is printed for a user's typo.
         return Failed(message=result.summary(), data=tracking.TrackingFailed(result.summary()))
-    return summary
+    return tracking.run_summary(result)
 
 
 def _artifact_key(docket_id: str) -> str:
     # Prefect artifact keys: lowercase letters, digits and dashes.
     return "changes-" + "".join(ch if ch.isalnum() else "-" for ch in docket_id.lower())
-
-
-def _strip(changes: dict | None) -> dict | None:
-    # The Markdown and the full diff (every new comment id) stay in the files and artifacts.
-    return None if changes is None else {k: v for k, v in changes.items() if k not in ("markdown", "diff")}
 
 
 def serve(

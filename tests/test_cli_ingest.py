@@ -142,6 +142,7 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     env = _clean_env(
         tmp_path, REGULATIONS_GOV_API_KEY=KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
         PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="INFO",
+        COMMENTS_PREFECT="on",  # the flows, on Prefect's local server (without it: the same stages, directly)
     )
     proc = subprocess.run(
         [sys.executable, "-c", TWO_COMMANDS, str(demo_db), str(sync_db)],

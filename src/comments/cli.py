@@ -37,37 +37,55 @@ for module in (ingest, attachments, imports, analysis, outputs, explore, trackin
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: user errors become one line on stderr."""
-    # The CLI's progress bars and summary lines are its console output; Prefect's
-    # INFO lines would interleave with them. They still reach a Prefect server's
-    # UI (the API log handler is not affected); set the variable to INFO to see them.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    args = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if args and "--help" not in args:  # a bad setting fails here, not inside a flow; help still shows
-            from comments import settings
+    """Console-script entry point: user errors become one line on stderr; so do SIGINT and SIGTERM."""
+    from comments import interrupts
 
-            settings.check_all()
-        app(args=args, standalone_mode=False)
-    except UserError as exc:
+    # The CLI's progress bars and summary lines are its console output. Prefect's
+    # own lines (when runs go through Prefect) would interleave with them, and a
+    # failed run's would repeat the one-line error as a traceback: the exception
+    # itself reaches this edge either way. They still reach a Prefect server's UI
+    # (the API log handler is not affected); set the variable to INFO to see them.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    args = sys.argv[1:] if argv is None else list(argv)
+    with interrupts.handling():
+        try:
+            if args and "--help" not in args:  # a bad setting fails here, not inside a run; help still shows
+                from comments import settings
+
+                settings.check_all()
+            code = app(args=args, standalone_mode=False)  # typer returns typer.Exit's code here
+        except BaseException as exc:
+            return _exit_code(exc)
+    return code if isinstance(code, int) else 0
+
+
+def _exit_code(exc: BaseException) -> int:
+    """One line and an exit code for what the user can act on; anything else is a bug and raises."""
+    import click
+
+    from comments import interrupts
+
+    signum = interrupts.received() or getattr(exc, "signum", None)
+    if signum is None and type(exc).__name__ == "TerminationSignal":  # Prefect's SIGTERM bridge
+        signum = getattr(exc, "signal", None)
+    if signum:  # whatever the interrupted code raised on its way out
+        interrupts.tell(signum)
+        return 128 + signum
+    if isinstance(exc, UserError):
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: what was stored so far is kept; run the same command again to resume", file=sys.stderr)
+    if isinstance(exc, KeyboardInterrupt):
+        interrupts.tell(2)
         return 130
-    except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            print("aborted", file=sys.stderr)
-            return 1
-        if isinstance(exc, click.ClickException) or _is_typer_usage_error(exc):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    if isinstance(exc, click.exceptions.Exit | typer.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.exceptions.Abort | typer.Abort):
+        print("aborted", file=sys.stderr)
+        return 1
+    if isinstance(exc, click.ClickException) or _is_typer_usage_error(exc):  # usage errors, in non-standalone mode
+        exc.show()
+        return exc.exit_code
+    raise exc
 
 
 def _is_typer_usage_error(exc: Exception) -> bool:

@@ -12,6 +12,8 @@ environment (never from options, so they stay out of shell history and logs).
 | COMMENTS_ATTACHMENT_HOSTS | downloads.regulations.gov | hosts attachments may come from |
 | COMMENTS_ATTACHMENT_MAX_BYTES | 52428800 (50 MB) | largest attachment downloaded |
 | COMMENTS_SYNC_CONCURRENCY | 8 | comment details in flight at once during a sync (1-64) |
+| COMMENTS_ATTACHMENT_TIMEOUT | 120 | seconds one attachment download may take in all |
+| COMMENTS_PREFECT | auto | run commands as Prefect flows: auto (when a Prefect API is configured), on, off |
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ DEFAULT_RATE_LIMIT = 1000
 DEFAULT_DB = Path("data") / "comments.duckdb"
 DEFAULT_ATTACHMENT_HOSTS = ("downloads.regulations.gov",)
 DEFAULT_ATTACHMENT_MAX_BYTES = 50 * 1024 * 1024
+# A total deadline per file, whatever the server does (one byte every few
+# seconds never trips a per-read timeout): 50 MB, the size cap, at 0.42 MB/s.
+DEFAULT_ATTACHMENT_TIMEOUT_S = 120.0
+PREFECT_MODES = ("auto", "on", "off")
 KEY_HELP = (
     "set REGULATIONS_GOV_API_KEY (one key, or several comma-separated); "
     "get a free key at https://open.gsa.gov/api/regulationsgov/"
@@ -125,6 +131,30 @@ def attachment_max_bytes(env: dict[str, str] | None = None) -> int:
     return value
 
 
+def attachment_timeout(env: dict[str, str] | None = None) -> float:
+    """Seconds one attachment download may take from its first request to its last byte."""
+    env = os.environ if env is None else env
+    raw = env.get("COMMENTS_ATTACHMENT_TIMEOUT")
+    if not raw:
+        return DEFAULT_ATTACHMENT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"COMMENTS_ATTACHMENT_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def prefect_mode(env: dict[str, str] | None = None) -> str:
+    """COMMENTS_PREFECT: `auto` (flows when a Prefect API is configured), `on` or `off`."""
+    env = os.environ if env is None else env
+    raw = (env.get("COMMENTS_PREFECT") or "auto").strip().lower()
+    if raw not in PREFECT_MODES:
+        raise ConfigError(f"COMMENTS_PREFECT must be one of {', '.join(PREFECT_MODES)}, got {raw!r}")
+    return raw
+
+
 DEFAULT_SYNC_CONCURRENCY = 8
 
 
@@ -152,3 +182,5 @@ def check_all(env: dict[str, str] | None = None) -> None:
     attachment_hosts(env)
     attachment_max_bytes(env)
     sync_concurrency(env)
+    attachment_timeout(env)
+    prefect_mode(env)

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from comments import interrupts
 from comments.errors import DatabaseLockedError, InputError
 from comments.resources import sql_dir
 
@@ -55,6 +56,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise InputError(f"cannot open database {path}: {msg.splitlines()[0]}") from None
     except duckdb.Error as exc:
         raise InputError(f"{path} is not a DuckDB database: {str(exc).splitlines()[0]}") from None
+    interrupts.track(con)  # Ctrl-C and SIGTERM can end a long query (comments.interrupts)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         try:

@@ -25,7 +25,7 @@ have not changed since the file was made (their lastModifiedDate is not later
 than the file's newest posted date): a sync after `comments import bulk-csv`
 fetches only what the file lacked or what changed since.
 
-`sync_docket()` runs every stage; the Prefect flow calls the stages one by one.
+`sync_docket()` runs every stage (`STAGES`, in order); the Prefect flow makes each a task.
 """
 
 from __future__ import annotations
@@ -707,6 +707,17 @@ def _one_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- entry point
 
+STAGES = (
+    ("docket and documents", DocketSync.metadata),
+    ("retry earlier failures", DocketSync.retry_failed),
+    ("comments: list, fetch new and changed, save per page", DocketSync.comments),
+)
+
+
+def _call(name: str, fn: Callable, /, *args):
+    return fn(*args)
+
+
 
 def sync_docket(
     con: duckdb.DuckDBPyConnection,
@@ -716,20 +727,22 @@ def sync_docket(
     max_comments: int | None = None,
     progress: Callable[..., None] = noop,
     concurrency: int | None = None,
+    stage: Callable[..., None] | None = None,
 ) -> SyncResult:
     """Bring one docket up to date: metadata, earlier failures, new and changed comments.
 
     Raises `NotFound` for a docket that does not exist and `AuthError` for a bad
     key (after recording the run as failed); anything per-comment is recorded
-    in `sync_errors` and the run goes on.
+    in `sync_errors` and the run goes on. `stage(name, fn, run)` runs each of
+    `STAGES` (default: a plain call); the Prefect flow passes one that makes
+    each a task run, so both follow this one order.
     """
     run = DocketSync(con, client, docket_id, max_comments=max_comments, progress=progress, concurrency=concurrency)
     run.start()
     try:
-        run.metadata()
-        run.retry_failed()
-        if not run.stopped:
-            run.comments()
+        for name, step in STAGES:
+            if not run.stopped:  # --max-comments reached
+                (stage or _call)(name, step, run)
     except BaseException as exc:
         run.finish(exc)
         raise

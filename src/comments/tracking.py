@@ -540,8 +540,8 @@ def render_discoveries_markdown(results: list[tuple[SearchEntry, list[dict], lis
 # --------------------------------------------------------------------------- running a watchlist
 #
 # Each step opens its own connection from the database path, so the Prefect
-# flow (flows/track.py) can run the very same functions as tasks with plain
-# parameters. `run_watchlist` composes them without Prefect (tests, scripts).
+# flow (flows/track.py) runs the very same functions as tasks with plain
+# parameters: `run_watchlist` composes them, with a stage runner.
 
 
 def sync_step(db: str | Path, docket_id: str, *, client=None, max_comments: int | None = None) -> dict:
@@ -709,58 +709,115 @@ class WatchlistRun:
         return "; ".join(parts)
 
 
+# The stage runner's task name for each step (the Prefect flow shows these).
+STEP_NAMES = {"sync": "sync", "attachments": "attachments", "analyze": "analyze", "changes": "what changed",
+              "brief": "brief"}
+
+
+def _call(name: str, fn, /, *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+def attempt(step, *args, **kwargs):
+    """Run a step; a problem the user can fix (unknown docket, bad key, ...) becomes {"error": one line}.
+
+    Such a problem is reported in the run's summary and the other dockets go on;
+    anything else is a bug and raises as usual.
+    """
+    from comments.client import ApiError
+    from comments.errors import UserError
+
+    try:
+        return step(*args, **kwargs)
+    except (UserError, ApiError) as exc:
+        return {"error": " ".join(str(exc).split()) or type(exc).__name__}
+
+
 def run_docket(
     db: str | Path, docket_id: str, out_dir: str | Path, *, fmt: str = "html", client=None,
-    skip: tuple[str, ...] = (), max_comments: int | None = None,
+    skip: tuple[str, ...] = (), max_comments: int | None = None, stage=_call,
 ) -> DocketRun:
-    """sync -> attachments -> analyze -> changes -> brief for one docket; a failing step ends this docket only."""
+    """sync -> attachments -> analyze -> changes -> brief for one docket; a failing step ends this docket only.
+
+    `stage(name, fn, *args, **kwargs)` runs each step (default: a plain call);
+    the Prefect flow `track` passes one that makes each a task run.
+    """
     run = DocketRun(docket_id)
     steps = {
-        "sync": lambda: sync_step(db, docket_id, client=client, max_comments=max_comments),
-        "attachments": lambda: attachments_step(db, docket_id),
-        "analyze": lambda: analyze_step(db, docket_id),
-        "changes": lambda: changes_step(db, docket_id, out_dir),
-        "brief": lambda: brief_step(db, docket_id, out_dir, fmt, changes=run.steps.get("changes")),
+        "sync": lambda: (sync_step, (db, docket_id), {"client": client, "max_comments": max_comments}),
+        "attachments": lambda: (attachments_step, (db, docket_id), {}),
+        "analyze": lambda: (analyze_step, (db, docket_id), {}),
+        "changes": lambda: (changes_step, (db, docket_id, out_dir), {}),
+        # the briefing opens with what changed, so it gets this run's changes
+        "brief": lambda: (brief_step, (db, docket_id, out_dir, fmt), {"changes": run.steps.get("changes")}),
     }
     for name, step in steps.items():
         if name in skip:
             continue
-        try:
-            run.steps[name] = step()
-        except Exception as exc:  # recorded, reported, and the other dockets go on
-            run.error = f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        fn, args, kwargs = step()
+        outcome = stage(STEP_NAMES[name], attempt, fn, *args, **kwargs)
+        if isinstance(outcome, dict) and "error" in outcome:  # this docket stops here; the others go on
+            run.error = f"{name}: {outcome['error']}"
             break
+        run.steps[name] = outcome
     return run
 
 
 def run_watchlist(
     wl: Watchlist, *, db: str | Path | None = None, client=None, skip: tuple[str, ...] = (),
-    max_comments: int | None = None,
+    max_comments: int | None = None, stage=_call,
 ) -> WatchlistRun:
-    """Track every docket of the watchlist, then run its searches (syncing finds marked `sync = true`)."""
+    """Run the watchlist's searches (syncing finds marked `sync = true`), then track every docket.
+
+    The one definition of a tracking run's steps: `comments track` runs it as
+    the Prefect flow `track` (flows/track.py), whose `stage` makes each step a task.
+    """
     from comments import settings
 
     db_path = Path(db) if db else (wl.db or settings.db_path())
     result = WatchlistRun()
     extra: list[str] = []
     for search in wl.searches:
-        try:
-            found = search_step(db_path, search, client=client)
-        except Exception as exc:
-            result.search_errors.append(f"“{search.term}”: {' '.join(str(exc).split())}")
+        found = stage("watchlist search", attempt, search_step, db_path, search, client=client)
+        if "error" in found:
+            result.search_errors.append(f"“{search.term}”: {found['error']}")
             continue
         result.searches.append(found)
         if search.sync:
             extra += [f["docket_id"] for f in found["found"] if f.get("docket_id")]
+    if result.searches or result.search_errors:
+        result.searches_path = write_searches_markdown(wl.out_dir, result)
     dockets = list(dict.fromkeys(wl.dockets + [d for d in extra if DOCKET_ID.match(d)]))
     for docket_id in dockets:
         result.dockets.append(
             run_docket(db_path, docket_id, wl.out_dir, fmt=wl.brief_format, client=client, skip=skip,
-                       max_comments=max_comments)
+                       max_comments=max_comments, stage=stage)
         )
-    if result.searches or result.search_errors:
-        result.searches_path = write_searches_markdown(wl.out_dir, result)
     return result
+
+
+DEFAULT_WATCHLIST = "watchlist.toml"
+
+
+def default_watchlist() -> str:
+    """$COMMENTS_WATCHLIST, else watchlist.toml in the current directory."""
+    import os
+
+    return os.environ.get("COMMENTS_WATCHLIST") or DEFAULT_WATCHLIST
+
+
+def run_summary(result: WatchlistRun) -> dict:
+    """What a tracking run returns (the flow's result): plain values; the Markdown and full diffs stay in files."""
+    return {
+        "summary": result.summary(),
+        "dockets": [{"docket_id": d.docket_id, "error": d.error, "changes": _strip(d.changes)} for d in result.dockets],
+        "searches": [{"term": s["search"].term, "found": len(s["found"]), "new": len(s["new"])} for s in result.searches],
+        "searches_path": str(result.searches_path) if result.searches_path else None,
+    }
+
+
+def _strip(changes: dict | None) -> dict | None:
+    return None if changes is None else {k: v for k, v in changes.items() if k not in ("markdown", "diff")}
 
 
 def write_searches_markdown(out_dir: str | Path, result: WatchlistRun) -> Path:

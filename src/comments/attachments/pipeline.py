@@ -56,6 +56,7 @@ def process_attachments(
     backoff_base: float = 1.0,
     download_threads: int = DOWNLOAD_THREADS,
     extract_fn=extract_file,
+    download_deadline_s: float | None = None,
 ) -> dict[str, int]:
     """Download and extract the docket's pending attachment files.
 
@@ -64,7 +65,8 @@ def process_attachments(
     `processed`, `downloaded` (files fetched over the network), `reused`
     (files already in the store), `bytes_downloaded` and `requests`.
     Rows that `failed` are retried only with `retry_failed`; `needs_ocr`
-    rows are retried whenever tesseract is installed.
+    rows are retried whenever tesseract is installed. Each download may take
+    `download_deadline_s` in all (default: COMMENTS_ATTACHMENT_TIMEOUT).
     """
     tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
     store = FileStore(files_dir)
@@ -75,6 +77,7 @@ def process_attachments(
         session=session,
         pace_s=pace_s,
         backoff_base=backoff_base,
+        deadline_s=download_deadline_s if download_deadline_s is not None else settings.attachment_timeout(),
     )
     rows = _pending_rows(con, docket_id, retry_failed=retry_failed, retry_ocr=bool(tools["tesseract_cmd"]), limit=limit)
     counts: Counter = Counter()
@@ -98,7 +101,8 @@ def process_attachments(
                 for row in finished:
                     counts[row["status"]] += 1
     finally:
-        # on an interrupt, do not wait for the next chunk's downloads: rows stay pending
+        # on an interrupt, end the downloads under way instead of waiting for them: rows stay pending
+        downloader.cancel()
         threads.shutdown(wait=False, cancel_futures=True)
     return _summary(counts, downloader)
 

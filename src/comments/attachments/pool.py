@@ -5,6 +5,14 @@ hang a run, so this pool keeps a pipe to each worker and its own deadlines.
 Workers start through `forkserver` (never a plain fork of a parent that holds
 DuckDB and HTTP threads) and tell the pool when they are ready, so start-up
 time does not count against a job's limit.
+
+Each worker leads its own process group, with the tools it starts (tesseract,
+antiword) in it: a worker over its limit is killed with everything it started,
+and the terminal's Ctrl-C reaches only the parent, which decides what an
+interrupted run keeps (it kills the workers on its way out; an interrupted
+file stays pending, never 'failed'). The kernel kills the forkserver, the
+workers and their tools when the parent is gone, even after a SIGKILL
+(comments.processes, forkserver_init).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ WORKER_MEMORY_BYTES = 4 * 1024**3
 
 
 def _serve(conn: Connection, fn: Callable, sys_path: list[str]) -> None:
+    _own_group()
     # Tesseract starts one thread per core by default; the pool already uses every core.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     try:
@@ -56,6 +65,26 @@ def _serve(conn: Connection, fn: Callable, sys_path: list[str]) -> None:
             return
 
 
+def _own_group() -> None:
+    """This worker leads its own process group and dies with its parent, and so do the tools it runs."""
+    import signal
+    import subprocess
+
+    from comments.processes import die_with_parent
+
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us; a stray Ctrl-C must not fail a file
+    die_with_parent()
+
+    class _DyingWithWorker(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("preexec_fn", die_with_parent)
+            super().__init__(*args, **kwargs)
+
+    # This process is ours alone: every tool it starts (pytesseract, antiword) goes through here.
+    subprocess.Popen = _DyingWithWorker
+
+
 class _Worker:
     def __init__(self, ctx, fn) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
@@ -67,7 +96,9 @@ class _Worker:
         self.deadline = None
 
     def kill(self) -> None:
-        self.process.kill()
+        from comments.processes import kill_group
+
+        kill_group(self.process.pid)
         self.process.join(5)
         self.conn.close()
 
@@ -95,6 +126,8 @@ class TimedPool:
         self.on_crash = on_crash or (lambda code: {"status": "failed", "reason": f"extractor process died (exit code {code})"})
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         self._ctx = mp.get_context(method)
+        if method == "forkserver":  # takes effect when the forkserver starts (once per process)
+            self._ctx.set_forkserver_preload(["__main__", "comments.attachments.forkserver_init"])
         self._workers: list[_Worker] = []
         self.killed = 0
         self._startup_failures = 0
@@ -161,16 +194,22 @@ class TimedPool:
                 yield key, self.on_timeout(self.time_limit)
 
     def close(self) -> None:
+        """Idle workers are told to stop; busy ones (an interrupted run) are killed with what they started."""
+        from comments.processes import kill_group
+
         for worker in self._workers:
             try:
                 if worker.job_key is None:
                     worker.conn.send(None)
+                else:
+                    kill_group(worker.process.pid)
             except OSError:
                 pass
+        deadline = time.monotonic() + 2
         for worker in self._workers:
-            worker.process.join(2)
+            worker.process.join(max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
-                worker.process.kill()
+                kill_group(worker.process.pid)
                 worker.process.join(2)
             worker.conn.close()
         self._workers.clear()

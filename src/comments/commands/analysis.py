@@ -23,8 +23,8 @@ def analyze_command(
 ) -> None:
     """Find campaigns, themes, stance and commenter types for a docket and store them.
 
-    Runs the Prefect flow `analyze_docket` (visible in your Prefect UI when
-    PREFECT_API_URL points at a server). Deterministic: the same comments give
+    Recorded as the Prefect flow `analyze_docket` when PREFECT_API_URL points
+    at a Prefect server (see COMMENTS_PREFECT). Deterministic: the same comments give
     the same result, and campaign/theme ids stay stable as comments arrive.
     """
     summary = run_analyze(docket_id, db, overrides=parse_overrides(set_ or []))
@@ -48,27 +48,19 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def run_analyze(docket_id: str, db: str | Path | None = None, *, overrides: dict[str, str] | None = None) -> dict:
-    """Cheap checks first (database, docket, parameters), then the flow with a progress bar; the flow's summary dict."""
-    from comments import settings, store
+    """Cheap checks first (database, docket, parameters), then the stages with a progress bar; the summary dict."""
+    from comments import runs, settings, store
     from comments.analysis.pipeline import STEPS, require_comments
+    from comments.commands import runner
     from comments.progress import bar
 
     path = settings.db_path(db)
     with closing(store.connect_existing(path)) as con:
         require_comments(con, docket_id)
 
-    from flows import analyze_docket as flow_module
-
     with bar(f"analyzing {docket_id}", total=STEPS, unit="steps") as progress:
-        flow_module.hooks["progress"] = progress
-        try:
-            return flow_module.analyze_docket(docket_id, db=str(path), overrides=overrides or None)
-        finally:
-            flow_module.hooks["progress"] = _noop
-
-
-def _noop(advance: int = 1, total: int | None = None) -> None:
-    return None
+        return runner.run(runs.analyze, "analyze_docket:analyze_docket", docket_id, str(path), overrides or None,
+                          hooks={"progress": progress})
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store, terminal
+from comments import settings, terminal
 from comments.errors import InputError
 
 
@@ -20,10 +20,11 @@ def run_attachments(
     retry_failed: bool = False,
     show_progress: bool = True,
 ) -> tuple[dict[str, int], str]:
-    """Process the docket's pending attachments in the database at `db` (Prefect flow); (counts, summary line)."""
+    """Process the docket's pending attachments in the database at `db`; (counts, summary line)."""
+    from comments import runs, store
     from comments.attachments.pipeline import summary_line
+    from comments.commands import runner
     from comments.progress import bar, noop
-    from flows import attachments as flow_module
 
     path = settings.db_path(db)
     if not path.exists():
@@ -35,16 +36,18 @@ def run_attachments(
     finally:
         con.close()
     started = time.monotonic()
-    run = lambda: flow_module.fetch_attachments(docket_id, str(path), workers=workers, retry_failed=retry_failed)  # noqa: E731
+
+    def run(progress) -> dict[str, int]:
+        return runner.run(
+            runs.fetch_attachments, "attachments:fetch_attachments", docket_id, str(path), workers, retry_failed,
+            hooks={"progress": progress},
+        )
+
     if show_progress:
         with bar(f"{docket_id} attachments", unit="files") as advance:
-            flow_module.hooks["progress"] = advance
-            try:
-                counts = run()
-            finally:
-                flow_module.hooks["progress"] = noop
+            counts = run(advance)
     else:
-        counts = run()
+        counts = run(noop)
     return counts, summary_line(docket_id, counts, time.monotonic() - started)
 
 

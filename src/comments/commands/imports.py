@@ -12,55 +12,58 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store, terminal
+from comments import settings, terminal
 from comments.importers import ImportReport
 
 DB_OPTION = typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")
 
 
 def run_bulk_csv(file: str | Path, db: str | Path | None = None, *, show_progress: bool = True) -> ImportReport:
-    """Import one bulk-download CSV into the database at `db` (Prefect flow); returns the ImportReport."""
+    """Import one bulk-download CSV into the database at `db`; returns the ImportReport."""
+    from comments import runs
+    from comments.commands import runner
     from comments.importers.bulk_csv import read_header
 
     read_header(Path(file))  # refuse a file that is not a bulk CSV before creating a database
-    path = settings.db_path(db)
-    store.connect(path).close()  # a locked database fails now, not inside the flow
-    from flows import imports as flow_module
-
-    with _progress(show_progress, f"import {Path(file).name}", "steps"):
-        return ImportReport(**flow_module.import_bulk_csv_flow(str(file), str(path)))
+    path = _checked_db(db)
+    with _progress(show_progress, f"import {Path(file).name}", "steps") as progress:
+        return ImportReport(**runner.run(runs.import_bulk_csv, "imports:import_bulk_csv_flow", str(file), str(path),
+                                         hooks={"progress": progress}))
 
 
 def run_mirrulations(
     root: str | Path, db: str | Path | None = None, *, docket_id: str | None = None, show_progress: bool = True
 ) -> ImportReport:
-    """Import a Mirrulations-layout directory into the database at `db` (Prefect flow); returns the ImportReport."""
+    """Import a Mirrulations-layout directory into the database at `db`; returns the ImportReport."""
+    from comments import runs
+    from comments.commands import runner
     from comments.importers.mirrulations import find_dockets
 
     find_dockets(root, docket_id)  # refuse a directory that is not a Mirrulations copy first
-    path = settings.db_path(db)
-    store.connect(path).close()
-    from flows import imports as flow_module
+    path = _checked_db(db)
+    with _progress(show_progress, f"import {docket_id or Path(root).name}", "comment files") as progress:
+        return ImportReport(**runner.run(runs.import_mirrulations, "imports:import_mirrulations_flow", str(root), str(path),
+                                         docket_id, hooks={"progress": progress}))
 
-    with _progress(show_progress, f"import {docket_id or Path(root).name}", "comment files"):
-        return ImportReport(**flow_module.import_mirrulations_flow(str(root), str(path), docket_id))
+
+def _checked_db(db: str | Path | None) -> Path:
+    from comments import store
+
+    path = settings.db_path(db)
+    store.connect(path).close()  # a locked database fails now, before any stage starts
+    return path
 
 
 @contextmanager
 def _progress(show: bool, description: str, unit: str):
-    """A progress bar wired into the import flow's hook for the duration of one run."""
+    """A progress bar for one import (a no-op callback when not shown)."""
     from comments.progress import bar, noop
-    from flows import imports as flow_module
 
     if not show:
-        yield
+        yield noop
         return
     with bar(description, unit=unit) as advance:
-        flow_module.hooks["progress"] = advance
-        try:
-            yield
-        finally:
-            flow_module.hooks["progress"] = noop
+        yield advance
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,10 @@
 """`comments sync`, `comments status`, `comments demo`: regulations.gov into DuckDB.
 
-Everything a user can get wrong is checked before Prefect starts (it costs
-~10 s) and before any request that is not needed: the docket id's shape, the
-key's presence, the database lock; then one docket request per docket proves
-the key works and the docket exists. Only then does the flow run.
+Everything a user can get wrong is checked before the stages start and
+before any request that is not needed: the docket id's shape, the key's
+presence, the database lock; then one docket request per docket proves the
+key works and the docket exists. Only then do the stages run (as a Prefect
+flow when runs are recorded there: `comments.commands.runner`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from comments import settings, store, terminal
+from comments import settings, terminal
 from comments.errors import ConfigError, InputError, UserError
 
 # Agency, optional sub-parts, a year, then a number: CMS-2022-0163, EOIR-2020-0003,
@@ -73,27 +74,37 @@ def run_sync(
     no_attachments: bool = False,
     base_url: str | None = None,
 ) -> list[dict]:
-    """Check everything cheap first, then run the Prefect flow once per docket, with a progress bar."""
+    """Check everything cheap first, then sync each docket (its stages, or the Prefect flow), with progress bars."""
+    from comments import store
     from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
+    from comments.commands import runner
 
-    store.connect(db_path).close()  # DatabaseLockedError now, not after Prefect has started
-    client = RegulationsClient(base_url=base_url)
+    store.connect(db_path).close()  # DatabaseLockedError now, not after the stages have started
+    client = RegulationsClient(base_url=base_url, on_wait=_tell_wait)
     for docket_id in docket_ids:
         preflight_docket(client, docket_id)
 
+    from comments import runs
     from comments.progress import bars
-    from flows import sync_docket as flow_module
 
+    flow_module = runner.flow_module("sync_docket") if runner.use_prefect() else None
     results = []
     for docket_id in docket_ids:
         with bars() as new_bar:
             advance = new_bar(f"sync {docket_id}", "comments")
-            flow_module.hooks.update(progress=advance, on_wait=_tell_wait, new_bar=new_bar)
             try:
-                summaries = flow_module.sync_docket(
-                    [docket_id], db=str(db_path), max_comments=max_comments,
-                    no_attachments=no_attachments, base_url=base_url,
-                )
+                if flow_module is None:
+                    summaries = [runs.sync_docket(
+                        db_path, client, docket_id, max_comments=max_comments, no_attachments=no_attachments,
+                        progress=advance,
+                        attachments=lambda d, db: runs.fetch_attachments(d, db, progress=new_bar(f"{d} attachments", "files")),
+                    )]
+                else:
+                    with runner.with_hooks(flow_module, progress=advance, on_wait=_tell_wait, new_bar=new_bar):
+                        summaries = flow_module.sync_docket(
+                            [docket_id], db=str(db_path), max_comments=max_comments,
+                            no_attachments=no_attachments, base_url=base_url,
+                        )
             except RateLimited as exc:
                 raise UserError(
                     f"sync of {docket_id} stopped: the API kept refusing requests for the rate limit ({exc.message}); "
@@ -105,8 +116,6 @@ def run_sync(
                 raise UserError(
                     f"sync of {docket_id} stopped: {exc}; what was stored is kept: run the same command again to resume"
                 ) from None
-            finally:
-                flow_module.hooks.update(progress=_noop, on_wait=None, new_bar=None)
         for summary in summaries:
             terminal.echo(_summary_line(summary))
             if summary.get("attachments") is not None:
@@ -147,10 +156,6 @@ def _tell_wait(seconds: float, reason: str) -> None:
     terminal.echo(f"{reason} {minutes}", err=True)
 
 
-def _noop(advance: int = 1, total: int | None = None) -> None:
-    return None
-
-
 # --------------------------------------------------------------------------- status
 
 
@@ -159,6 +164,8 @@ def status_command(
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or ./data/comments.duckdb).")] = None,
 ) -> None:
     """What the database holds: comments per docket, the last sync, open errors, the request budget left."""
+    from comments import store
+
     only = docket_id_checked(docket_id) if docket_id else None
     con = store.connect(settings.db_path(db), read_only=True)
     try:
@@ -169,6 +176,7 @@ def status_command(
 
 
 def status_lines(con, only: str | None = None) -> list[str]:
+    from comments import store
     from comments.analysis.pipeline import analysis_status_lines
     from comments.attachments import attachment_status_lines
 
@@ -274,8 +282,10 @@ def demo_command(
     """The whole pipeline on a real bundled docket (CMS-2022-0163, 647 comments): no key, no network.
 
     Serves the bundled snapshot from a local regulations.gov stand-in on 127.0.0.1,
-    then runs the real flows: sync, analyze, brief. Prints where the briefing is.
+    then runs the real pipeline: sync, analyze, brief (as Prefect flows when a Prefect API is
+    configured or COMMENTS_PREFECT=on). Prints where the briefing is.
     """
+    from comments import store
     from comments.commands.analysis import run_analyze
     from comments.commands.outputs import run_brief
     from comments.replay import ReplayServer, Snapshot

@@ -27,7 +27,7 @@ def brief_command(
 
 
 def run_brief(docket_id: str, out: Path, db: str | Path | None = None, *, show_names: bool = False) -> dict:
-    """Cheap checks first (format, database, analysis), then the Prefect flow that writes the file."""
+    """Cheap checks first (format, database, analysis), then the stages that write the file."""
     from comments import settings, store
     from comments.briefing import briefing_format
     from comments.briefing.data import check_ready
@@ -37,9 +37,13 @@ def run_brief(docket_id: str, out: Path, db: str | Path | None = None, *, show_n
     with closing(store.connect_existing(path)) as con:
         check_ready(con, docket_id)
 
-    from flows.brief_docket import brief_docket
+    from comments import runs
+    from comments.commands import runner
 
-    return brief_docket(docket_id, db=str(path), out=str(out), show_names=show_names)
+    def direct(*args) -> dict:
+        return runs.brief_summary(runs.brief(*args), out)
+
+    return runner.run(direct, "brief_docket:brief_docket", docket_id, str(path), str(out), show_names)
 
 
 def register(app: typer.Typer) -> None:

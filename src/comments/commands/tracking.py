@@ -84,20 +84,17 @@ def track_command(
         raise UserError(f"--skip takes {', '.join(stages)}; got {', '.join(bad)}")
     path = watchlist
     if path is None:
-        from flows.track import default_watchlist
-
-        path = default_watchlist()
+        path = tracking.default_watchlist()
     tracking.load_watchlist(path)  # a bad file is a one-line error before Prefect starts
-    if serve:
-        from flows.track import serve as serve_deployment
+    from comments.commands import runner
 
+    if serve:  # a deployment: Prefect's, whatever COMMENTS_PREFECT says
         terminal.echo(f"serving the track deployment (schedule {cron!r}); Ctrl-C to stop")
-        serve_deployment(path, db, cron=cron)
+        runner.flow_module("track").serve(path, db, cron=cron)
         return
-    from flows.track import track
-
     try:
-        result = track(watchlist=path, db=db, max_comments=max_comments, skip=list(skip or []))
+        result = runner.run(_track_directly, "track:track", watchlist=path, db=db, max_comments=max_comments,
+                            skip=list(skip or []))
     except tracking.TrackingFailed as exc:  # some dockets failed: the others were tracked
         raise UserError(str(exc)) from None
     for d in result["dockets"]:
@@ -107,6 +104,16 @@ def track_command(
     if result["searches_path"]:
         terminal.echo(f"watchlist searches -> {result['searches_path']}")
     terminal.echo(result["summary"])
+
+
+def _track_directly(watchlist: str, db: str | None, max_comments: int | None, skip: list[str]) -> dict:
+    """The watchlist run the `track` flow makes, without Prefect (its artifacts are Prefect's own)."""
+    from comments import tracking
+
+    result = tracking.run_watchlist(tracking.load_watchlist(watchlist), db=db, skip=tuple(skip), max_comments=max_comments)
+    if result.failed:
+        raise tracking.TrackingFailed(result.summary())
+    return tracking.run_summary(result)
 
 
 def register(app: typer.Typer) -> None:
