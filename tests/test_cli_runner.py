@@ -91,7 +91,7 @@ def test_without_a_prefect_api_sync_runs_its_stages_directly_and_never_imports_p
     assert proc.stderr == ""
     lines = proc.stdout.splitlines()
     assert json.loads(lines[-1]) == {"code": 0, "prefect": []}
-    assert lines[0].startswith("SYN-2024-0011: complete; 299 of 300 comments stored; 299 new, 0 updated, 1 failed")
+    assert lines[0].startswith("SYN-2024-0011: complete except 1 failing (ids in `comments status SYN-2024-0011`); 299 of 300 listed comments stored; 299 new, 0 updated, 1 failed")
     assert re.match(r"SYN-2024-0011: [\d,]+ attachment files in .* failed; downloaded 0 ", lines[1])  # the attachment stage ran
     con = store.connect(db, read_only=True)
     assert con.execute("select status from sync_runs").fetchall() == [("complete",)]
@@ -117,7 +117,7 @@ def test_the_demo_runs_every_stage_without_prefect(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr == ""  # no Prefect lines, no warnings
-    assert "CMS-2022-0163: complete; 647 of 647 comments stored; 647 new" in proc.stdout
+    assert "CMS-2022-0163: complete; 647 of 647 listed comments stored; 647 new" in proc.stdout
     briefing = db.with_name("demo-CMS-2022-0163.html")
     assert f"briefing: {briefing.resolve()}" in proc.stdout and briefing.is_file()
     assert not (tmp_path / "prefect-home").exists()  # Prefect was never started
