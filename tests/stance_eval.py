@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "data" / "stance_eval.jsonl"
 MIRR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
 BULK = ROOT / "tests" / "data" / "CMS-2025-0050-0031.bulk.csv"
+# 199 real comments of USDA-2017-0002 (text box only), see docs/stance_labeling.md for provenance
+USDA = ROOT / "tests" / "data" / "USDA-2017-0002.comments.csv"
 CLASSES = ("support", "oppose", "mixed", "unclear")
 
 
@@ -34,6 +36,9 @@ def load_items() -> list[dict]:
     with open(BULK, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             texts[row["Document ID"]] = (row.get("Comment") or "").strip()
+    with open(USDA, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            texts[row["Document ID"]] = html_to_text(row.get("Comment")) or ""
     items = []
     for line in EVAL.read_text(encoding="utf-8").splitlines():
         if line.strip():
