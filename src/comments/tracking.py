@@ -27,7 +27,7 @@ import duckdb
 
 from comments.errors import InputError
 
-STANCES = ("support", "oppose", "mixed", "unclear")
+from comments.analysis.stance import ALL_STANCES as STANCES  # noqa: E402  (support .. unclear, not read)
 EXCERPT_CHARS = 160
 # A stance's share must move at least this many percentage points to be called a shift.
 STANCE_SHIFT_POINTS = 5.0

@@ -102,8 +102,9 @@ _SUPPORT = [
      r"sensible|sound|long overdue)( first| next| and \w+)? (idea|step|move|initiative|start|tool|resource|proposal|"
      r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition)\b", 2.5, TOPIC),
     (r"^(excellent|great|good|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start)\b", 2.5),
-    (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (to|if|that|for|in|when|of) (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b))", 2.0, TOPIC),
-    (r"\bhas (it'?s|its) merits\b", 1.5),
+    (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC),
+    (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5),
+    (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC),
     (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0),
     (r"\b(long overdue|high time|about time)\b", 2.0),
     (r"\bplease (do it|make this happen|move forward|proceed|implement|adopt|finalize|pass|approve|enact|go ahead|continue)\b", 2.5),
@@ -133,7 +134,7 @@ _NEG_ADJ = (
     r"(bad|terrible|horrible|awful|dangerous|harmful|misguided|ill-conceived|ill-advised|flawed|unworkable|"
     r"disastrous|cruel|shameful|heartless|reckless|absurd|ridiculous|outrageous|un-?american|unfair|unjust|"
     r"wrong|foolish|stupid|insane|evil|draconian|a mistake|a disaster|a waste|wasteful|unnecessary|"
-    r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory)"
+    r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory|useless|pointless|harmful)"
 )
 _OPPOSE = [
     (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0),
@@ -145,6 +146,8 @@ _OPPOSE = [
     (r"\b(please|must|should|need to)(,? \w+,?)? reject\b|\breject this\b|^reject\b", 2.5),
     (r"\b(withdraw|rescind|retract|scrap|abandon|shelve|kill|halt|stop|drop|repeal|cancel|end|table) (this|the|these|your|such|that) (\w+[- ]){0,2}?(proposals?|proposed|rules?|rulemaking|plans?|changes?|regulations?|initiative|polic(y|ies)|bill|directory|registry|database|idea|effort|requirement)", 3.0),
     (r"\b(please|must|should|urge|ask|need to)( \w+){0,3}? (withdraw|rescind|abandon|scrap|retract)\b|^withdraw\b", 2.5),
+    (r"\b(do not|don'?t|never) (cave|give in|bow|capitulate|fiddle|tamper|mess)\b", 2.5),
+    (r"^(please,? )?(keep|preserve|maintain|retain) (the|our|this|current|existing) (current |existing )?(definition|rule|system|policy|language|law|standard|protections?|requirements?|wording|term|terms|status quo)\b", 2.0),
     (r"\b(please )?(do not|don'?t|never|please don'?t) (pass|approve|adopt|finalize|implement|enact|allow (this|these|the|it)|move forward|go forward|proceed|redefine|do this|create|make this|change (the|this|it|any)|go through with|let this|support this|sign)\b", 3.0),
     (r"\bplease (do not|don'?t) (do|implement|proceed|move forward|adopt|redefine|allow|create|change|remove|eliminate|cut|replace|pass|approve)", 3.0),
     (r"\b(vote|say|voting|saying) no\b|\bno to (this|the|these|any)\b|\bnot on my dime\b", 3.0),
@@ -159,6 +162,7 @@ _OPPOSE = [
     (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0),
     (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived) (and dangerous )?(idea|system|precedent|proposal|policy|plan|rule|change|decision)", 3.0),
     (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)) (is|are|would be|will be|seems|sounds)( \w+)? " + _NEG_ADJ + r"\b", 3.0),
+    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5),
     (r"\b(is|are) (a )?dangerous precedent\b|\bdangerous ground\b|\bslippery slope\b", 2.5),
     (r"\bunconstitutional\b", 2.5),
     (r"\b(gone|goes|go|going) (way )?too far\b", 2.5),
@@ -179,6 +183,8 @@ _OPPOSE = [
     (r"\brather than (developing|creating|building) a (new )?(centralized|national)", 2.0),
     (r"\bnot (attainable|feasible|workable|needed|necessary|wanted)\b", 1.0),
     (r"\b(doubts?|skeptical) (that|about)\b", 1.0),
+    # asserting a right the proposal is seen to threaten ("patients have the right to know the sex of ...")
+    (r"\b(have|has|should have|must have|retain|keep|deserve|insist on) (a|the|their|our|my)? ?(basic |fundamental |absolute |complete |total )?rights? to (know|choose|refuse|select|decide|review|request|be treated)\b", 1.5),
     (r"\bkeep (\w+ ){1,2}out of (\w+ )?(science|medicine|health ?care|our|my|the)\b", 2.0),
     (r"\b(how dare you|shame on you|what are you thinking|are you out of your mind)\b", 2.5, FIXED),
     (r"\b(do not|don'?t) (take|strip|remove|eliminate) (away )?(our|my|the) (right|rights|privacy|protections?|benefits?|choice)\b|\btake away (our|my|the|a) (\w+ )?(right|rights|privacy|choice)\b", 2.5, FIXED),
@@ -198,8 +204,8 @@ _NOT_NEGATION = re.compile(
 _SELF_NEGATED = re.compile(r"\b(not|no|never|don'?t|do not|under no|no one)\b")
 
 # Politeness and self-reference: never evidence of stance.
-_IGNORE = re.compile(
-    r"(thank(s| you)? (you )?for (the|this|an|allowing|providing|your|considering)"
+_IGNORE = re.compile(  # (thanks for "this important step" is praise, not politeness: not ignored)
+    r"(thank(s| you)? (you )?for (the |this |an |your )?(opportunity|chance|ability|invitation|consideration|time|attention|allowing|considering|providing|reviewing|reading|request|rfi|comment)"
     r"|appreciates? (the|this|an) (opportunity|chance)"
     r"|(pleased|honored|happy|glad) (for|to have|to (submit|provide|respond|comment|present|share|offer))"
     r"|(support|endorse) (this|my|our) (comment|letter|submission)"
