@@ -93,6 +93,15 @@ def test_attachment_only_comments_are_not_read_everywhere_stance_is(analyzed):
     orgs = _rows(con, sql_text("reports/organizations.sql").replace("$docket_id", "?"), DOCKET)
     only_unread = [o for o in orgs if o["not_read"] == o["comments"]]
     assert only_unread and all(o["stance"] == "not read" for o in only_unread)
+    briefed = _rows(con, sql_text("reports/brief_commenters.sql").replace("$docket_id", "?"), DOCKET)
+    assert any(o["stance"] == "not read" for o in briefed)
+    # and in the export
+    from comments.export import export_query
+
+    exported = con.execute(export_query(), [DOCKET]).fetchall()
+    cols = [d[0] for d in con.description]
+    assert {r[cols.index("comment_id")] for r in exported if r[cols.index("stance")] == "not read"} == {
+        c for c, s in stances.items() if s == "not read"}
 
 
 # ---------------------------------------------------------------- the sample file

@@ -119,3 +119,27 @@ def test_shipped_accuracy_figures_are_the_current_ones():
     """The briefing cites src/comments/analysis/stance_eval.json: it must match the rules as they are now."""
     shipped = json.loads(ACCURACY_FILE.read_text(encoding="utf-8"))
     assert shipped == accuracy_record(evaluate(classify)), "run: python tests/stance_eval.py --write"
+
+
+def test_cue_gates_never_change_a_score():
+    """Each cue's key words only skip regexes that cannot match: gated and ungated scoring agree on
+    every sentence of the three evaluation dockets' texts (labeled or not)."""
+    import csv
+
+    from comments.analysis.stance import DEFAULT_CUES, score_sentence, sentence_spans
+    from comments.textutil import html_to_text
+    from tests.stance_eval import BULK, MIRR, USDA
+
+    texts = [i["text"] for i in load_items()]
+    texts += [html_to_text(json.loads(f.read_text(encoding="utf-8"))["data"]["attributes"].get("comment")) or ""
+              for f in sorted(MIRR.glob("*.json"))]
+    for path in (BULK, USDA):
+        with open(path, encoding="utf-8", newline="") as fh:
+            texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
+    checked = 0
+    for text in texts:
+        for start, end in sentence_spans(text)[:80]:
+            sentence = text[start:end]
+            assert score_sentence(sentence, DEFAULT_CUES) == score_sentence(sentence, DEFAULT_CUES, gated=False), sentence
+            checked += 1
+    assert checked > 10_000

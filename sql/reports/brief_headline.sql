@@ -37,9 +37,13 @@ attachment_substance as (
 -- comments whose stance is `not read`: their substance is in attachments whose text
 -- was not extracted (the stance table's `not read` row counts the same comments)
 not_read as (
-    select count(*) filter (where stance = 'not read') as not_read
-    from comment_analysis
-    where docket_id = $docket_id
+    select
+        count(*) filter (where a.stance = 'not read')                      as not_read,
+        -- of which the box held a cover note that was read and takes no side
+        count(*) filter (where a.stance = 'not read' and not b.not_read)  as not_read_cover_note_only
+    from comment_analysis a
+    join comment_bodies b using (comment_id)
+    where a.docket_id = $docket_id
 ),
 final as (
     select
@@ -56,7 +60,8 @@ final as (
         a.attachment_substance,
         a.attachment_substance_with_text,
         a.attachment_substance - a.attachment_substance_with_text as attachment_substance_without_text,
-        n.not_read
+        n.not_read,
+        n.not_read_cover_note_only
     from counts c
     cross join attachment_substance a
     cross join not_read n

@@ -78,7 +78,7 @@ _PROPOSAL = (
     r"cms|hhs|onc|usda|epa|fda|the agency|agency'?s|department'?s|administration'?s|secretary'?s)"
 )
 # "to support", "should support", "and support": a suggestion or a purpose, not the commenter's position.
-_NOT_MODAL = r"(?<!to )(?<!help )(?<!and )(?<!should )(?<!could )(?<!would )(?<!must )(?<!can )(?<!will )(?<!may )(?<!also )(?<!or )"
+_NOT_MODAL = r"(?<!to )(?<!help )(?<!and )(?<!should )(?<!could )(?<!would )(?<!must )(?<!can )(?<!will )(?<!may )(?<!or )"
 # Cue marker: an evaluation ("is a good idea", "would be beneficial") counts only when it is about the proposal.
 TOPIC = "topic"
 # Cue marker: a cue whose side no negation changes ("you cannot take away my right" still objects).
@@ -87,47 +87,47 @@ _DET = r"(?:(?:the|this|these|that|a|an|its|your|our|such|any|all|of|cms'?s?|hhs
 
 # (pattern, weight). Patterns are matched on the lower-cased sentence (typographic apostrophes made plain).
 _SUPPORT = [
-    (r"(?<!to )\b(strongly|fully|wholeheartedly|enthusiastically|highly|wholly|completely|firmly) (support|endorse|agree with|favou?r|welcome)", 3.0),
-    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (support|endorse|favou?r|welcome|applaud|commend|agree with)\b", 2.5),
-    (_NOT_MODAL + r"\bsupport(s|ed|ing)? " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0),
-    (r"\b(endorse|endorses|endorsed|embrace|embraces) " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0),
-    (r"\b(supportive of|in support of|very much in support|in full support)\b", 2.0),
-    (r"\bappreciate (the|cms'?s?|your) (intent|goal|idea|vision|desire|effort|efforts|initiative)\b", 1.5),
-    (r"(^|\b(i|we|i'm|we're|am|are|is|be|strongly|fully|very much|all|wholeheartedly|firmly|definitely|totally|greatly|completely|heavily|highly) )in favou?r of\b", 2.5),
-    (r"\bfavoritism of\b", 2.0),
-    (r"\b(applaud|applauds|commend|commends|praise|praises|laud|lauds)\b", 2.5),
+    (r"(?<!to )\b(strongly|fully|wholeheartedly|enthusiastically|highly|wholly|completely|firmly) (support|endorse|agree with|favou?r|welcome)", 3.0, None, 'strongly fully wholeheartedly enthusiastically highly wholly completely firmly'),
+    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (support|endorse|favou?r|welcome|applaud|commend|agree with)\b", 2.5, None, 'support endorse favor favour welcome applaud commend agree'),
+    (_NOT_MODAL + r"\bsupport(s|ed|ing)? " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0, None, 'support supports supported supporting'),
+    (r"\b(endorse|endorses|endorsed|embrace|embraces) " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0, None, 'endorse endorses endorsed embrace embraces'),
+    (r"\b(supportive of|in support of|very much in support|in full support)\b", 2.0, None, 'supportive support'),
+    (r"\bappreciate (the|cms'?s?|your) (intent|goal|idea|vision|desire|effort|efforts|initiative)\b", 1.5, None, 'appreciate'),
+    (r"(^|\b(i|we|i'm|we're|am|are|is|be|strongly|fully|very much|all|wholeheartedly|firmly|definitely|totally|greatly|completely|heavily|highly) )in favou?r of\b", 2.5, None, 'favor favour'),
+    (r"\bfavoritism of\b", 2.0, None, 'favoritism'),
+    (r"\b(applaud|applauds|commend|commends|praise|praises|laud|lauds)\b", 2.5, None, 'applaud applauds commend commends praise praises laud lauds'),
     (r"\b(is|are|be|was|seems|sounds|looks|as|what|such|this|truly|very|really|an?)( like)?( an?| such an?)?( very| really| truly| incredibly| extremely| so| an| a)*"
      r" (excellent|great|good|wonderful|fantastic|brilliant|exceptional|outstanding|important|positive|smart|wise|"
      r"welcome|worthwhile|terrific|amazing|awesome|valuable|critical|needed|necessary|commendable|laudable|logical|"
      r"sensible|sound|long overdue)( first| next| and \w+)? (idea|step|move|initiative|start|tool|resource|proposal|"
-     r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition)\b", 2.5, TOPIC),
-    (r"^(excellent|great|good|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start)\b", 2.5),
-    (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC),
-    (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5),
-    (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC),
-    (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0),
-    (r"\b(long overdue|high time|about time)\b", 2.0),
-    (r"\bplease (do it|make this happen|move forward|proceed|implement|adopt|finalize|pass|approve|enact|go ahead|continue)\b", 2.5),
-    (r"\b(tremendous|significant|great|unique|important) opportunity to (establish|build|create|improve)", 2.0),
-    (r"\b(appreciate|welcome|welcomes|appreciates) (cms'?s?|hhs'?s?|onc'?s?|the agency'?s?|your|the department'?s?) (efforts?|vision|leadership|focus|emphasis|initiative|exploration|work|commitment|desire|goal)", 2.0),
-    (r"\bencouraged by\b", 1.5),
-    (r"\bagree with (many|most|the) (of the )?(foundational|goals|ideas|approach|proposal|direction|intent)", 1.5),
-    (r"\b(we|i) agree (with (cms|the agency|hhs|you)|that (a|the|this) (national|central|proposed))", 2.0),
-    (r"\b(supports?|advance|align\w*|aligns closely) (with )?(cms'?s?|the agency'?s?|your|hhs'?s?) (goals?|vision|mission|efforts|objective)", 1.0),
-    (r"\b(look forward to|welcome) (continued|further) (progress|collaboration)", 1.0),
+     r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition)\b", 2.5, TOPIC, 'excellent great good wonderful fantastic brilliant exceptional outstanding important positive smart welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
+    (r"^(excellent|great|good|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start)\b", 2.5, None, 'excellent great good wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
+    (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC, 'beneficial fabulous amazing valuable great helpful wonderful invaluable useful welcome excellent fantastic huge game step benefit big help tremendous asset boon'),
+    (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5, None, 'merit merits'),
+    (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC, 'needed necessary overdue warranted welcome'),
+    (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0, None, 'needed'),
+    (r"\b(long overdue|high time|about time)\b", 2.0, None, 'overdue time'),
+    (r"\bplease (do it|make this happen|move forward|proceed|implement|adopt|finalize|pass|approve|enact|go ahead|continue)\b", 2.5, None, 'please'),
+    (r"\b(tremendous|significant|great|unique|important) opportunity to (establish|build|create|improve)", 2.0, None, 'opportunity'),
+    (r"\b(appreciate|welcome|welcomes|appreciates) (cms'?s?|hhs'?s?|onc'?s?|the agency'?s?|your|the department'?s?) (efforts?|vision|leadership|focus|emphasis|initiative|exploration|work|commitment|desire|goal)", 2.0, None, 'appreciate welcome welcomes appreciates'),
+    (r"\bencouraged by\b", 1.5, None, 'encouraged'),
+    (r"\bagree with (many|most|the) (of the )?(foundational|goals|ideas|approach|proposal|direction|intent)", 1.5, None, 'agree'),
+    (r"\b(we|i) agree (with (cms|the agency|hhs|you)|that (a|the|this) (national|central|proposed))", 2.0, None, 'agree'),
+    (r"\b(supports?|advance|align\w*|aligns closely) (with )?(cms'?s?|the agency'?s?|your|hhs'?s?) (goals?|vision|mission|efforts|objective)", 1.0, None, 'supports support advance align aligns aligned aligning alignment'),
+    (r"\b(look forward to|welcome) (continued|further) (progress|collaboration)", 1.0, None, 'forward welcome'),
     # requests that the agency go ahead
-    (r"\b(urge|ask|encourage|implore|request|beg)s? (cms|hhs|onc|you|the agency|the department|usda|the secretary|the administration)? ?(to )?(act now|move forward|move ahead|proceed|finalize|adopt|implement|pass|approve|enact|go forward|continue with|press ahead)", 2.5),
-    (r"\b(urge|ask|encourage|implore|request|beg|demand)s?( that)? (cms|hhs|you|the agency|the department|usda|the secretary|the administration)? ?(to )?(re-?instate|reinstitute|re-?establish|restore|bring back)", 2.5),
-    (r"(^|\bplease,? |\btime to |\bneed to |\bmust |\bshould )(re-?instate|reinstitute|re instate|bring back)\b", 2.0),
-    (r"\b(the )?(re-?instatement|restoration) of\b", 1.5),
-    (r"\b(it'?s|it is|high|about) time to (support|endorse|adopt|finalize|pass|approve|enact|re-?instate|reinstitute|restore)\b", 2.0),
-    (r"\b(should|must|needs? to) be (re-?instated|restored|reinstituted|brought back)\b", 2.0),
-    (r"\bplease (also )?support (\w+ing|this|these|the|this \w+)\b", 2.0),
-    (r"\b(is|are) (an? )?(excellent|great|good) idea\b", 2.5),
-    (r"\b(great|big|huge|important|positive|major|critical|significant|welcome) step( forward| in the right direction)?\b|\bstep (forward|in the right direction)\b|\bright direction\b", 1.5),
-    (r"\blove (for|to see|this|the idea)\b", 1.0),
-    (r"\b(yes|absolutely|definitely) to (this|the)\b|\bhell yes\b", 2.0),
-    (r"\b(this|the) (proposal|rule|directory|change|plan|initiative|idea|ndh) (is|would be|will be) (a )?(good|great|excellent|beneficial|welcome|needed|necessary|helpful|wonderful)\b", 2.5),
+    (r"\b(urge|ask|encourage|implore|request|beg)s? (cms|hhs|onc|you|the agency|the department|usda|the secretary|the administration)? ?(to )?(act now|move forward|move ahead|proceed|finalize|adopt|implement|pass|approve|enact|go forward|continue with|press ahead)", 2.5, None, 'urge urges ask asks encourage encourages implore implores request requests beg begs'),
+    (r"\b(urge|ask|encourage|implore|request|beg|demand)s?( that)? (cms|hhs|you|the agency|the department|usda|the secretary|the administration)? ?(to )?(re-?instate|reinstitute|re-?establish|restore|bring back)", 2.5, None, 'urge urges ask asks encourage encourages implore implores request requests beg begs demand demands'),
+    (r"(^|\bplease,? |\btime to |\bneed to |\bmust |\bshould )(re-?instate|reinstitute|re instate|bring back)\b", 2.0, None, 'reinstate instate reinstitute bring'),
+    (r"\b(the )?(re-?instatement|restoration) of\b", 1.5, None, 'reinstatement instatement restoration'),
+    (r"\b(it'?s|it is|high|about) time to (support|endorse|adopt|finalize|pass|approve|enact|re-?instate|reinstitute|restore)\b", 2.0, None, 'time'),
+    (r"\b(should|must|needs? to) be (re-?instated|restored|reinstituted|brought back)\b", 2.0, None, 'reinstated instated restored reinstituted brought'),
+    (r"\bplease (also )?support (\w+ing|this|these|the|this \w+)\b", 2.0, None, 'please'),
+    (r"\b(is|are) (an? )?(excellent|great|good) idea\b", 2.5, None, 'idea'),
+    (r"\b(great|big|huge|important|positive|major|critical|significant|welcome) step( forward| in the right direction)?\b|\bstep (forward|in the right direction)\b|\bright direction\b", 1.5, None, 'step right'),
+    (r"\blove (for|to see|this|the idea)\b", 1.0, None, 'love'),
+    (r"\b(yes|absolutely|definitely) to (this|the)\b|\bhell yes\b", 2.0, None, 'yes absolutely definitely'),
+    (r"\b(this|the) (proposal|rule|directory|change|plan|initiative|idea|ndh) (is|would be|will be) (a )?(good|great|excellent|beneficial|welcome|needed|necessary|helpful|wonderful)\b", 2.5, None, 'good great excellent beneficial welcome needed necessary helpful wonderful'),
 ]
 
 _NEG_ADJ = (
@@ -137,57 +137,57 @@ _NEG_ADJ = (
     r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory|useless|pointless|harmful)"
 )
 _OPPOSE = [
-    (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0),
-    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (oppose|object to|disagree with|reject|am against|are against|protest)\b", 3.0),
-    (r"\b(opposed to|opposition to|oppose|opposes)\b", 2.5),
-    (r"\b(i am|we are|i'm|we're|be|is|are) (totally |completely |firmly |strongly |very much )?against (this|the|these|any|such)\b", 2.5),
-    (r"\breject(s|ed|ing)? (this|the|any|these|such|that|your|cms'?s?) (\w+[- ]){0,2}?(proposals?|rule|proposed|changes?|plans?|idea|regulations?|polic(y|ies)|directory|bill|requirements?|language|definitions?)", 3.0),
-    (r"\b(urge|ask|implore|beg|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda)? ?to reject\b", 3.0),
-    (r"\b(please|must|should|need to)(,? \w+,?)? reject\b|\breject this\b|^reject\b", 2.5),
-    (r"\b(withdraw|rescind|retract|scrap|abandon|shelve|kill|halt|stop|drop|repeal|cancel|end|table) (this|the|these|your|such|that) (\w+[- ]){0,2}?(proposals?|proposed|rules?|rulemaking|plans?|changes?|regulations?|initiative|polic(y|ies)|bill|directory|registry|database|idea|effort|requirement)", 3.0),
-    (r"\b(please|must|should|urge|ask|need to)( \w+){0,3}? (withdraw|rescind|abandon|scrap|retract)\b|^withdraw\b", 2.5),
-    (r"\b(do not|don'?t|never) (cave|give in|bow|capitulate|fiddle|tamper|mess)\b", 2.5),
-    (r"^(please,? )?(keep|preserve|maintain|retain) (the|our|this|current|existing) (current |existing )?(definition|rule|system|policy|language|law|standard|protections?|requirements?|wording|term|terms|status quo)\b", 2.0),
-    (r"\b(please )?(do not|don'?t|never|please don'?t) (pass|approve|adopt|finalize|implement|enact|allow (this|these|the|it)|move forward|go forward|proceed|redefine|do this|create|make this|change (the|this|it|any)|go through with|let this|support this|sign)\b", 3.0),
-    (r"\bplease (do not|don'?t) (do|implement|proceed|move forward|adopt|redefine|allow|create|change|remove|eliminate|cut|replace|pass|approve)", 3.0),
-    (r"\b(vote|say|voting|saying) no\b|\bno to (this|the|these|any)\b|\bnot on my dime\b", 3.0),
-    (r"\bnot in favou?r\b", 3.0),
-    (r"\b(just stop|stop it|enough already|stop this (proposal|rule|plan|change|madness|directory|registry|now))\b|\bplease stop( (this|it|now))?\W*$", 2.0),
-    (r"\b(urge|ask|implore|beg|encourage|request)s? (cms|hhs|you|the agency|the department|the secretary|usda|congress)? ?(to )?(keep|preserve|maintain|retain|protect|uphold|leave) ", 2.5),
-    (r"\b(please|must|should) (keep|preserve|maintain|retain|leave) (the )?(current|existing|present)\b|\bleave (it|things|the rule|the current \w+) (alone|as (it is|is))\b", 2.0),
-    (r"\b(should|must|need to|needs to|urge \w+ to|ask \w+ to|please) (reconsider|rethink|start over|step back)\b|\b(revisit|pause|delay|halt) (this|the|these|your) (proposals?|proposed|rule|rulemaking|plans?|changes?|effort|initiative|directory)\b", 2.5),
-    (r"\b(back to the drawing board|wrong direction|wrong objective|betrayal|step backward|step backwards|step in the wrong)\b", 3.0),
-    (r"\b(instead of|rather than) (creating|developing|building|establishing|adopting|implementing|finalizing) (a|the|this|another|yet another|new)\b", 2.0),
-    (r"\b(take|taking|exercise|proceed with) caution\b|\bcaution against\b", 1.5),
-    (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0),
-    (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived) (and dangerous )?(idea|system|precedent|proposal|policy|plan|rule|change|decision)", 3.0),
-    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)) (is|are|would be|will be|seems|sounds)( \w+)? " + _NEG_ADJ + r"\b", 3.0),
-    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5),
-    (r"\b(is|are) (a )?dangerous precedent\b|\bdangerous ground\b|\bslippery slope\b", 2.5),
-    (r"\bunconstitutional\b", 2.5),
-    (r"\b(gone|goes|go|going) (way )?too far\b", 2.5),
-    (r"\b(unnecessary|wasteful|waste of)\b", 0.75),
-    (r"\b(concerned|concerns?) (about|that|regarding|with) (a|the|this|any) (national|proposal|proposed|directory|registry|database|mandatory|rule|plan|change)", 1.5),
-    (r"\b(i|we) (am|are) (extremely |very |deeply |gravely )?concerned\b", 1.0),
-    (r"\bnot an acceptable\b|\bunacceptable\b", 2.0),
-    (r"\b(no|never) (mandatory |required )?(digital id|biometric|wearable)", 2.0),
-    (r"\bshould (not|never) be (mandated|mandatory|required|forced|implemented|adopted|finalized|allowed|created)", 1.5),
-    (r"\bno one should be forced\b|\bunder no circumstances\b", 1.5),
-    (r"\b(do|does) not want (one bit|any|my|our|this|the)\b", 1.5),
-    (r"\b(begging|beg) you (to )?not\b", 3.0),
-    (r"\benemy of humanity\b", 2.0),
-    (r"\b(must|should) be (completely )?removed from (the|this)\b", 2.0),
-    (r"\b(obscures?|erasure|erase|erasing|eroding|redefin\w+)\b", 1.0),
-    (r"\bdo not (embrace|hide|obscure)\b", 1.5),
-    (r"\btread lightly\b", 1.5),
-    (r"\brather than (developing|creating|building) a (new )?(centralized|national)", 2.0),
-    (r"\bnot (attainable|feasible|workable|needed|necessary|wanted)\b", 1.0),
-    (r"\b(doubts?|skeptical) (that|about)\b", 1.0),
+    (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0, None, 'strongly vehemently firmly adamantly wholeheartedly completely totally'),
+    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (oppose|object to|disagree with|reject|am against|are against|protest)\b", 3.0, None, 'oppose object disagree reject against protest'),
+    (r"\b(opposed to|opposition to|oppose|opposes)\b", 2.5, None, 'opposed opposition oppose opposes'),
+    (r"\b(i am|we are|i'm|we're|be|is|are) (totally |completely |firmly |strongly |very much )?against (this|the|these|any|such)\b", 2.5, None, 'against'),
+    (r"\breject(s|ed|ing)? (this|the|any|these|such|that|your|cms'?s?) (\w+[- ]){0,2}?(proposals?|rule|proposed|changes?|plans?|idea|regulations?|polic(y|ies)|directory|bill|requirements?|language|definitions?)", 3.0, None, 'reject rejects rejected rejecting'),
+    (r"\b(urge|ask|implore|beg|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda)? ?to reject\b", 3.0, None, 'reject'),
+    (r"\b(please|must|should|need to)(,? \w+,?)? reject\b|\breject this\b|^reject\b", 2.5, None, 'reject'),
+    (r"\b(withdraw|rescind|retract|scrap|abandon|shelve|kill|halt|stop|drop|repeal|cancel|end|table) (this|the|these|your|such|that) (\w+[- ]){0,2}?(proposals?|proposed|rules?|rulemaking|plans?|changes?|regulations?|initiative|polic(y|ies)|bill|directory|registry|database|idea|effort|requirement)", 3.0, None, 'withdraw rescind retract scrap abandon shelve kill halt stop drop repeal cancel end table'),
+    (r"\b(please|must|should|urge|ask|need to)( \w+){0,3}? (withdraw|rescind|abandon|scrap|retract)\b|^withdraw\b", 2.5, None, 'withdraw rescind abandon scrap retract'),
+    (r"\b(do not|don'?t|never) (cave|give in|bow|capitulate|fiddle|tamper|mess)\b", 2.5, None, 'cave give bow capitulate fiddle tamper mess'),
+    (r"^(please,? )?(keep|preserve|maintain|retain) (the|our|this|current|existing) (current |existing )?(definition|rule|system|policy|language|law|standard|protections?|requirements?|wording|term|terms|status quo)\b", 2.0, None, 'keep preserve maintain retain'),
+    (r"\b(please )?(do not|don'?t|never|please don'?t) (pass|approve|adopt|finalize|implement|enact|allow (this|these|the|it)|move forward|go forward|proceed|redefine|do this|create|make this|change (the|this|it|any)|go through with|let this|support this|sign)\b", 3.0, None, 'not don never'),
+    (r"\bplease (do not|don'?t) (do|implement|proceed|move forward|adopt|redefine|allow|create|change|remove|eliminate|cut|replace|pass|approve)", 3.0, None, 'not don'),
+    (r"\b(vote|say|voting|saying) no\b|\bno to (this|the|these|any)\b|\bnot on my dime\b", 3.0, None, 'vote say voting saying no dime'),
+    (r"\bnot in favou?r\b", 3.0, None, 'favor favour'),
+    (r"\b(just stop|stop it|enough already|stop this (proposal|rule|plan|change|madness|directory|registry|now))\b|\bplease stop( (this|it|now))?\W*$", 2.0, None, 'stop enough'),
+    (r"\b(urge|ask|implore|beg|encourage|request)s? (cms|hhs|you|the agency|the department|the secretary|usda|congress)? ?(to )?(keep|preserve|maintain|retain|protect|uphold|leave) ", 2.5, None, 'urge urges ask asks implore implores beg begs encourage encourages request requests'),
+    (r"\b(please|must|should) (keep|preserve|maintain|retain|leave) (the )?(current|existing|present)\b|\bleave (it|things|the rule|the current \w+) (alone|as (it is|is))\b", 2.0, None, 'keep preserve maintain retain leave'),
+    (r"\b(should|must|need to|needs to|urge \w+ to|ask \w+ to|please) (reconsider|rethink|start over|step back)\b|\b(revisit|pause|delay|halt) (this|the|these|your) (proposals?|proposed|rule|rulemaking|plans?|changes?|effort|initiative|directory)\b", 2.5, None, 'reconsider rethink start step revisit pause delay halt'),
+    (r"\b(back to the drawing board|wrong direction|wrong objective|betrayal|step backward|step backwards|step in the wrong)\b", 3.0, None, 'drawing wrong betrayal step'),
+    (r"\b(instead of|rather than) (creating|developing|building|establishing|adopting|implementing|finalizing) (a|the|this|another|yet another|new)\b", 2.0, None, 'instead rather'),
+    (r"\b(take|taking|exercise|proceed with) caution\b|\bcaution against\b", 1.5, None, 'caution'),
+    (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0, None, 'concern doubts reservations'),
+    (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived) (and dangerous )?(idea|system|precedent|proposal|policy|plan|rule|change|decision)", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided flawed foolish stupid disastrous ill'),
+    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)) (is|are|would be|will be|seems|sounds)( \w+)? " + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
+    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
+    (r"\b(is|are) (a )?dangerous precedent\b|\bdangerous ground\b|\bslippery slope\b", 2.5, None, 'dangerous slippery'),
+    (r"\bunconstitutional\b", 2.5, None, 'unconstitutional'),
+    (r"\b(gone|goes|go|going) (way )?too far\b", 2.5, None, 'far'),
+    (r"\b(unnecessary|wasteful|waste of)\b", 0.75, None, 'unnecessary wasteful waste'),
+    (r"\b(concerned|concerns?) (about|that|regarding|with) (a|the|this|any) (national|proposal|proposed|directory|registry|database|mandatory|rule|plan|change)", 1.5, None, 'concerned concern concerns'),
+    (r"\b(i|we) (am|are) (extremely |very |deeply |gravely )?concerned\b", 1.0, None, 'concerned'),
+    (r"\bnot an acceptable\b|\bunacceptable\b", 2.0, None, 'acceptable unacceptable'),
+    (r"\b(no|never) (mandatory |required )?(digital id|biometric|wearable)", 2.0, None, 'digital biometric wearable'),
+    (r"\bshould (not|never) be (mandated|mandatory|required|forced|implemented|adopted|finalized|allowed|created)", 1.5, None, 'mandated mandatory required forced implemented adopted finalized allowed created'),
+    (r"\bno one should be forced\b|\bunder no circumstances\b", 1.5, None, 'forced circumstances'),
+    (r"\b(do|does) not want (one bit|any|my|our|this|the)\b", 1.5, None, 'want'),
+    (r"\b(begging|beg) you (to )?not\b", 3.0, None, 'begging beg'),
+    (r"\benemy of humanity\b", 2.0, None, 'enemy'),
+    (r"\b(must|should) be (completely )?removed from (the|this)\b", 2.0, None, 'removed'),
+    (r"\b(obscures?|erasure|erase|erasing|eroding|redefin\w+)\b", 1.0, None, 'obscure obscures erasure erase erasing eroding redefine redefined redefining redefinition'),
+    (r"\bdo not (embrace|hide|obscure)\b", 1.5, None, 'embrace hide obscure'),
+    (r"\btread lightly\b", 1.5, None, 'tread'),
+    (r"\brather than (developing|creating|building) a (new )?(centralized|national)", 2.0, None, 'rather'),
+    (r"\bnot (attainable|feasible|workable|needed|necessary|wanted)\b", 1.0, None, 'attainable feasible workable needed necessary wanted'),
+    (r"\b(doubts?|skeptical) (that|about)\b", 1.0, None, 'doubt doubts skeptical'),
     # asserting a right the proposal is seen to threaten ("patients have the right to know the sex of ...")
-    (r"\b(have|has|should have|must have|retain|keep|deserve|insist on) (a|the|their|our|my)? ?(basic |fundamental |absolute |complete |total )?rights? to (know|choose|refuse|select|decide|review|request|be treated)\b", 1.5),
-    (r"\bkeep (\w+ ){1,2}out of (\w+ )?(science|medicine|health ?care|our|my|the)\b", 2.0),
-    (r"\b(how dare you|shame on you|what are you thinking|are you out of your mind)\b", 2.5, FIXED),
-    (r"\b(do not|don'?t) (take|strip|remove|eliminate) (away )?(our|my|the) (right|rights|privacy|protections?|benefits?|choice)\b|\btake away (our|my|the|a) (\w+ )?(right|rights|privacy|choice)\b", 2.5, FIXED),
+    (r"\b(have|has|should have|must have|retain|keep|deserve|insist on) (a|the|their|our|my)? ?(basic |fundamental |absolute |complete |total )?rights? to (know|choose|refuse|select|decide|review|request|be treated)\b", 1.5, None, 'right rights'),
+    (r"\bkeep (\w+ ){1,2}out of (\w+ )?(science|medicine|health ?care|our|my|the)\b", 2.0, None, 'keep'),
+    (r"\b(how dare you|shame on you|what are you thinking|are you out of your mind)\b", 2.5, FIXED, 'dare shame thinking mind'),
+    (r"\b(do not|don'?t) (take|strip|remove|eliminate) (away )?(our|my|the) (right|rights|privacy|protections?|benefits?|choice)\b|\btake away (our|my|the|a) (\w+ )?(right|rights|privacy|choice)\b", 2.5, FIXED, 'take strip remove eliminate'),
 ]
 
 # Cue counted on the other side when negated ("do not support" -> oppose).
@@ -235,17 +235,34 @@ def _gate(pattern: str) -> frozenset[str]:
     return frozenset(w[:4] for w in re.findall(r"[a-z]{3,}", literal))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CueSet:
-    """Compiled cue patterns per side: (regex, weight, gate), strongest first."""
+    """Compiled cue patterns per side: (regex, weight, gate, marker), strongest first.
+
+    Compared and hashed by identity (eq=False): each set is built once (DEFAULT_CUES, or cached
+    per codebook by `cue_set`), and hashing the patterns on every cached sentence lookup cost
+    more than scoring the sentence."""
 
     support: tuple
     oppose: tuple
 
 
+def _keys(words: str) -> frozenset[str]:
+    """A cue's key words as the prefixes `_score_sentence` compares (first 4 letters, or the word)."""
+    return frozenset(w[:4] for w in words.split())
+
+
 def _compile(patterns: Iterable[tuple]) -> tuple:
-    """(regex, weight, gate, marker) per cue, strongest first; marker is TOPIC, FIXED or None."""
-    return tuple((re.compile(c[0]), c[1], _gate(c[0]), c[2] if len(c) > 2 else None)
+    """(regex, weight, gate, marker) per cue, strongest first; marker is TOPIC, FIXED or None.
+
+    A cue is (pattern, weight) or (pattern, weight, marker, keys). `keys` are the words of which
+    every match must contain one (the cue's core verb or adjective); a sentence with none of them
+    skips the regex. Without keys the gate is every literal word of the pattern (`_gate`), which is
+    safe but lets common words ("the", "this") through. tests/test_stance.py checks that gated and
+    ungated scoring agree on every sentence of the evaluation dockets.
+    """
+    return tuple((re.compile(c[0]), c[1], _keys(c[3]) if len(c) > 3 and c[3] else _gate(c[0]),
+                  c[2] if len(c) > 2 else None)
                  for c in sorted(patterns, key=lambda c: -c[1]))
 
 
@@ -347,13 +364,13 @@ def _plain_verb(low: str, start: int, matched: str) -> bool:
     return bool(_PLAIN_SUBJECT.search(before) or _PURPOSE.search(before))
 
 
-def score_sentence(sentence: str, cues: CueSet = DEFAULT_CUES) -> tuple[float, float]:
-    """(support, oppose) weight of one sentence."""
-    return _score_sentence(sentence, cues)
+def score_sentence(sentence: str, cues: CueSet = DEFAULT_CUES, *, gated: bool = True) -> tuple[float, float]:
+    """(support, oppose) weight of one sentence (`gated=False` runs every regex: for checking the gates)."""
+    return _score_sentence(sentence, cues, gated)
 
 
 @lru_cache(maxsize=1 << 18)
-def _score_sentence(sentence: str, cues: CueSet) -> tuple[float, float]:
+def _score_sentence(sentence: str, cues: CueSet, gated: bool = True) -> tuple[float, float]:
     # Cached: personalized form letters repeat the template's sentences, so on a
     # big docket most sentences are scored once, however many copies carry them.
     low = sentence.lower().replace("\u2019", "'").replace("\u2018", "'")
@@ -373,7 +390,7 @@ def _score_sentence(sentence: str, cues: CueSet) -> tuple[float, float]:
         if side == "support" and question:
             continue  # "Who thought that this is a good idea?" is not praise
         for rx, weight, gate, marker in patterns:
-            if gate and gate.isdisjoint(present):
+            if gated and gate and gate.isdisjoint(present):
                 continue
             for m in rx.finditer(low):
                 if overlaps(m.start(), m.end()) or _plain_verb(low, m.start(), m.group(0)):

@@ -402,9 +402,12 @@ def not_read_note(headline: dict, docket_id: str) -> str | None:
     n = headline.get("not_read") or 0
     if not n:
         return None
-    verb = "carry" if n != 1 else "carries"
-    noun = "comments" if n != 1 else "comment"
-    return (f"{n:,} {noun} {verb} {'their' if n != 1 else 'its'} substance in attachments not read: "
+    cover = headline.get("not_read_cover_note_only") or 0
+    which = (f" ({cover:,} of them have a cover note, read, that takes no side)" if cover else "")
+    if n == 1:
+        return (f"1 comment carries its substance in attachments not read{which}: "
+                f"run `comments attachments {docket_id}` to download and read them.")
+    return (f"{n:,} comments carry their substance in attachments not read{which}: "
             f"run `comments attachments {docket_id}` to download and read them.")
 
 
