@@ -234,7 +234,8 @@ def _recount(con) -> tuple[float, float, int]:
 
     Independent of comments.analysis.stance_model: its own query for the labeled texts and their
     groups (campaign, else normalized text), its own scikit-learn pipeline built from the documented
-    recipe (word 1-2-grams, char 3-5-grams, the rule cues; balanced logistic regression, C=2), its own
+    recipe (word 1-2-grams, char 3-5-grams, each in >= 2 texts, the rule cues; balanced logistic
+    regression, C=2, newton-cg), its own
     loop over StratifiedGroupKFold(5) and its own pooling.
     """
     import scipy.sparse as sp
@@ -275,11 +276,12 @@ def _recount(con) -> tuple[float, float, int]:
     def model():
         return Pipeline([
             ("f", FeatureUnion([
-                ("w", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
-                ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, max_features=200_000)),
+                ("w", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+                ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True,
+                                      max_features=200_000)),
                 ("r", Cues()),
             ])),
-            ("m", LogisticRegression(C=2.0, class_weight="balanced", max_iter=5000)),
+            ("m", LogisticRegression(C=2.0, class_weight="balanced", max_iter=5000, solver="newton-cg")),
         ])
 
     import warnings

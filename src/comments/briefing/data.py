@@ -472,7 +472,7 @@ def caveats(brief: dict) -> list[str]:
     method = brief.get("stance_method") or {}
     method_line = [method["statement"]] if method.get("statement") else []
     not_read = [
-        f"`{NOT_READ}` means nobody read the comment's substance (it is in attachments whose text was not "
+        f"“{NOT_READ}” means nobody read the comment's substance (it is in attachments whose text was not "
         "extracted), not that it takes no side; shares of stance are given among the texts that were read."
     ] if (brief["headline"].get("not_read") or 0) else []
     return stale + method_line + not_read + [

@@ -31,9 +31,12 @@ def sample_command(
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
-    """Write N texts to label: each campaign's template once, singletons spread across themes and
-    organizations, least certain first. Fill the `stance` column (support, oppose, mixed, unclear),
-    leave it blank to skip a row, then run `comments label import OUT`."""
+    """Write N texts of an analyzed docket to label, least certain first.
+
+    Each campaign's template once, singletons spread across themes and organizations; texts nobody
+    read and texts already labeled are left out. Fill the stance column (support, oppose, mixed,
+    unclear; blank = skip), then run `comments label import OUT` and `comments analyze DOCKET`.
+    """
     from comments import settings, store
     from comments.label_files import write_sample
 
@@ -48,8 +51,12 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="A filled-in sample CSV (comment_id and stance columns).")],
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
-    """Store the labels of FILE (again: importing twice changes nothing). A label applies to every
-    copy of its text. Bad rows are reported one line each with their line number; the rest is stored."""
+    """Store the labels of a filled-in sample file (importing it twice changes nothing).
+
+    A label applies to every copy of its text. A bad row is reported on one line with its line
+    number and skipped; every other row is stored. With 30 or more labeled texts the next
+    `comments analyze` trains a stance model for the docket and measures its accuracy.
+    """
     from comments import settings, store
     from comments.label_files import import_csv
 
