@@ -20,8 +20,8 @@ import pytest
 
 from comments import records, store
 from comments.briefing import gather, write_briefing
-from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
 from comments.briefing.data import STANCES
+from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
 from comments.briefing.renderers import fmt_num, md_escape
 from comments.cli import main as cli_main
 

@@ -321,7 +321,7 @@ def test_sixty_labels_train_a_docket_model_whose_reported_accuracy_is_recounted(
             join comment_labels c on c.text_hash = l.text_hash where a.stance <> c.stance""").fetchall()[0][0]
         assert wrong == 0
         # the model decided the rest, and says so with a verbatim span where it took a side
-        for stance, evidence, body in con.execute("""select l.stance, l.stance_evidence, b.body from comment_labels l
+        for evidence, body in con.execute("""select l.stance_evidence, b.body from comment_labels l
                 join comment_bodies b using (comment_id) where l.stance_source = 'model'""").fetchall():
             assert evidence is None or evidence in body
         assert con.execute("select count(*) from comment_labels where stance_source = 'model'").fetchall()[0][0] > 100

@@ -41,13 +41,10 @@ class StanceResult:
 
 def _labels(con, docket_id: str) -> list[tuple[str, str]]:
     """(comment_id, stance) of the docket's analyst labels, oldest first (a later label of a text wins)."""
-    try:
-        return con.execute(
-            "select comment_id, stance from analyst_labels where docket_id = ? order by labeled_at, comment_id",
-            [docket_id],
-        ).fetchall()
-    except Exception:  # a database from before labels existed
-        return []
+    return con.execute(
+        "select comment_id, stance from analyst_labels where docket_id = ? order by labeled_at, comment_id",
+        [docket_id],
+    ).fetchall()
 
 
 def decide(
