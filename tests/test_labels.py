@@ -325,5 +325,11 @@ def test_sixty_labels_train_a_docket_model_whose_reported_accuracy_is_recounted(
                 join comment_bodies b using (comment_id) where l.stance_source = 'model'""").fetchall():
             assert evidence is None or evidence in body
         assert con.execute("select count(*) from comment_labels where stance_source = 'model'").fetchall()[0][0] > 100
+        # the briefing says how stance was decided and how accurate it measured, with the stored figures
+        from comments.briefing import gather
+
+        statement = gather(con, DOCKET)["stance_method"]["statement"]
+        assert statement.startswith(f"Stance: model trained on 60 analyst labels of this docket, "
+                                    f"{row['accuracy']:.2f} ± {row['accuracy_sd']:.2f} accuracy (5-fold")
     finally:
         con.close()
