@@ -38,6 +38,8 @@ def publish(brief: dict, out: str) -> None:
         "|---|---:|---:|",
     ]
     lines += [f"| {s['stance']} | {s['unique_texts']:,} | {s['submissions']:,} |" for s in brief["stance"]]
+    if brief.get("stance_method"):
+        lines += ["", md_escape(brief["stance_method"]["statement"])]
     lines += ["", "Themes, largest first:", ""]
     lines += [f"{i}. {md_escape(t['label'])} ({t['unique_texts']:,} unique texts)" for i, t in enumerate(brief["themes"], 1)]
     key = _artifact_key(d["docket_id"])

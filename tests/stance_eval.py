@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "data" / "stance_eval.jsonl"
 MIRR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
 BULK = ROOT / "tests" / "data" / "CMS-2025-0050-0031.bulk.csv"
+# 199 real comments of USDA-2017-0002 (text box only), see docs/stance_labeling.md for provenance
+USDA = ROOT / "tests" / "data" / "USDA-2017-0002.comments.csv"
 CLASSES = ("support", "oppose", "mixed", "unclear")
 
 
@@ -34,6 +36,9 @@ def load_items() -> list[dict]:
     with open(BULK, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             texts[row["Document ID"]] = (row.get("Comment") or "").strip()
+    with open(USDA, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            texts[row["Document ID"]] = html_to_text(row.get("Comment")) or ""
     items = []
     for line in EVAL.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -57,6 +62,8 @@ def metrics(pairs: list[tuple[str, str]]) -> dict:
         out[c] = {"precision": prec, "recall": rec, "f1": f1, "n": tp + fn, "predicted": tp + fp}
     out["accuracy"] = sum(1 for g, p in pairs if g == p) / len(pairs) if pairs else 0.0
     out["n"] = len(pairs)
+    # the issue's yardstick: mean F1 of the two sides (support, oppose)
+    out["macro_f1_support_oppose"] = (out["support"]["f1"] + out["oppose"]["f1"]) / 2
     return out
 
 
@@ -67,6 +74,12 @@ def evaluate(classify, items=None) -> dict:
                          ("test", [i for i in items if i["split"] == "test"]),
                          ("all", items)):
         result[name] = metrics([(i["label"], classify(i["text"]).stance) for i in subset])
+    result["by_docket"] = {
+        d: {split: metrics([(i["label"], classify(i["text"]).stance) for i in items
+                            if i["docket"] == d and (split == "all" or i["split"] == split)])
+            for split in ("test", "all")}
+        for d in sorted({i["docket"] for i in items})
+    }
     return result
 
 
@@ -78,7 +91,8 @@ ACCURACY_FILE = ROOT / "src" / "comments" / "analysis" / "stance_eval.json"
 def accuracy_record(result: dict) -> dict:
     """What the package ships: the held-out and overall figures, rounded, with where they come from."""
     def rounded(m: dict) -> dict:
-        out = {"n": m["n"], "accuracy": round(m["accuracy"], 3)}
+        out = {"n": m["n"], "accuracy": round(m["accuracy"], 3),
+               "macro_f1_support_oppose": round(m["macro_f1_support_oppose"], 3)}
         for c in CLASSES:
             out[c] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m[c].items()}
         return out
@@ -88,6 +102,7 @@ def accuracy_record(result: dict) -> dict:
         "split": "test = the half of the set (by a hash of the comment id) not looked at while writing the rules",
         "test": rounded(result["test"]),
         "all": rounded(result["all"]),
+        "by_docket": {d: {k: rounded(v) for k, v in splits.items()} for d, splits in result["by_docket"].items()},
     }
 
 
@@ -103,10 +118,15 @@ if __name__ == "__main__":
         print(f"wrote {ACCURACY_FILE}")
     for name in ("dev", "test", "all"):
         m = res[name]
-        print(f"{name}: n={m['n']} accuracy={m['accuracy']:.3f}")
+        print(f"{name}: n={m['n']} accuracy={m['accuracy']:.3f} macro-F1(support, oppose)={m['macro_f1_support_oppose']:.3f}")
         for c in CLASSES:
             x = m[c]
             print(f"  {c:8s} n={x['n']:3d} pred={x['predicted']:3d} P={x['precision']:.3f} R={x['recall']:.3f} F1={x['f1']:.3f}")
+    for d, splits in res["by_docket"].items():
+        for split, m in splits.items():
+            print(f"{d} {split}: n={m['n']} accuracy={m['accuracy']:.3f} macro-F1={m['macro_f1_support_oppose']:.3f} "
+                  f"support P/R={m['support']['precision']:.2f}/{m['support']['recall']:.2f} "
+                  f"oppose P/R={m['oppose']['precision']:.2f}/{m['oppose']['recall']:.2f}")
     if "-v" in sys.argv:
         for i in items:
             s = classify(i["text"])

@@ -20,6 +20,7 @@ import pytest
 
 from comments import records, store
 from comments.briefing import gather, write_briefing
+from comments.briefing.data import STANCES
 from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
 from comments.briefing.renderers import fmt_num, md_escape
 from comments.cli import main as cli_main
@@ -108,13 +109,15 @@ def _expected_counts(con) -> dict[str, float]:
         count(*) filter (where body_source in ('attachment', 'both') or (box_is_boilerplate and attachments > 0)),
         count(*) filter (where body_source in ('attachment', 'both'))
         from comment_bodies where docket_id = ?""", d)[0]
-    for stance in ("support", "oppose", "mixed", "unclear"):
+    exp["not_read"] = _q(con, "select count(*) from comment_labels where docket_id = ? and stance = 'not read'", d)[0][0]
+    for stance in STANCES:
+        key = stance.replace(" ", "_")
         singles = _q(con, """select count(*) from comments c left join campaign_members m using (comment_id)
             left join comment_labels l using (comment_id)
             where c.docket_id = ? and m.comment_id is null and coalesce(l.stance, 'unclear') = ?""", d, stance)[0][0]
         camps = _q(con, "select count(*) from campaigns where docket_id = ? and coalesce(stance, 'unclear') = ?", d, stance)[0][0]
-        exp[f"stance_{stance}_unique_texts"] = singles + camps
-        exp[f"stance_{stance}_submissions"] = _q(con, """select coalesce(sum(1 + coalesce(c.duplicate_comments, 0)), 0)
+        exp[f"stance_{key}_unique_texts"] = singles + camps
+        exp[f"stance_{key}_submissions"] = _q(con, """select coalesce(sum(1 + coalesce(c.duplicate_comments, 0)), 0)
             from comments c left join comment_labels l using (comment_id)
             where c.docket_id = ? and coalesce(l.stance, 'unclear') = ?""", d, stance)[0][0]
     for tid, uniq, n, subs in _q(con, "select theme_id, unique_texts, comments, submissions from themes where docket_id = ?", d):
@@ -148,7 +151,10 @@ def test_every_number_in_the_html_equals_its_sql_count(con, outputs):
     assert shown["comments_posted"][0] == str(647 + 2)  # 647 real comments + 2 planted
     assert expected["campaign_comments"] + (expected["unique_texts"] - expected["campaigns"]) == expected["comments_posted"]
     for measure, total in (("unique_texts", "unique_texts"), ("submissions", "submissions_represented")):
-        assert sum(expected[f"stance_{s}_{measure}"] for s in ("support", "oppose", "mixed", "unclear")) == expected[total]
+        assert sum(expected[f"stance_{s.replace(' ', '_')}_{measure}"] for s in STANCES) == expected[total]
+    # the comments nobody read have their own count, in the headline and in the stance table
+    assert shown["not_read"][0] == str(expected["not_read"]) == shown["stance_not_read_submissions"][0]
+    assert expected["not_read"] >= 179
     assert expected["agency_duplicates"] == 12  # the planted payload comment says 12 duplicates
 
 
@@ -177,12 +183,22 @@ def test_html_markdown_and_word_carry_the_same_numbers(outputs, con):
         assert measures[m["label"]] == fmt_num(m["value"]), m["key"]
         assert _number(html_metrics[m["key"]][0]) == pytest.approx(m["value"])
     stance_word = next(t for t in tables if t[0][0] == "Stance")
-    stance_md = re.findall(r"^\| (support|oppose|mixed|unclear) \| ([\d,]+) \| [\d.]+% \| ([\d,]+) \| [\d.]+% \|$", md, re.M)
-    assert len(stance_md) == 4
+    stance_md = re.findall(r"^\| (support|oppose|mixed|unclear|not read) \| ([\d,]+) \| [\d.]+%(?: of all)? \| "
+                           r"([\d,]+) \| [\d.]+%(?: of all)? \|$", md, re.M)
+    assert [s for s, _, _ in stance_md] == list(STANCES)
     for (stance, uniq, subs), row in zip(stance_md, stance_word[1:], strict=True):
         assert [row[0], row[1], row[3]] == [stance, uniq, subs]
-        assert html_metrics[f"stance_{stance}_unique_texts"][1] == uniq
-        assert html_metrics[f"stance_{stance}_submissions"][1] == subs
+        key = stance.replace(" ", "_")
+        assert html_metrics[f"stance_{key}_unique_texts"][1] == uniq
+        assert html_metrics[f"stance_{key}_submissions"][1] == subs
+    # how stance was decided, and the comments nobody read, in all three formats
+    statement = brief["stance_method"]["statement"]
+    assert statement.startswith("Stance: rules only, not measured on this docket")
+    assert md_escape(statement) in md and statement in word_text
+    assert htmllib.escape(statement, quote=False) in outputs[("html", False)].read_text(encoding="utf-8")
+    note = brief["not_read_note"]
+    assert note.endswith(f"run `comments attachments {DOCKET}` to download and read them.")
+    assert md_escape(note) in md and note in word_text
     # theme and campaign lines are worded identically in Markdown and Word
     for t in brief["themes"]:
         line = re.search(rf"^{re.escape(fmt_num(t['unique_texts']))} unique texts \(.*$", word_text, re.M)

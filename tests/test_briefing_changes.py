@@ -172,8 +172,9 @@ def test_section_comes_first_and_reports_the_changes_dict(tracked):
     for s in tracking.STANCES:
         for measure in ("unique_texts", "submissions"):
             row = by[measure][s]
-            assert _metric(sec["html"], f"changes_stance_{s}_{measure}") == row["after"]
-            assert _metric(sec["html"], f"changes_stance_{s}_{measure}_delta") == row["delta"]
+            key = s.replace(" ", "_")  # 'not read' -> not_read in keys
+            assert _metric(sec["html"], f"changes_stance_{key}_{measure}") == row["after"]
+            assert _metric(sec["html"], f"changes_stance_{key}_{measure}_delta") == row["delta"]
         u, m = by["unique_texts"][s], by["submissions"][s]
         cells = [s, f"{fmt_num(u['before'])} → {fmt_num(u['after'])}", fmt_signed(u["delta"]),
                  f"{fmt_num(m['before'])} → {fmt_num(m['after'])}", fmt_signed(m["delta"])]

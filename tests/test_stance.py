@@ -16,9 +16,12 @@ from tests.stance_eval import ACCURACY_FILE, CLASSES, accuracy_record, evaluate,
 MARGIN = 0.05
 # measured figures (docs/stance_labeling.md), per split: class -> (precision, recall)
 MEASURED = {
-    "test": {"support": (0.750, 0.947), "oppose": (0.875, 0.560), "mixed": (1.000, 0.250), "unclear": (0.786, 0.898)},
-    "all": {"support": (0.771, 0.881), "oppose": (0.949, 0.725), "mixed": (1.000, 0.429), "unclear": (0.826, 0.909)},
+    "test": {"support": (0.919, 0.567), "oppose": (0.958, 0.639), "mixed": (0.500, 0.250), "unclear": (0.582, 0.934)},
+    "all": {"support": (0.893, 0.573), "oppose": (0.898, 0.757), "mixed": (0.750, 0.375), "unclear": (0.632, 0.914)},
 }
+# the issue's yardstick, macro-F1 over support and oppose (measured; the issue's target is 0.80)
+MEASURED_MACRO_F1 = {"test": 0.734, "all": 0.760}
+
 
 
 @pytest.mark.parametrize(
@@ -35,6 +38,28 @@ MEASURED = {
         ("I am in favor of this goal. However, I strongly oppose the proposed gender fields.", "mixed"),
         ("It would be very beneficial to patients. Please do it!", "support"),
         ("We recommend that CMS fund pilot programs to support the development of apps.", "unclear"),
+        # the failure classes of issue 10: a cue verb used as a plain verb ...
+        ("This data supports a real-world evaluation of provider accuracy.", "unclear"),
+        ("The evidence supports the BFCC-QIO conclusions about all relevant matters.", "unclear"),
+        ("Directories can support a variety of use cases, such as helping consumers choose.", "unclear"),
+        # ... negation across a few words ...
+        ("After much thought, I cannot in good conscience endorse this proposal.", "oppose"),
+        ("There is no doubt that we support the creation of the directory.", "support"),
+        # ... imperatives and requests that the agency change course ...
+        ("Do not pass this bill!", "oppose"),
+        ("Keep politics out of science.", "oppose"),
+        ("Please withdraw the proposed rule.", "oppose"),
+        ("Reject this proposal.", "oppose"),
+        ("We urge the agency to preserve the current protections for patients.", "oppose"),
+        ("I urge you to keep the existing definition.", "oppose"),
+        ("CMS should reconsider this approach and go back to the drawing board.", "oppose"),
+        ("You cannot take away my right to know the sex of my doctor.", "oppose"),
+        ("We urge CMS to finalize the rule without delay.", "support"),
+        # ... praise the old rules missed, and praise that is not about the proposal or is rhetorical
+        ("This is an exceptional idea.", "support"),
+        ("Thank you for this incredibly important step towards full transparency.", "support"),
+        ("Who thought that this is a good idea?", "unclear"),
+        ("Limiting salt and sugar in foods is a good start.", "unclear"),
     ],
 )
 def test_rules(text, expected):
@@ -43,6 +68,28 @@ def test_rules(text, expected):
     if expected != "unclear":
         assert result.evidence and result.evidence in text  # verbatim span
         assert 0 < result.confidence <= 1
+
+
+def test_extra_cues_from_a_codebook_add_per_position_phrases():
+    text = "Work for food stamps. Nothing should be free."
+    assert classify(text).stance == "unclear"
+    cues = {"support": ["work for food stamps"], "oppose": ["gender identity"]}
+    got = classify(text, extra_cues=cues)
+    assert got.stance == "support" and got.evidence == "Work for food stamps." and got.evidence in text
+    # a phrase matches across spacing and punctuation, its last word may go on, and case does not matter
+    assert classify("Able bodied adults should WORK  for food-stamps benefits.", extra_cues=cues).stance == "support"
+    # the same negation rules apply to the caller's phrases
+    assert classify("Do not make people work for food stamps.", extra_cues=cues).stance == "oppose"
+    assert classify("Please remove gender identity from the directory.", extra_cues=cues).stance == "oppose"
+    # the defaults are not changed by a call with extra cues
+    assert classify(text).stance == "unclear"
+    # campaign copies' additions are judged with the same cues
+    template = classify("I am writing about the directory.")
+    assert inherit(template, ["Work for food stamps."], extra_cues=cues)[0].stance == "support"
+    with pytest.raises(ValueError, match="unknown position"):
+        classify(text, extra_cues={"suport": ["x"]})
+    with pytest.raises(ValueError, match="no words"):
+        classify(text, extra_cues={"support": ["!!!"]})
 
 
 def test_members_inherit_unless_additions_disagree():
@@ -55,19 +102,44 @@ def test_members_inherit_unless_additions_disagree():
 
 def test_hand_labeled_set_per_class_floors():
     items = load_items()
-    assert len(items) >= 150
+    assert len(items) >= 300
     labels = {i["label"] for i in items}
     assert labels == set(CLASSES)
-    assert {i["docket"] for i in items} == {"CMS-2022-0163", "CMS-2025-0050"}
+    assert {i["docket"] for i in items} == {"CMS-2022-0163", "CMS-2025-0050", "USDA-2017-0002"}
     result = evaluate(classify, items)
     for split, classes in MEASURED.items():
         for cls, (precision, recall) in classes.items():
             got = result[split][cls]
             assert got["precision"] >= precision - MARGIN, (split, cls, got)
             assert got["recall"] >= recall - MARGIN, (split, cls, got)
+        assert result[split]["macro_f1_support_oppose"] >= MEASURED_MACRO_F1[split] - MARGIN
 
 
 def test_shipped_accuracy_figures_are_the_current_ones():
     """The briefing cites src/comments/analysis/stance_eval.json: it must match the rules as they are now."""
     shipped = json.loads(ACCURACY_FILE.read_text(encoding="utf-8"))
     assert shipped == accuracy_record(evaluate(classify)), "run: python tests/stance_eval.py --write"
+
+
+def test_cue_gates_never_change_a_score():
+    """Each cue's key words only skip regexes that cannot match: gated and ungated scoring agree on
+    every sentence of the three evaluation dockets' texts (labeled or not)."""
+    import csv
+
+    from comments.analysis.stance import DEFAULT_CUES, score_sentence, sentence_spans
+    from comments.textutil import html_to_text
+    from tests.stance_eval import BULK, MIRR, USDA
+
+    texts = [i["text"] for i in load_items()]
+    texts += [html_to_text(json.loads(f.read_text(encoding="utf-8"))["data"]["attributes"].get("comment")) or ""
+              for f in sorted(MIRR.glob("*.json"))]
+    for path in (BULK, USDA):
+        with open(path, encoding="utf-8", newline="") as fh:
+            texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
+    checked = 0
+    for text in texts:
+        for start, end in sentence_spans(text)[:80]:
+            sentence = text[start:end]
+            assert score_sentence(sentence, DEFAULT_CUES) == score_sentence(sentence, DEFAULT_CUES, gated=False), sentence
+            checked += 1
+    assert checked > 10_000

@@ -41,9 +41,9 @@ def theme(n, label="data sharing", uniq=None):
     return {"label": label, "comments": n, "unique_texts": uniq or n, "submissions": n, "catch_all": False}
 
 
-def st(support, oppose, mixed=0, unclear=0):
+def st(support, oppose, mixed=0, unclear=0, not_read=0):
     return {s: {"comments": n, "unique_texts": n, "submissions": n}
-            for s, n in zip(tracking.STANCES, (support, oppose, mixed, unclear), strict=True)}
+            for s, n in zip(tracking.STANCES, (support, oppose, mixed, unclear, not_read), strict=True)}
 
 
 def test_diff_reports_new_grown_gone_and_stance_shift():
@@ -305,7 +305,8 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert metric(f"changes_campaign_{new_campaign}_size") == [6]
     assert metric(f"changes_campaign_{old_campaign}_added") == [2]
     for s in tracking.STANCES:
-        assert metric(f"changes_stance_{s}_submissions_delta") == [snapshot_row["stance"]["by"]["submissions"][s]["delta"]]
+        key = s.replace(" ", "_")  # 'not read' -> not_read in keys
+        assert metric(f"changes_stance_{key}_submissions_delta") == [snapshot_row["stance"]["by"]["submissions"][s]["delta"]]
     assert all(metric(f"changes_theme_{t}_added") for t in ch["grown_themes"])
     assert not re.search(r"Quill\d", page)
 

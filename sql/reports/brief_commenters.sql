@@ -23,8 +23,13 @@ final as (
         name,
         count(*)                                            as comments,
         sum(submissions)                                    as submissions,
-        -- one stance when all its comments agree, otherwise 'mixed'
-        case when count(distinct stance) = 1 then any_value(stance) else 'mixed' end as stance,
+        -- the one side its comments take ('unclear' and 'not read' aside), 'mixed' when they
+        -- take different sides; none taking a side: 'unclear' if any was read, else 'not read'
+        case count(distinct stance) filter (where stance not in ('unclear', 'not read'))
+            when 0 then case when count(*) filter (where stance = 'unclear') > 0 then 'unclear' else 'not read' end
+            when 1 then any_value(stance) filter (where stance not in ('unclear', 'not read'))
+            else 'mixed' end                                as stance,
+        count(*) filter (where stance = 'not read')         as not_read,
         min(comment_id)                                     as first_comment_id
     from labelled
     group by all

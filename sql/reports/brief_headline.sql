@@ -2,6 +2,7 @@
 --   comments_posted = campaign_comments + singleton_comments
 --   submissions_represented = comments_posted + agency_duplicates
 --   unique_texts = singleton_comments + campaigns (a campaign counts once)
+--   not_read = comments whose stance is `not read` (= the stance table's `not read` row by comments)
 with
 analysis as (
     select a.comment_id, a.campaign_id, coalesce(c.duplicate_comments, 0) as duplicates
@@ -33,6 +34,17 @@ attachment_substance as (
         count(*) filter (where body_source in ('attachment', 'both')) as attachment_substance_with_text
     from bodies
 ),
+-- comments whose stance is `not read`: their substance is in attachments whose text
+-- was not extracted (the stance table's `not read` row counts the same comments)
+not_read as (
+    select
+        count(*) filter (where a.stance = 'not read')                      as not_read,
+        -- of which the box held a cover note that was read and takes no side
+        count(*) filter (where a.stance = 'not read' and not b.not_read)  as not_read_cover_note_only
+    from comment_analysis a
+    join comment_bodies b using (comment_id)
+    where a.docket_id = $docket_id
+),
 final as (
     select
         c.comments_posted,
@@ -47,8 +59,11 @@ final as (
         round(100.0 * c.campaign_submissions / nullif(c.submissions_represented, 0), 1) as campaign_submissions_share_pct,
         a.attachment_substance,
         a.attachment_substance_with_text,
-        a.attachment_substance - a.attachment_substance_with_text as attachment_substance_without_text
+        a.attachment_substance - a.attachment_substance_with_text as attachment_substance_without_text,
+        n.not_read,
+        n.not_read_cover_note_only
     from counts c
     cross join attachment_substance a
+    cross join not_read n
 )
 select * from final;

@@ -1,21 +1,23 @@
 -- Organizations and government bodies that commented on one docket, with their stance.
 -- Parameter: $docket_id. Names are organization/agency names from the analysis
 -- (comment_labels.commenter_name), never a private individual's name.
--- stance: the one stance its comments take ('unclear' ones aside), 'mixed' when they take
--- different sides, 'unclear' when none takes a side.
+-- stance: the one side its comments take ('unclear' and 'not read' ones aside), 'mixed' when
+-- they take different sides; when none takes a side: 'unclear' if any was read, else 'not read'
+-- (its substance is in attachments not read: it did not necessarily take no side).
 select
     l.commenter_name                                        as name,
     l.commenter_type                                        as commenter_type,
     count(*)                                                as comments,
     count(*) + sum(coalesce(c.duplicate_comments, 0))       as submissions,
-    case count(distinct l.stance) filter (where l.stance <> 'unclear')
-        when 0 then 'unclear'
-        when 1 then any_value(l.stance) filter (where l.stance <> 'unclear')
+    case count(distinct l.stance) filter (where l.stance not in ('unclear', 'not read'))
+        when 0 then case when count(*) filter (where l.stance = 'unclear') > 0 then 'unclear' else 'not read' end
+        when 1 then any_value(l.stance) filter (where l.stance not in ('unclear', 'not read'))
         else 'mixed' end                                    as stance,
     count(*) filter (where l.stance = 'support')            as support,
     count(*) filter (where l.stance = 'oppose')             as oppose,
     count(*) filter (where l.stance = 'mixed')              as mixed,
     count(*) filter (where l.stance = 'unclear')            as unclear,
+    count(*) filter (where l.stance = 'not read')           as not_read,
     list(l.comment_id order by l.comment_id)                as comment_ids
 from comment_labels l
 join comments c using (comment_id)

@@ -1,5 +1,6 @@
 -- Stance of one docket's comments counted three ways: comments, submissions, unique texts.
 -- Parameter: $docket_id. A campaign counts once among unique texts (its template's stance).
+-- `not read`: substance in attachments whose text was not extracted (never `unclear`).
 with labelled as (
     select l.comment_id, l.stance, m.campaign_id, coalesce(c.duplicate_comments, 0) as duplicates
     from comment_labels l
@@ -17,5 +18,5 @@ select
     (select count(*) from labelled where stance = s.stance)                     as comments,
     (select coalesce(sum(1 + duplicates), 0) from labelled where stance = s.stance) as submissions,
     (select coalesce(sum(n), 0) from texts where stance = s.stance)             as unique_texts
-from (values ('support'), ('oppose'), ('mixed'), ('unclear')) s(stance)
-order by s.stance;
+from (values (1, 'support'), (2, 'oppose'), (3, 'mixed'), (4, 'unclear'), (5, 'not read')) s(ord, stance)
+order by s.ord;

@@ -11,6 +11,14 @@
 -- Directory RFI"). Any word that takes a position keeps the box as content:
 -- "I oppose this rule; see attached" counts. Tuned on the bundled real
 -- docket CMS-2022-0163 (tests/test_attachments.py holds its cover notes).
+--
+-- not_read: the comment's substance is in attachments whose text was not
+-- (yet) extracted: nothing to read in the box (empty or a cover note) and no
+-- attachment text, while attachments are listed or the box points to one.
+-- Its stance is `not read`, never `unclear` (nobody read it). An empty box
+-- with no attachment at all is read: it says nothing (`unclear`).
+-- attachments_unread counts listed attachments without text (a box with
+-- content plus unread attachments is read, but may miss its substance).
 create or replace view comment_bodies as
 with
 attachment_text as (
@@ -18,6 +26,7 @@ attachment_text as (
         comment_id,
         count(*)                                           as attachments,
         count(*) filter (where status = 'ok')              as attachments_with_text,
+        count(*) filter (where status is distinct from 'ok' or text is null or trim(text) = '') as attachments_unread,
         string_agg(text, chr(10) || chr(10) order by doc_order)
             filter (where status = 'ok' and text is not null and trim(text) <> '') as text
     from attachments
@@ -29,6 +38,8 @@ box_words as (
         c.docket_id,
         c.text,
         coalesce(c.attachment_count, 0) > 0 or a.comment_id is not null as has_attachments,
+        -- attachments listed without text; the API's count when none are stored yet
+        case when a.comment_id is null then coalesce(c.attachment_count, 0) else a.attachments_unread end as attachments_unread,
         -- lower-case words separated by single spaces, padded so every word is ' word '.
         -- Only short boxes can be cover notes (at most 60 words): a box over 1,500
         -- characters is content without running the regexes over it, which keeps
@@ -65,6 +76,8 @@ box as (
         comment_id,
         docket_id,
         text,
+        attachments_unread,
+        coalesce(points_to_attachment, false) as points_to_attachment,
         coalesce(is_empty or (
             word_count <= 60
             and not takes_position
@@ -89,7 +102,10 @@ final as (
         end as body_source,
         b.box_is_boilerplate,
         coalesce(a.attachments, 0) as attachments,
-        coalesce(a.attachments_with_text, 0) as attachments_with_text
+        coalesce(a.attachments_with_text, 0) as attachments_with_text,
+        b.attachments_unread,
+        b.box_is_boilerplate and a.text is null
+            and (b.attachments_unread > 0 or b.points_to_attachment) as not_read
     from box b
     left join attachment_text a using (comment_id)
 )

@@ -28,11 +28,12 @@ from comments.commands import (  # noqa: E402
     explore,
     imports,
     ingest,
+    labels,
     outputs,
     tracking,
 )
 
-for module in (ingest, attachments, imports, analysis, outputs, explore, tracking):
+for module in (ingest, attachments, imports, analysis, labels, outputs, explore, tracking):
     module.register(app)
 
 

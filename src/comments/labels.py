@@ -3,7 +3,9 @@
 The one write path for `comments label import` and the explorer's label mode,
 so both store the same thing. A label is keyed on the comment the analyst
 read; it applies to every copy of that text (same `comment_labels.text_hash`)
-when the analysis uses it (`labels_by_text`).
+when the analysis uses it (`comments.analysis.stance_step`): labeled texts
+keep their label, and with enough labels a per-docket model is trained on
+them (`stance_accuracy` says how that measured).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import duckdb
 from comments import records, store
 from comments.errors import InputError
 
+# What an analyst can say about a text they read (`not read` is the analysis's, never a label).
 STANCES = ("support", "oppose", "mixed", "unclear")
 
 
@@ -51,3 +54,34 @@ def save_labels(con: duckdb.DuckDBPyConnection, docket_id: str, labels: Iterable
 
 def label_count(con: duckdb.DuckDBPyConnection, docket_id: str) -> int:
     return store.scalar(con, "select count(*) from analyst_labels where docket_id = ?", [docket_id]) or 0
+
+
+def stance_accuracy(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | None:
+    """How the latest analysis decided stance on `docket_id` and how accurate it measured there.
+
+    The latest `stance_models` row as a dict: method ('rules' | 'model'),
+    n_labels (distinct labeled texts), accuracy (the model's grouped
+    cross-validated accuracy; for 'rules', the rules' agreement with the
+    labels, None without labels), accuracy_sd, folds, rules_accuracy,
+    model_accuracy, classes ({stance: labeled texts}), note, run_id,
+    trained_at. None before any analysis that recorded it.
+    """
+    import json
+
+    try:
+        cur = con.execute(
+            """select method, n_labels, accuracy, accuracy_sd, folds, rules_accuracy, model_accuracy, classes,
+                      note, run_id, trained_at
+               from stance_models where docket_id = ?
+               order by trained_at desc, run_id desc limit 1""",
+            [docket_id],
+        )
+    except duckdb.CatalogException:  # a database from before migration 012, opened read-only
+        return None
+    rows = cur.fetchall()  # (fetchall: a half-read result would block the connection's next register)
+    if not rows:
+        return None
+    row = rows[0]
+    out = dict(zip([d[0] for d in cur.description], row, strict=True))
+    out["classes"] = json.loads(out["classes"]) if isinstance(out["classes"], str) else (out["classes"] or {})
+    return out

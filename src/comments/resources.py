@@ -29,3 +29,8 @@ def bundled_mirrulations() -> Path:
 
 
 DEMO_DOCKET = "CMS-2022-0163"
+
+
+def bundled_labels(docket_id: str = DEMO_DOCKET) -> Path:
+    """The analyst labels shipped for a bundled docket (a filled-in `comments label sample` file)."""
+    return _PKG / "data" / "labels" / f"{docket_id}.labels.csv"

@@ -25,9 +25,11 @@ from pathlib import Path
 
 import duckdb
 
+from comments.analysis.stance import (
+    ALL_STANCES as STANCES,  # support, oppose, mixed, unclear, not read
+)
 from comments.errors import InputError
 
-STANCES = ("support", "oppose", "mixed", "unclear")
 EXCERPT_CHARS = 160
 # A stance's share must move at least this many percentage points to be called a shift.
 STANCE_SHIFT_POINTS = 5.0

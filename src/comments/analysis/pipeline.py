@@ -30,8 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import comments
+from comments import store
 from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
+from comments.analysis import stance_step
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.normalize import text_key
 from comments.analysis.themes import ThemeParams, Unit, find_themes, load_previous_themes
@@ -132,7 +134,10 @@ from comments
 where docket_id = ?
 order by comment_id
 """
-_READ_BODIES_SQL = "select comment_id, coalesce(body, '') as body from comment_bodies where docket_id = ?"
+_READ_BODIES_SQL = """
+select comment_id, coalesce(body, '') as body, not_read, attachments_unread > 0 as attachments_unread
+from comment_bodies where docket_id = ?
+"""
 _WHO_FIELDS = ("category", "organization", "gov_agency", "gov_agency_type", "first_name", "last_name", "title")
 # Columns every analysis row carries with the same value: filled in SQL when written.
 _CONSTANT = ("docket_id", "run_id")
@@ -171,8 +176,13 @@ def analyze_docket(
     *,
     params: AnalysisParams | None = None,
     progress: ProgressFn = noop,
+    extra_cues: dict[str, list[str]] | None = None,
 ) -> AnalysisResult:
-    """Run the whole analysis for `docket_id` and store it; raises InputError for an unknown docket."""
+    """Run the whole analysis for `docket_id` and store it; raises InputError for an unknown docket.
+
+    `extra_cues` adds stance cue phrases per position for this docket (its
+    codebook's), e.g. {"support": ["reinstate work requirements"], "oppose": [...]}.
+    """
     params = params or AnalysisParams()
     started = time.perf_counter()
     require_comments(con, docket_id)
@@ -192,7 +202,7 @@ def analyze_docket(
         [run_id, docket_id, started_at, code_version, params.to_json()],
     )
     try:
-        result = _analyze(con, docket_id, params, progress, run_id, started_at, started)
+        result = _analyze(con, docket_id, params, progress, run_id, started_at, started, extra_cues)
     except Exception as exc:
         con.execute(
             "update analysis_runs set status = 'failed', finished_at = ?, message = ? where run_id = ?",
@@ -228,7 +238,7 @@ def _peak_mb() -> int:
         return 0
 
 
-def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> AnalysisResult:
+def _analyze(con, docket_id, params, progress, run_id, started_at, started, extra_cues=None) -> AnalysisResult:
     clock = _Clock()
     data = _read(con, docket_id)
     n = len(data.ids)
@@ -246,7 +256,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     def stance_of_text(text: str) -> stance_rules.Stance:
         s = stance_cache.get(text)
         if s is None:
-            s = stance_cache[text] = stance_rules.classify(text)
+            s = stance_cache[text] = stance_rules.classify(text, extra_cues=extra_cues)
         return s
 
     # Campaigns (helper E's detector), judged by stance so opposites never merge.
@@ -267,47 +277,31 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     for idx in members_at:
         in_campaign[idx] = True
 
-    # Stance per comment: its own text's, or inherited from its campaign's template.
-    labels = {"comment_id": data.comment_id_array}
-    outcomes, number = _interner()
+    # text_hash: one normalization per distinct text (labels are resolved by it).
+    hashes = [text_key(t) for t in data.bodies]
+    exact_unique = len(set(hashes))
 
-    row_stance = np.full(n, -1, dtype=np.int64)
-    template_stance: dict[str, stance_rules.Stance] = {}
-    for camp, idx in zip(found, members_at, strict=True):
-        camp_id = campaign_ids[camp.key]
-        tpl = template_stance[camp_id] = stance_of_text(camp.template_text)
-        same_as_template = number((tpl, "template"))
-        by_additions: dict[tuple[str, ...], int] = {}  # personalized copies often add the same sentences
-        for j, m in zip(idx.tolist(), camp.members, strict=True):
-            if m.is_exact or not m.unique_additions:
-                row_stance[j] = same_as_template
-                continue
-            adds = tuple(m.unique_additions)
-            k = by_additions.get(adds)
-            if k is None:
-                k = by_additions[adds] = number(stance_rules.inherit(tpl, list(adds)))
-            row_stance[j] = k
+    # Stance per comment: analyst labels, a per-docket model or the rules, then `not read`
+    # (stance_step); copies inherit their campaign template's stance.
+    labels = {"comment_id": data.comment_id_array}
+    decided = stance_step.decide(
+        con, docket_id, run_id, ids=data.ids, bodies=data.bodies, body_no=data.body_no, hashes=hashes,
+        not_read=data.not_read, unread_attachments=data.unread_attachments, campaigns=found,
+        campaign_ids=campaign_ids, members_at=members_at, in_campaign=in_campaign,
+        rules_of_text=stance_of_text, extra_cues=extra_cues,
+    )
     own_rows = np.flatnonzero(~in_campaign)
-    own_of_body = np.full(len(data.bodies), -1, dtype=np.int64)
-    for b in np.unique(data.body_no[own_rows]).tolist():
-        own_of_body[b] = number((stance_of_text(data.bodies[b]), "own"))
-    row_stance[own_rows] = own_of_body[data.body_no[own_rows]]
     stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
-    del own_of_body
-    take = pa.array(row_stance)
-    labels["stance"] = pa.array([o[0].stance for o in outcomes], pa.string()).take(take)
-    labels["stance_confidence"] = pa.array([float(o[0].confidence) for o in outcomes], pa.float64()).take(take)
-    labels["stance_evidence"] = pa.array([o[0].evidence for o in outcomes], pa.string()).take(take)
-    labels["stance_source"] = pa.array([o[1] for o in outcomes], pa.string()).take(take)
-    del take, row_stance, outcomes, number  # the interner's index goes with its closure
+    labels.update(decided.columns)
+    template_stance = decided.template_stance
+    stance_model_row = decided.model_row
+    stance_notes = [stance_summary(stance_model_row), *decided.notes]
+    del decided
     clock.lap("stance")
     progress(1)
 
     # Who commented: each distinct combination of fields once, each text once.
     labels.update(_commenters(data))
-    # text_hash: one normalization per distinct text.
-    hashes = [text_key(t) for t in data.bodies]
-    exact_unique = len(set(hashes))
     labels["text_hash"] = pa.array(hashes, pa.string()).take(pa.array(data.body_no))
     del hashes
     clock.lap("commenters_hash")
@@ -340,6 +334,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
         member_cols["unique_additions"].extend(list(m.unique_additions or []) for m in camp.members)
     n_members = len(member_cols["comment_id"])
     burst_rows, notes = _bursts(docket_id, found, campaign_ids, None, received, params, run_id, members_at=members_at)
+    notes = stance_notes + notes
 
     # Themes over unique texts: each campaign once (its template), each singleton comment.
     units = []
@@ -394,7 +389,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started) -> A
     }, counts={
         "comments_analyzed": n, "unique_texts": n_units, "campaigns": n_campaigns,
         "themes": len(theme_rows),
-    }, message="; ".join(notes) or None)
+    }, message="; ".join(notes) or None, append={"stance_models": [stance_model_row]})
     clock.lap("write")
     progress(1)
     return AnalysisResult(
@@ -463,6 +458,8 @@ class _Comments:
     posted: np.ndarray         # datetime64[us], NaT when missing
     received: np.ndarray
     dups: np.ndarray           # int64 duplicate_comments
+    not_read: np.ndarray       # per comment: substance in attachments not read (comment_bodies.not_read)
+    unread_attachments: np.ndarray  # per comment: attachments listed without text
     who: pa.Table              # one row per distinct combination of _WHO_FIELDS
     who_no: np.ndarray         # per comment: its row in `who`
 
@@ -502,8 +499,12 @@ def _read(con, docket_id: str, batch: int = 50_000) -> _Comments:
     text_no: dict[str, int] = {}
     bodies: list[str] = []
     body_no = np.full(n, -1, dtype=np.int64)
+    not_read = np.zeros(n, dtype=bool)
+    unread = np.zeros(n, dtype=bool)
     for rb in con.sql(_READ_BODIES_SQL, params=[docket_id]).to_arrow_reader(batch):
         at = pc.index_in(rb.column("comment_id"), value_set=id_values).to_numpy(zero_copy_only=False)
+        not_read[at] = pc.fill_null(rb.column("not_read"), False).to_numpy(zero_copy_only=False)
+        unread[at] = pc.fill_null(rb.column("attachments_unread"), False).to_numpy(zero_copy_only=False)
         enc = pc.dictionary_encode(rb.column("body"))
         local = np.empty(len(enc.dictionary), dtype=np.int64)
         for k, text in enumerate(enc.dictionary.to_pylist()):
@@ -519,6 +520,7 @@ def _read(con, docket_id: str, batch: int = 50_000) -> _Comments:
     return _Comments(
         ids=ids_array.to_pylist(), comment_id_array=ids_array, bodies=bodies, body_no=body_no,
         posted=posted, received=received, dups=dups, who=who, who_no=who_no,
+        not_read=not_read, unread_attachments=unread,
     )
 
 
@@ -593,6 +595,17 @@ def _previous_campaigns(con, docket_id) -> list[tuple[str, str, set[str]]]:
     return [(cid, tpl, {m for m in (members or []) if m is not None}) for cid, tpl, members in rows]
 
 
+def stance_summary(row: dict) -> str:
+    """How stance was decided this run, in one line (the CLI's note; the briefing says the same)."""
+    if row["method"] == "model":
+        return (f"stance: model trained on {row['n_labels']} labels of this docket, {row['accuracy']:.2f} +/- "
+                f"{row['accuracy_sd'] or 0:.2f} accuracy ({row['folds']}-fold, grouped by campaign)")
+    if row["n_labels"] and row["accuracy"] is not None:
+        return (f"stance: rules only; they agree with {row['accuracy']:.2f} of the {row['n_labels']} labeled texts "
+                f"of this docket")
+    return "stance: rules only, not measured on this docket"
+
+
 _SCHEMAS = {
     "campaigns": pa.schema([
         ("docket_id", pa.string()), ("campaign_id", pa.string()), ("size", pa.int32()),
@@ -633,14 +646,17 @@ _SCHEMAS = {
 
 
 def _write(con, docket_id: str, run_id: str, tables: dict[str, list[dict] | dict[str, list | pa.Array]], *,
-           counts: dict, message) -> None:
+           counts: dict, message, append: dict[str, list[dict]] | None = None) -> None:
     """Replace the docket's analysis rows and close the run, all in one transaction.
 
     A table is rows (dicts) or columns (lists or Arrow arrays); `docket_id` and
     `run_id`, when a table does not carry them, are filled in by the insert.
+    `append` tables keep their earlier rows (one more row per run: history).
     """
     con.execute("begin transaction")
     try:
+        for name, rows in (append or {}).items():
+            store.upsert(con, name, rows, key=["docket_id", "run_id"])
         for name in tables:
             # comment-keyed tables: also drop rows of comments that moved dockets
             con.execute(f"delete from {name} where docket_id = ?", [docket_id])

@@ -123,7 +123,7 @@ def timeline_svg(timeline: list[dict], campaigns: list[dict], *, comment_end=Non
 
 def stance_svg(stance: list[dict], *, width: int = 680, row_h: int = 22) -> str:
     """Two bars per stance: share of unique texts and share of submissions represented."""
-    colors = {"support": "#2e8b57", "oppose": "#c0392b", "mixed": "#8e6bbf", "unclear": "#999999"}
+    colors = {"support": "#2e8b57", "oppose": "#c0392b", "mixed": "#8e6bbf", "unclear": "#999999", "not read": "#d9d9d9"}
     left, bar_max = 70, (width - 70 - 110) / 2
     height = row_h * len(stance) + 22
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart stance" role="img" viewBox="0 0 {width} {height}" '

@@ -15,12 +15,18 @@ from pathlib import Path
 
 import duckdb
 
+from comments.analysis.stance import ALL_STANCES, NOT_READ
 from comments.briefing.privacy import NameGuard, NoGuard
 from comments.errors import InputError, UserError
 from comments.resources import sql_text
 
 REGULATIONS_GOV = "https://www.regulations.gov"
-STANCES = ("support", "oppose", "mixed", "unclear")
+STANCES = ALL_STANCES  # support, oppose, mixed, unclear, not read
+
+
+def stance_slug(stance: str | None) -> str:
+    """A stance as a key or CSS class: 'not read' -> 'not_read'."""
+    return (stance or "unclear").replace(" ", "_")
 MAX_QUOTE_CHARS = 320  # longer quotes are used only when no shorter one is left
 
 # Where the analysis keeps its measured stance accuracy (maintained with the
@@ -68,6 +74,7 @@ HEADLINE = (
     ("campaign_submissions_share_pct", "Campaign share of submissions represented (%)"),
     ("attachment_substance", "Comments whose substance is in attachments"),
     ("attachment_substance_with_text", "… of which attachment text could be read"),
+    ("not_read", "Comments not read (substance in attachments whose text was not extracted)"),
 )
 
 
@@ -108,7 +115,7 @@ def gather(
     for row in stance:
         for measure in ("unique_texts", "submissions"):
             metrics.append({
-                "key": f"stance_{row['stance']}_{measure}",
+                "key": f"stance_{stance_slug(row['stance'])}_{measure}",
                 "label": f"Stance {row['stance']}, by {measure.replace('_', ' ')}",
                 "value": row[measure],
             })
@@ -132,6 +139,8 @@ def gather(
         "timeline": timeline,
         "changes": None if changes is None else what_changed(changes, guard),
         "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
+        "stance_method": stance_method(con, docket_id),
+        "not_read_note": not_read_note(headline, docket_id),
         "show_names": show_names,
         "generated_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
     }
@@ -388,6 +397,53 @@ def load_stance_accuracy(path: Path) -> dict | None:
     return out
 
 
+def not_read_note(headline: dict, docket_id: str) -> str | None:
+    """The headline's sentence on comments nobody read, or None when every comment was read."""
+    n = headline.get("not_read") or 0
+    if not n:
+        return None
+    cover = headline.get("not_read_cover_note_only") or 0
+    which = (f" ({cover:,} of them have a cover note, read, that takes no side)" if cover else "")
+    if n == 1:
+        return (f"1 comment carries its substance in attachments not read{which}: "
+                f"run `comments attachments {docket_id}` to download and read them.")
+    return (f"{n:,} comments carry their substance in attachments not read{which}: "
+            f"run `comments attachments {docket_id}` to download and read them.")
+
+
+def stance_method(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
+    """How stance was decided on this docket and how accurate it measured here (`stance_models`).
+
+    {"method", "n_labels", "accuracy", "accuracy_sd", "folds", "rules_accuracy", "model_accuracy",
+    "statement"}; the statement is the one line every format prints.
+    """
+    from comments.labels import stance_accuracy
+
+    row = stance_accuracy(con, docket_id) or {"method": "rules", "n_labels": 0, "accuracy": None}
+    return {**row, "statement": stance_statement(row)}
+
+
+def stance_statement(row: dict) -> str:
+    """'stance: model trained on 60 labels of this docket, 0.86 +/- 0.04 accuracy (...)' and the rules' variants."""
+    from comments.analysis.stance_model import MIN_LABELS
+
+    n = row.get("n_labels") or 0
+    if row.get("method") == "model":
+        return (f"Stance: model trained on {n} analyst labels of this docket, {row['accuracy']:.2f} ± "
+                f"{row.get('accuracy_sd') or 0:.2f} accuracy ({row.get('folds')}-fold cross-validation, grouped by "
+                f"campaign); labeled texts keep their label, the model decided the rest.")
+    if n and row.get("model_accuracy") is not None:
+        return (f"Stance: rules; a model trained on {n} analyst labels of this docket measured "
+                f"{row['model_accuracy']:.2f} (grouped cross-validation), no better than the rules' "
+                f"{row.get('rules_accuracy') or 0:.2f} on the same labels. Labeled texts keep their label.")
+    if n:
+        return (f"Stance: rules only ({n} analyst label{'s' if n != 1 else ''} of this docket, {MIN_LABELS} needed to "
+                f"train a model); the rules agree with {row.get('rules_accuracy') or 0:.2f} of them. "
+                "Labeled texts keep their label.")
+    return (f"Stance: rules only, not measured on this docket (label {MIN_LABELS} texts with "
+            f"`comments label sample` / `comments label import` to train and measure a model for it).")
+
+
 def caveats(brief: dict) -> list[str]:
     """The caveats every briefing carries, whatever the numbers."""
     h = brief["headline"]
@@ -413,7 +469,13 @@ def caveats(brief: dict) -> list[str]:
             f"{brief['docket']['comments_not_analyzed']:,} stored comment(s) arrived after the last analysis: they count "
             "as posted comments but have no stance, theme or campaign yet. Run `comments analyze` to include them."
         ]
-    return stale + [
+    method = brief.get("stance_method") or {}
+    method_line = [method["statement"]] if method.get("statement") else []
+    not_read = [
+        f"“{NOT_READ}” means nobody read the comment's substance (it is in attachments whose text was not "
+        "extracted), not that it takes no side; shares of stance are given among the texts that were read."
+    ] if (brief["headline"].get("not_read") or 0) else []
+    return stale + method_line + not_read + [
         "Posted counts are not received counts: agencies post what they choose, and may hold back "
         "duplicates, abusive or sensitive comments. "
         f"The agency reports {h['agency_duplicates']:,} further copies it did not post.",

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from comments.briefing import chart
+from comments.briefing.data import stance_slug
 
 
 def fmt_num(value) -> str:
@@ -58,6 +59,20 @@ def fmt_when(value) -> str:
     return str(value)
 
 
+def stance_share(row: dict, measure: str) -> str:
+    """A stance row's share: among the texts that were read; the `not read` row's share of all texts."""
+    read = row.get(f"{'unique' if measure == 'unique_texts' else 'submissions'}_read_share_pct")
+    if read is not None:
+        return f"{read}%"
+    whole = row.get(f"{'unique' if measure == 'unique_texts' else 'submissions'}_share_pct") or 0
+    return f"{whole}% of all"
+
+
+STANCE_NOTE = ("Counted by unique texts (a campaign counts once) and by submissions represented (every copy counts). "
+               "Shares are of the texts that were read; `not read` comments carry their substance in attachments "
+               "whose text was not extracted.")
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("comments.briefing", "templates"),
@@ -65,7 +80,8 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt_num, day=fmt_day, when=fmt_when, signed=fmt_signed, points=fmt_points)
+    env.filters.update(num=fmt_num, day=fmt_day, when=fmt_when, signed=fmt_signed, points=fmt_points,
+                       slug=stance_slug, share=stance_share)
     return env
 
 
@@ -119,7 +135,8 @@ def to_markdown(brief: dict) -> str:
         f"{fmt_num(h['campaign_comments'])} posted comments ({h['campaign_share_pct']}%) belong to "
         f"{fmt_num(h['campaigns'])} campaigns; counting each campaign once leaves {fmt_num(h['unique_texts'])} unique texts. "
         f"{fmt_num(h['attachment_substance'])} comments put their substance in attachments; the text of "
-        f"{fmt_num(h['attachment_substance_with_text'])} of them could be read.",
+        f"{fmt_num(h['attachment_substance_with_text'])} of them could be read."
+        + (f" **{e(brief['not_read_note'])}**" if brief.get("not_read_note") else ""),
         "",
         "| Measure | Count |",
         "|---|---:|",
@@ -129,14 +146,16 @@ def to_markdown(brief: dict) -> str:
         "",
         "## 2. Stance toward the proposed action",
         "",
-        "Counted by unique texts (a campaign counts once) and by submissions represented (every copy counts).",
+        e(STANCE_NOTE),
+        "",
+        f"_{e(brief['stance_method']['statement'])}_" if brief.get("stance_method") else "",
         "",
         "| Stance | Unique texts | Share | Submissions represented | Share |",
         "|---|---:|---:|---:|---:|",
     ]
     out += [
-        f"| {e(s['stance'])} | {fmt_num(s['unique_texts'])} | {s['unique_share_pct']}% | "
-        f"{fmt_num(s['submissions'])} | {s['submissions_share_pct']}% |"
+        f"| {e(s['stance'])} | {fmt_num(s['unique_texts'])} | {stance_share(s, 'unique_texts')} | "
+        f"{fmt_num(s['submissions'])} | {stance_share(s, 'submissions')} |"
         for s in brief["stance"]
     ]
     out += ["", "## 3. Themes, largest first", "", "_Share of unique texts that raise each theme; one text can raise several._", ""]
@@ -411,13 +430,18 @@ def to_docx(brief: dict) -> bytes:
         f"{fmt_num(h['attachment_substance'])} comments put their substance in attachments; the text of "
         f"{fmt_num(h['attachment_substance_with_text'])} of them could be read."
     )
+    if brief.get("not_read_note"):
+        doc.add_paragraph().add_run(brief["not_read_note"]).bold = True
     _table(doc, ["Measure", "Count"],
            [[m["label"], fmt_num(m["value"])] for m in brief["metrics"] if not m["key"].startswith("stance_")])
 
     doc.add_heading("2. Stance toward the proposed action", level=2)
-    doc.add_paragraph("Counted by unique texts (a campaign counts once) and by submissions represented (every copy counts).")
+    doc.add_paragraph(STANCE_NOTE)
+    if brief.get("stance_method"):
+        doc.add_paragraph().add_run(brief["stance_method"]["statement"]).italic = True
     _table(doc, ["Stance", "Unique texts", "Share", "Submissions represented", "Share"], [
-        [s["stance"], fmt_num(s["unique_texts"]), f"{s['unique_share_pct']}%", fmt_num(s["submissions"]), f"{s['submissions_share_pct']}%"]
+        [s["stance"], fmt_num(s["unique_texts"]), stance_share(s, "unique_texts"), fmt_num(s["submissions"]),
+         stance_share(s, "submissions")]
         for s in brief["stance"]
     ])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -288,8 +288,9 @@ def demo_command(
     from comments import store
     from comments.commands.analysis import run_analyze
     from comments.commands.outputs import run_brief
+    from comments.label_files import import_csv
     from comments.replay import ReplayServer, Snapshot
-    from comments.resources import DEMO_DOCKET, bundled_mirrulations
+    from comments.resources import DEMO_DOCKET, bundled_labels, bundled_mirrulations
 
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
     path = db or Path("data") / "demo" / f"demo-{stamp}.duckdb"
@@ -305,8 +306,18 @@ def demo_command(
         # The snapshot carries attachment metadata but not the files (they live on
         # downloads.regulations.gov, out of reach offline): the demo skips that stage.
         run_sync([DEMO_DOCKET], path, base_url=server.base_url, no_attachments=True)
+    # The demo plays the analyst too: 60 texts of this docket sampled with `comments label sample`
+    # and labeled by hand ship with the package, so the analysis trains and measures a model for it.
+    labels_file = bundled_labels(DEMO_DOCKET)
+    with closing(store.connect(path)) as con:
+        imported = import_csv(con, labels_file)
+    terminal.echo(f"labels: {imported.saved} analyst labels of {DEMO_DOCKET} imported from the bundled {labels_file.name} "
+          "(`comments label sample` + `comments label import`)")
     analysis = run_analyze(DEMO_DOCKET, path)
     terminal.echo(analysis["summary"])
+    for note in analysis["notes"]:
+        if note.startswith("stance:"):
+            terminal.echo(note)
     html = path.with_name(f"{path.stem}-{DEMO_DOCKET}.html")
     result = run_brief(DEMO_DOCKET, html, path)
     run_brief(DEMO_DOCKET, html.with_suffix(".md"), path)
@@ -333,6 +344,9 @@ def _command_name() -> str:
 
 def demo_lines(con, docket_id: str, metrics: dict) -> list[str]:
     """What the demo stored and found, every figure from SQL (the briefing's own numbers)."""
+    from comments.analysis.stance import ALL_STANCES
+    from comments.briefing.data import stance_slug
+
     m = metrics
     files, on_comments = con.execute(
         """select count(*), count(distinct a.comment_id)
@@ -345,16 +359,16 @@ def demo_lines(con, docket_id: str, metrics: dict) -> list[str]:
         f"campaigns: {m['campaigns']:,} form-letter campaigns hold {m['campaign_comments']:,} comments "
         f"({m['campaign_share_pct']}% of posted)",
         "stance by unique texts: " + ", ".join(
-            f"{s} {m.get(f'stance_{s}_unique_texts', 0):,}" for s in ("support", "oppose", "mixed", "unclear")
+            f"{s} {m.get(f'stance_{stance_slug(s)}_unique_texts', 0):,}" for s in ALL_STANCES
         ) + "; by submissions: " + ", ".join(
-            f"{s} {m.get(f'stance_{s}_submissions', 0):,}" for s in ("support", "oppose", "mixed", "unclear")
+            f"{s} {m.get(f'stance_{stance_slug(s)}_submissions', 0):,}" for s in ALL_STANCES
         ),
     ]
     if files:
         lines.append(
             f"attachments: {files:,} files listed on {on_comments:,} comments are not bundled with the demo "
-            f"(no network here); {m['attachment_substance']:,} comments say only \"see attached\", so their "
-            "substance is not analyzed (on a live docket, `comments sync` downloads and reads the files)"
+            f"(no network here); {m.get('not_read', 0):,} comments carry their substance in them, so their stance "
+            "is `not read` (on a live docket, `comments sync` downloads and reads the files)"
         )
     return lines
 
