@@ -98,13 +98,16 @@ class Filters:
         return ATTACHMENT_STATES.get(self.attachment) if self.attachment else None
 
     def describe(self) -> list[tuple[str, str]]:
-        """(parameter, human description) of each active filter, for the page header."""
+        """(field name, human description) of each active filter, for the page header."""
+        labels = {
+            "stance": "stance", "theme": "theme", "campaign": "campaign", "ctype": "sender",
+            "org": "organization", "date_from": "from", "date_to": "to", "attachment": "attachments",
+            "labeled": "analyst label",
+        }
         out = []
-        for name, value in self.to_params().items():
-            label = {
-                "stance": "stance", "theme": "theme", "campaign": "campaign", "ctype": "commenter type",
-                "org": "organization", "from": "from", "to": "to", "attachment": "attachments",
-                "unique": "one per unique text", "labeled": "analyst label",
-            }[name]
-            out.append((name, label if name == "unique" else f"{label}: {value}"))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value in (None, False, ""):
+                continue
+            out.append((f.name, "one per unique text" if f.name == "unique" else f"{labels[f.name]}: {value}"))
         return out

@@ -1,0 +1,592 @@
+"""What each explorer page shows, as plain data from SQL over the snapshot.
+
+The docket page's numbers come from the briefing's own report queries
+(`sql/reports/brief_*.sql`), so the explorer and the briefing cannot disagree;
+each links to a list whose filters (comments.filters) are defined to give the
+same count. Lists page by keyset (the last row's sort value and id), so the
+thousandth page costs what the first does. Python arranges rows and cuts
+text into highlighted segments; it computes no counts of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from comments import labels as labels_mod
+from comments import search as search_mod
+from comments import search_index
+from comments.briefing.privacy import REDACTED, name_from_title
+from comments.errors import InputError
+from comments.filters import Filters
+from comments.resources import sql_text
+
+REGULATIONS_GOV = "https://www.regulations.gov"
+STANCES = ("support", "oppose", "mixed", "unclear")
+SORTS = {
+    # name: (label, column, descending)
+    "new": ("newest first", "posted_key", True),
+    "old": ("oldest first", "posted_key", False),
+    "subs": ("most submissions", "submissions", True),
+    "id": ("comment id", None, False),
+}
+SEARCH_SORTS = {"rel": "best match", "new": "newest first", "old": "oldest first", "subs": "most submissions"}
+PER_PAGE = (20, 50, 100, 200, 500)
+DEFAULT_PER = 50
+
+
+def rows(cur: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
+    res = cur.execute(sql, params if params is not None else [])
+    cols = [d[0] for d in res.description]
+    return [dict(zip(cols, r, strict=True)) for r in res.fetchall()]
+
+
+def report(cur, name: str, docket_id: str) -> list[dict]:
+    """A briefing report query (sql/reports/NAME.sql), exactly as the briefing runs it."""
+    return rows(cur, sql_text(f"reports/{name}.sql"), {"docket_id": docket_id})
+
+
+def explorer_sql(cur, name: str, params: dict) -> list[dict]:
+    return rows(cur, sql_text(f"explorer/{name}.sql"), params)
+
+
+def comment_url(comment_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"{REGULATIONS_GOV}/comment/{quote(comment_id, safe='-')}"
+
+
+def docket_url(docket_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"{REGULATIONS_GOV}/docket/{quote(docket_id, safe='-')}"
+
+
+# ---------------------------------------------------------------------- names
+
+
+def commenter_label(row: dict, show_names: bool) -> str:
+    """Who sent a comment, as the explorer may say it: organizations and agencies by name,
+    private people by name only with --show-names."""
+    kind = row.get("commenter_type") or "unknown"
+    if kind in ("organization", "government") and row.get("commenter_name"):
+        return row["commenter_name"]
+    if show_names:
+        name = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
+        if name:
+            return name
+        if row.get("organization"):
+            return row["organization"]
+    return {"individual": "an individual", "anonymous": "anonymous", "organization": "an organization",
+            "government": "a government body"}.get(kind, "a commenter")
+
+
+def shown_title(row: dict, show_names: bool) -> str | None:
+    """The comment's title, with a private sender's name ("Comment from Jane Doe") withheld."""
+    title = row.get("title")
+    if show_names or not title or (row.get("commenter_type") in ("organization", "government")):
+        return title
+    name = name_from_title(title)
+    return title.replace(name, REDACTED) if name else title
+
+
+# ---------------------------------------------------------------------- highlighting
+
+
+def segments(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, str | None]]:
+    """`text` cut into (piece, kind) segments; kind names the highlight (None: plain).
+
+    Spans are (start, end, kind); where they overlap, the earlier-listed kind wins.
+    Pieces are plain text: the template escapes them, then wraps marked ones.
+    """
+    if not text:
+        return []
+    owner: list[str | None] = [None] * len(text)
+    for start, end, kind in reversed(spans):
+        for i in range(max(0, start), min(len(text), end)):
+            owner[i] = kind
+    out: list[tuple[str, str | None]] = []
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or owner[i] != owner[start]:
+            out.append((text[start:i], owner[start]))
+            start = i
+    return out
+
+
+def find_spans(text: str, needle: str | None, kind: str) -> list[tuple[int, int, str]]:
+    """Where `needle` occurs in `text` (whitespace differences ignored), as spans of `kind`."""
+    if not text or not needle or not needle.strip():
+        return []
+    words = needle.split()
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    return [(m.start(), m.end(), kind) for m in re.finditer(pattern, text)]
+
+
+def term_spans(text: str, parsed) -> list[tuple[int, int, str]]:
+    return [(s, e, "match") for s, e, _ in search_mod._match_spans(text, parsed)] if parsed else []
+
+
+# ---------------------------------------------------------------------- dockets
+
+
+def dockets(cur) -> list[dict]:
+    return explorer_sql(cur, "dockets", {})
+
+
+def docket_known(cur, docket_id: str) -> bool:
+    return bool(cur.execute(
+        "select 1 from comments where docket_id = ? union all select 1 from dockets where docket_id = ? limit 1",
+        [docket_id, docket_id]).fetchall())
+
+
+def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
+    header = report(cur, "brief_docket", docket_id)[0]
+    analyzed = header["analysis_run_id"] is not None
+    page = {"docket": {**header, "url": docket_url(docket_id)}, "analyzed": analyzed}
+    page["labels"] = label_status(cur, docket_id)
+    if not analyzed:
+        page["stored"] = header["stored_comments"]
+        return page
+    headline = {k: (0 if v is None else v) for k, v in report(cur, "brief_headline", docket_id)[0].items()}
+    page["headline"] = headline
+    page["stance"] = report(cur, "brief_stance", docket_id)
+    page["themes"] = report(cur, "brief_themes", docket_id)
+    quotes: dict[str, list[dict]] = {}
+    for q in report(cur, "brief_theme_quotes", docket_id):
+        if q["is_verbatim"] and len(quotes.setdefault(q["theme_id"], [])) < 2:
+            quotes[q["theme_id"]].append({"comment_id": q["comment_id"], "quote": q["quote"]})
+    for t in page["themes"]:
+        t["quotes"] = quotes.get(t["theme_id"], [])
+    page["campaigns"] = report(cur, "brief_campaigns", docket_id)
+    page["commenters"] = report(cur, "brief_commenters", docket_id)
+    page["timeline"] = explorer_sql(cur, "stance_timeline", {"docket_id": docket_id})
+    page["stances"] = stance_values(cur, docket_id)
+    return page
+
+
+def label_status(cur, docket_id: str) -> dict:
+    """How many analyst labels the docket has, and the measured accuracy when there is one."""
+    out = {"count": labels_mod.label_count(cur, docket_id), "accuracy": None}
+    measure = getattr(labels_mod, "stance_accuracy", None)
+    if measure is not None:
+        try:
+            out["accuracy"] = measure(cur, docket_id)
+        except duckdb.Error:  # the table it reads is not in this database yet
+            out["accuracy"] = None
+    return out
+
+
+def stance_values(cur, docket_id: str) -> list[str]:
+    """Every stance on the docket (the usual four first): an open vocabulary, e.g. 'not read'."""
+    found = [r[0] for r in cur.execute(
+        "select distinct stance from explorer_facets where docket_id = ? and stance is not null order by 1",
+        [docket_id]).fetchall()]
+    return list(STANCES) + [s for s in found if s not in STANCES]
+
+
+def filter_options(cur, docket_id: str) -> dict:
+    """The choices the filter form offers."""
+    return {
+        "stances": stance_values(cur, docket_id),
+        "label_stances": list(labels_mod.STANCES),
+        "themes": rows(cur, """select theme_id, label, comments from themes where docket_id = ?
+                               order by is_catch_all, rank nulls last, theme_id""", [docket_id]),
+        "campaigns": rows(cur, """select campaign_id, size from campaigns where docket_id = ?
+                                  order by size desc, campaign_id limit 200""", [docket_id]),
+        "ctypes": [r[0] for r in cur.execute(
+            "select distinct commenter_type from explorer_facets where docket_id = ? order by 1", [docket_id]).fetchall()],
+        "orgs": [r[0] for r in cur.execute(
+            """select commenter_name from explorer_facets where docket_id = ? and commenter_name is not null
+               group by 1 order by count(*) desc, 1 limit 500""", [docket_id]).fetchall()],
+    }
+
+
+# ---------------------------------------------------------------------- lists
+
+
+@dataclass
+class ListState:
+    """A comments list as its URL describes it."""
+
+    filters: Filters = field(default_factory=Filters)
+    q: str = ""
+    any_word: bool = False
+    sort: str = ""
+    per: int = DEFAULT_PER
+    after: str | None = None
+    before: str | None = None
+    page: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, params) -> ListState:
+        filters, notes = Filters.from_params(params)
+        q = (params.get("q") or "").strip()[:500]
+        sort = params.get("sort") or ""
+        valid = SEARCH_SORTS if q else SORTS
+        if sort and sort not in valid:
+            notes.append(f"sort {sort!r} ignored")
+            sort = ""
+        sort = sort or ("rel" if q else "new")
+        try:
+            per = int(params.get("per") or DEFAULT_PER)
+        except ValueError:
+            per = DEFAULT_PER
+        per = min(max(per, 1), max(PER_PAGE))
+        try:
+            page = max(1, int(params.get("page") or 1))
+        except ValueError:
+            page = 1
+        return cls(filters=filters, q=q, any_word=(params.get("any") == "1"), sort=sort, per=per,
+                   after=params.get("after") or None, before=params.get("before") or None, page=page, notes=notes)
+
+    def params(self, **changes) -> dict[str, str]:
+        """URL parameters of this list (with `changes`; a None value drops the parameter)."""
+        out = dict(self.filters.to_params())
+        if self.q:
+            out["q"] = self.q
+            if self.any_word:
+                out["any"] = "1"
+        if self.sort and self.sort != ("rel" if self.q else "new"):
+            out["sort"] = self.sort
+        if self.per != DEFAULT_PER:
+            out["per"] = str(self.per)
+        for k, v in changes.items():
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = str(v)
+        return out
+
+    def with_filters(self, filters: Filters) -> ListState:
+        return replace(self, filters=filters, after=None, before=None, page=1)
+
+
+_WHERE_COLUMNS = {"ctype": "f.commenter_type = ?", "org": "f.commenter_name = ?",
+                  "date_from": "f.day >= ?", "date_to": "f.day <= ?"}
+
+
+def where_clause(f: Filters, docket_id: str) -> tuple[str, list]:
+    """SQL conditions on explorer_facets (alias f) for the filters; values are parameters only."""
+    parts, params = ["f.docket_id = ?"], [docket_id]
+    if f.stance:
+        parts.append(("f.unique_stance" if f.unique else "f.stance") + " = ?")
+        params.append(f.stance)
+    if f.theme:
+        parts.append("list_contains(" + ("f.unique_themes" if f.unique else "f.themes") + ", ?)")
+        params.append(f.theme)
+    if f.unique:
+        parts.append("f.is_unique")
+    if f.campaign == "any":
+        parts.append("f.campaign_id is not null")
+    elif f.campaign == "none":
+        parts.append("f.campaign_id is null")
+    elif f.campaign:
+        parts.append("f.campaign_id = ?")
+        params.append(f.campaign)
+    for name, sql in _WHERE_COLUMNS.items():
+        value = getattr(f, name)
+        if value:
+            parts.append(sql)
+            params.append(value)
+    states = f.attachment_states
+    if states:
+        parts.append("f.attachment_state in (" + ", ".join("?" for _ in states) + ")")
+        params.extend(states)
+    if f.labeled == "yes":
+        parts.append("f.comment_id in (select comment_id from analyst_labels where docket_id = ?)")
+        params.append(docket_id)
+    elif f.labeled == "no":
+        parts.append("f.comment_id not in (select comment_id from analyst_labels where docket_id = ?)")
+        params.append(docket_id)
+    return " and ".join(parts), params
+
+
+def _cursor_value(sort: str, raw: str):
+    """(sort value, comment id) from an after=/before= parameter, or None if malformed."""
+    value, sep, cid = raw.partition("~")
+    if not sep or not cid:
+        return None
+    column = SORTS[sort][1]
+    try:
+        if column == "posted_key":
+            return datetime.fromisoformat(value), cid
+        if column == "submissions":
+            return int(value), cid
+        return None, cid
+    except ValueError:
+        return None
+
+
+def _cursor_param(sort: str, row: dict) -> str:
+    column = SORTS[sort][1]
+    value = "" if column is None else (row[column].isoformat() if column == "posted_key" else str(row[column]))
+    return f"{value}~{row['comment_id']}"
+
+
+def _keyset(sort: str, key, forward: bool) -> tuple[str, list, str]:
+    """(condition after/before the key, its parameters, order by) for a keyset page."""
+    _, column, desc = SORTS[sort]
+    if not forward:
+        desc = not desc
+    op = "<" if desc else ">"
+    direction = "desc" if desc else "asc"
+    # ties on the sort value are broken by comment id, in the same direction
+    if column is None:
+        cond, params = (f"f.comment_id {op} ?", [key[1]]) if key else ("", [])
+        return cond, params, f"f.comment_id {direction}"
+    order = f"f.{column} {direction}, f.comment_id {direction}"
+    if key is None:
+        return "", [], order
+    return (f"(f.{column} {op} ? or (f.{column} = ? and f.comment_id {op} ?))",
+            [key[0], key[0], key[1]], order)
+
+
+def comment_list(cur, docket_id: str, state: ListState, *, index_root: Path, show_names: bool) -> dict:
+    """One page of a docket's comments: total, submissions, rows, and links to the pages around it."""
+    if state.q:
+        return _search_list(cur, docket_id, state, index_root=index_root, show_names=show_names)
+    where, params = where_clause(state.filters, docket_id)
+    total, submissions = cur.execute(
+        f"select count(*), coalesce(sum(submissions), 0) from explorer_facets f where {where}", params).fetchone()
+    forward = state.before is None
+    raw = state.after if forward else state.before
+    key = _cursor_value(state.sort, raw) if raw else None
+    if raw and key is None:
+        state.notes.append("page position not understood: showing the first page")
+    cond, kparams, order = _keyset(state.sort, key, forward)
+    sql = f"select f.* from explorer_facets f where {where}{' and ' + cond if cond else ''} order by {order} limit ?"
+    page_rows = rows(cur, sql, params + kparams + [state.per + 1])
+    more = len(page_rows) > state.per
+    page_rows = page_rows[: state.per]
+    if not forward:
+        page_rows.reverse()
+    # rows before this page (for "41-60 of 1,234"): one more count on the same index
+    first = 1
+    if page_rows and key is not None:
+        bcond, bparams, _ = _keyset(state.sort, (page_rows[0].get(SORTS[state.sort][1] or "comment_id"),
+                                                 page_rows[0]["comment_id"]), False)
+        first = 1 + cur.execute(f"select count(*) from explorer_facets f where {where} and {bcond}",
+                                params + bparams).fetchone()[0]
+    has_prev = first > 1
+    has_next = (more if forward else (first - 1 + len(page_rows) < total))
+    links: dict = {"first": None, "prev": None, "next": None}
+    if page_rows and has_next:
+        links["next"] = state.params(after=_cursor_param(state.sort, page_rows[-1]), before=None)
+    if page_rows and has_prev:
+        links["prev"] = state.params(before=_cursor_param(state.sort, page_rows[0]), after=None)
+    if has_prev:
+        links["first"] = state.params(after=None, before=None)
+    return {
+        "total": total, "submissions": submissions, "first": first, "rows": _decorate(cur, docket_id, page_rows, None, show_names),
+        "links": links, "search": None,
+    }
+
+
+def _search_list(cur, docket_id: str, state: ListState, *, index_root: Path, show_names: bool) -> dict:
+    parsed = search_mod.parse_query(state.q)
+    filters = state.filters
+    if filters.labeled:
+        state.notes.append("the analyst-label filter does not combine with a search query: ignored")
+        filters = replace(filters, labeled=None)
+    offset = (state.page - 1) * state.per
+    result = search_index.query(index_root, docket_id, parsed, filters=filters, require_all=not state.any_word,
+                                sort=state.sort, offset=offset, limit=state.per, with_submissions=True)
+    if result is None:
+        return {"total": None, "submissions": None, "first": 1, "rows": [], "links": {"first": None, "prev": None, "next": None},
+                "search": {"parsed": parsed, "index_missing": True}}
+    ids = [cid for cid, _ in result.hits]
+    by_id = {r["comment_id"]: r for r in _rows_by_id(cur, ids)}
+    page_rows = [by_id[cid] for cid in ids if cid in by_id]  # an id newer than the snapshot is left out
+    links: dict = {"first": None, "prev": None, "next": None}
+    if offset + state.per < result.total:
+        links["next"] = state.params(page=state.page + 1)
+    if state.page > 1:
+        links["prev"] = state.params(page=state.page - 1 if state.page > 2 else None)
+        links["first"] = state.params(page=None)
+    return {
+        "total": result.total, "submissions": result.submissions, "first": offset + 1,
+        "rows": _decorate(cur, docket_id, page_rows, parsed, show_names), "links": links,
+        "search": {"parsed": parsed, "index_missing": False,
+                   "indexed_at": search_index.indexed_at(index_root, docket_id)},
+    }
+
+
+def _rows_by_id(cur, ids: list[str]) -> list[dict]:
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    return rows(cur, f"select f.* from explorer_facets f where f.comment_id in ({marks})", ids)
+
+
+def _decorate(cur, docket_id: str, page_rows: list[dict], parsed, show_names: bool) -> list[dict]:
+    """Add what a list row shows beyond the filter values: title, sender, snippet, analyst label."""
+    ids = [r["comment_id"] for r in page_rows]
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    extra = {r["comment_id"]: r for r in rows(cur, f"""
+        select c.comment_id, c.title, c.first_name, c.last_name, c.organization,
+               b.body, l.stance as label_stance, l.theme_id as label_theme
+        from comments c
+        left join comment_bodies b using (comment_id)
+        left join analyst_labels l using (comment_id)
+        where c.comment_id in ({marks})""", ids)}
+    themes = theme_labels(cur, docket_id)
+    out = []
+    for r in page_rows:
+        e = extra.get(r["comment_id"], {})
+        row = {**r, **e}
+        body = e.get("body") or ""
+        if parsed is not None:
+            snippet = [(t, "match" if m else None) for t, m in search_mod.make_snippet(body, parsed, width=260)]
+        else:
+            text = " ".join(body.split())
+            snippet = [(text[:260] + (" …" if len(text) > 260 else ""), None)] if text else []
+        row.pop("body", None)
+        row["snippet"] = snippet
+        row["who"] = commenter_label(row, show_names)
+        row["title_shown"] = shown_title(row, show_names)
+        row["theme_labels"] = [(t, themes.get(t, t)) for t in (r.get("themes") or [])]
+        out.append(row)
+    return out
+
+
+def theme_labels(cur, docket_id: str) -> dict[str, str]:
+    return dict(cur.execute("select theme_id, label from themes where docket_id = ?", [docket_id]).fetchall())
+
+
+# ---------------------------------------------------------------------- one comment
+
+
+def comment_page(cur, docket_id: str, comment_id: str, *, q: str = "", show_names: bool) -> dict | None:
+    found = rows(cur, """
+        select c.*, f.stance, f.commenter_type, f.commenter_name, f.campaign_id, f.attachment_state,
+               f.submissions, f.day, b.body, b.body_source, b.box_is_boilerplate
+        from comments c
+        left join explorer_facets f using (comment_id)
+        left join comment_bodies b using (comment_id)
+        where c.comment_id = ? and c.docket_id = ?""", [comment_id, docket_id])
+    if not found:
+        return None
+    c = found[0]
+    c.pop("raw", None)
+    parsed = None
+    if q:
+        try:
+            parsed = search_mod.parse_query(q)
+        except InputError:
+            parsed = None
+    label = (rows(cur, """select stance, stance_confidence, stance_evidence, stance_source, commenter_type,
+                                 commenter_name, commenter_evidence
+                          from comment_labels where comment_id = ?""", [comment_id]) or [None])[0]
+    analyst = (rows(cur, "select stance, theme_id, source, labeled_at from analyst_labels where comment_id = ?",
+                    [comment_id]) or [None])[0]
+    member = (rows(cur, """select m.campaign_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
+                                  k.size, k.template_comment_id, coalesce(k.stance, 'unclear') as campaign_stance
+                           from campaign_members m join campaigns k on k.docket_id = m.docket_id and k.campaign_id = m.campaign_id
+                           where m.comment_id = ?""", [comment_id]) or [None])[0]
+    themes = rows(cur, """select t.theme_id, t.label, ct.score, ct.is_primary
+                          from comment_themes ct join themes t on t.docket_id = ct.docket_id and t.theme_id = ct.theme_id
+                          where ct.comment_id = ? order by ct.is_primary desc, ct.score desc""", [comment_id])
+    attachments = rows(cur, """select doc_order, title, format, status, reason, text, page_count, url
+                               from attachments where comment_id = ? order by doc_order""", [comment_id])
+    evidence = label["stance_evidence"] if label else None
+    additions = list(member["unique_additions"] or []) if member else []
+
+    def marked(text: str | None) -> list:
+        if not text:
+            return []
+        spans = find_spans(text, evidence, "evidence")
+        for sentence in additions:
+            spans += find_spans(text, sentence, "addition")
+        return segments(text, term_spans(text, parsed) + spans)
+
+    box = c.get("text") or ""
+    shown = {
+        "box": marked(box),
+        "box_is_boilerplate": c.get("box_is_boilerplate"),
+        "attachments": [{**a, "segments": marked(a.get("text"))} for a in attachments],
+    }
+    everything = (box + "\n" + "\n".join(a.get("text") or "" for a in attachments))
+    return {
+        "comment": c,
+        "who": commenter_label(c, show_names),
+        "title_shown": shown_title(c, show_names),
+        "show_names": show_names,
+        "url": comment_url(comment_id),
+        "label": label,
+        "evidence_found": bool(evidence and find_spans(everything, evidence, "evidence")),
+        "analyst": analyst,
+        "member": member,
+        "additions_found": [s for s in additions if find_spans(everything, s, "addition")],
+        "themes": themes,
+        "text": shown,
+        "parsed": parsed,
+    }
+
+
+# ---------------------------------------------------------------------- campaigns
+
+
+def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, per: int = 100, show_names: bool) -> dict | None:
+    found = [r for r in report(cur, "brief_campaigns", docket_id) if r["campaign_id"] == campaign_id]
+    if not found:
+        return None
+    camp = found[0]
+    params = [docket_id, campaign_id]
+    cond = ""
+    if after:
+        cond = " and m.comment_id > ?"
+        params.append(after)
+    members = rows(cur, f"""
+        select m.comment_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
+               f.stance, f.commenter_type, f.commenter_name, f.posted_date, f.day, f.submissions,
+               c.title, c.first_name, c.last_name, c.organization
+        from campaign_members m
+        join comments c using (comment_id)
+        left join explorer_facets f using (comment_id)
+        where m.docket_id = ? and m.campaign_id = ?{cond}
+        order by m.comment_id
+        limit ?""", params + [per + 1])
+    more = len(members) > per
+    members = members[:per]
+    for m in members:
+        m["who"] = commenter_label(m, show_names)
+        m["title_shown"] = shown_title(m, show_names)
+        m["additions"] = list(m["unique_additions"] or [])
+    template = camp["template_text"] or ""
+    return {
+        "campaign": camp,
+        "template": template,
+        "template_url": comment_url(camp["template_comment_id"]),
+        "members": members,
+        "next_after": members[-1]["comment_id"] if more and members else None,
+        "timeline": explorer_sql(cur, "campaign_timeline", {"docket_id": docket_id, "campaign_id": campaign_id}),
+        "with_additions_shown": sum(1 for m in members if m["additions"]),
+    }
+
+
+# ---------------------------------------------------------------------- label mode
+
+
+def label_batch(cur, docket_id: str, state: ListState, *, n: int = 25, show_names: bool) -> dict:
+    """The next `n` comments without an analyst label in the list's filters, with their texts."""
+    filters = replace(state.filters, labeled="no")
+    where, params = where_clause(filters, docket_id)
+    total = cur.execute(f"select count(*) from explorer_facets f where {where}", params).fetchone()[0]
+    ids = [r[0] for r in cur.execute(
+        f"select f.comment_id from explorer_facets f where {where} order by f.comment_id limit ?", params + [n]).fetchall()]
+    items = []
+    for cid in ids:
+        page = comment_page(cur, docket_id, cid, show_names=show_names)
+        if page:
+            items.append(page)
+    return {"remaining": total, "cards": items, "themes": rows(
+        cur, """select theme_id, label from themes where docket_id = ? and not is_catch_all
+                order by rank nulls last, theme_id limit 9""", [docket_id])}
