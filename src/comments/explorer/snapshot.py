@@ -219,15 +219,14 @@ class SnapshotManager:
             self._status.last_error = f"the database {self.db_path} is gone"
             return False
         stamp = _stamp(self.db_path)
-        with self._lock:
-            current = self._current
-        if current is not None and current.source_stamp == stamp:
-            self._status.writer = None
-            return False
         writer = dblock.holder(self.db_path, writers_only=True)
         self._status.writer = writer
         if writer is not None:
             self._status.writer_seen_at = time.time()
+            return False
+        with self._lock:
+            current = self._current
+        if current is not None and current.source_stamp == stamp:
             return False
         self._counter += 1
         dst = self.work_dir / f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{self._counter}.duckdb"
