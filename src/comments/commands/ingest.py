@@ -269,6 +269,7 @@ def demo_command(
     cmd = _command_name()
     print(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
     print(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
+    print(f"explore it in your browser: {cmd} serve --db {path}   (then open http://127.0.0.1:8000/)")
 
 
 def _command_name() -> str:

@@ -136,6 +136,8 @@ class SnapshotManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._counter = 0
+        # labels saved since the copy being prepared was taken (applied to it before the swap)
+        self._label_log: list[tuple[str, labels_mod.Label]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -232,20 +234,33 @@ class SnapshotManager:
         dst = self.work_dir / f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{self._counter}.duckdb"
         self._status.preparing_since = time.time()
         try:
-            shutil.copyfile(self.db_path, dst)
-            wal = self.db_path.with_name(self.db_path.name + ".wal")
-            if wal.exists():
-                shutil.copyfile(wal, dst.with_name(dst.name + ".wal"))
-            if _stamp(self.db_path) != stamp or dblock.holder(self.db_path, writers_only=True) is not None:
-                _remove(dst)  # written while we copied: try again next round
-                return False
+            # no label write of ours while we copy; labels saved while the copy is prepared
+            # are logged and applied to it before it is swapped in
+            with self._main_lock:
+                stamp = _stamp(self.db_path)
+                with self._lock:
+                    current = self._current
+                if current is not None and current.source_stamp == stamp:
+                    return False  # the change was a label of ours, already in the copy
+                shutil.copyfile(self.db_path, dst)
+                wal = self.db_path.with_name(self.db_path.name + ".wal")
+                if wal.exists():
+                    shutil.copyfile(wal, dst.with_name(dst.name + ".wal"))
+                if _stamp(self.db_path) != stamp or dblock.holder(self.db_path, writers_only=True) is not None:
+                    _remove(dst)  # written while we copied: try again next round
+                    return False
+                self._label_log.clear()
             snap = self._prepare(dst, stamp)
+            with self._main_lock:
+                for docket_id, label in self._label_log:
+                    labels_mod.save_labels(snap.con, docket_id, [label], source="explorer")
+                self._label_log.clear()
+                self._swap(snap)
         except Exception:
             _remove(dst)
             raise
         finally:
             self._status.preparing_since = None
-        self._swap(snap)
         self._status.last_error = None
         return True
 
@@ -362,6 +377,7 @@ class SnapshotManager:
             with self.use() as snap:
                 if snap is not None:
                     labels_mod.save_labels(snap.con, docket_id, [label], source="explorer")
+            self._label_log.append((docket_id, label))
             holder = dblock.holder(self.db_path)
             if holder is None:
                 try:

@@ -9,13 +9,21 @@
   // ------------------------------------------------------------------ live search
   const form = document.getElementById("filters");
   const q = document.getElementById("q");
+  // The form's URL without empty fields and defaults, so a shared link says only what it filters.
+  const formUrl = () => {
+    const params = new URLSearchParams(new FormData(form));
+    for (const [k, v] of [...params.entries()]) {
+      const field = form.elements.namedItem(k);
+      if (v === "" || (field && field.dataset && field.dataset.default === v)) params.delete(k);
+    }
+    return form.getAttribute("action") + (params.toString() ? "?" + params : "");
+  };
   if (form && q) {
     let timer = null;
     let seq = 0;
+    form.addEventListener("submit", (e) => { e.preventDefault(); window.location.assign(formUrl()); });
     const refresh = () => {
-      const params = new URLSearchParams(new FormData(form));
-      for (const [k, v] of [...params.entries()]) if (v === "") params.delete(k);
-      const url = form.getAttribute("action") + (params.toString() ? "?" + params : "");
+      const url = formUrl();
       const mine = ++seq;
       fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
         .then((r) => r.text())
@@ -35,7 +43,8 @@
       clearTimeout(timer);
       timer = setTimeout(refresh, 200);
     });
-    form.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => form.submit()));
+    form.querySelectorAll("select, input[type=checkbox], input[type=date]").forEach(
+      (s) => s.addEventListener("change", () => window.location.assign(formUrl())));
   }
 
   // ------------------------------------------------------------------ label mode
