@@ -151,6 +151,22 @@ def create_app(
                 "says why. Other pages still work: <a href='/'>dockets</a>.</p>", status_code=500)
         return _harden(response)
 
+    def warm(snap) -> None:
+        """Compute each docket's page once, as soon as a new snapshot is in (background thread)."""
+        snap.memo("dockets", pages.dockets)
+        for docket_id in snap.dockets:
+            docket_data(snap, docket_id)
+            snap.memo(("options", docket_id), lambda c, d=docket_id: pages.filter_options(c, d))
+
+    manager.on_new_snapshot = warm
+
+    def docket_data(snap, docket_id: str) -> tuple[dict, str]:
+        def compute(cur):
+            data = pages.docket_page(cur, docket_id, show_names=show_names)
+            chart = charts.stance_over_time(data.get("timeline") or [], docket_id) if data["analyzed"] else ""
+            return data, chart
+        return snap.memo(("docket", docket_id), compute)
+
     def _docket_or_404(request, cur, docket_id):
         if not pages.docket_known(cur, docket_id):
             return page(request, "message.html.j2", status_code=404, title="Unknown docket",
@@ -168,7 +184,7 @@ def create_app(
                 return waiting(request)
             cur = snap.cursor()
             try:
-                return page(request, "dockets.html.j2", title="Dockets", dockets=pages.dockets(cur))
+                return page(request, "dockets.html.j2", title="Dockets", dockets=snap.memo("dockets", pages.dockets))
             finally:
                 cur.close()
 
@@ -181,10 +197,10 @@ def create_app(
             try:
                 if (missing := _docket_or_404(request, cur, docket_id)) is not None:
                     return missing
-                data = pages.docket_page(cur, docket_id, show_names=show_names)
-                chart = charts.stance_over_time(data.get("timeline") or [], docket_id) if data["analyzed"] else ""
+                data, chart = docket_data(snap, docket_id)
+                show_all = request.query_params.get("all") or ""
                 return page(request, "docket.html.j2", title=docket_id, docket_id=docket_id, d=data,
-                            chart=Markup(chart), stances=data.get("stances") or list(pages.STANCES))
+                            labels=pages.label_status(cur, docket_id), chart=Markup(chart), show_all=show_all)
             finally:
                 cur.close()
 
@@ -204,7 +220,8 @@ def create_app(
                 except InputError as exc:  # a query with no words, for instance
                     error, data = str(exc), None
                 return page(request, "comments.html.j2", title=f"{docket_id}: comments", docket_id=docket_id,
-                            state=state, data=data, error=error, options=pages.filter_options(cur, docket_id),
+                            state=state, data=data, error=error,
+                            options=snap.memo(("options", docket_id), lambda c: pages.filter_options(c, docket_id)),
                             sorts=pages.SEARCH_SORTS if state.q else {k: v[0] for k, v in pages.SORTS.items()},
                             per_page=pages.PER_PAGE, refresh=3 if data and data["search"] and data["search"]["index_missing"] else None)
             finally:

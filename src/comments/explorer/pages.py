@@ -28,11 +28,11 @@ from comments.resources import sql_text
 REGULATIONS_GOV = "https://www.regulations.gov"
 STANCES = ("support", "oppose", "mixed", "unclear")
 SORTS = {
-    # name: (label, column, descending)
-    "new": ("newest first", "posted_key", True),
-    "old": ("oldest first", "posted_key", False),
-    "subs": ("most submissions", "submissions", True),
-    "id": ("comment id", None, False),
+    # name: (label, position column of explorer_facets, descending)
+    "new": ("newest first", "new_rank", False),
+    "old": ("oldest first", "new_rank", True),
+    "subs": ("most submissions", "subs_rank", False),
+    "id": ("comment id", "comment_id", False),
 }
 SEARCH_SORTS = {"rel": "best match", "new": "newest first", "old": "oldest first", "subs": "most submissions"}
 PER_PAGE = (20, 50, 100, 200, 500)
@@ -105,16 +105,15 @@ def segments(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, st
     """
     if not text:
         return []
-    owner: list[str | None] = [None] * len(text)
-    for start, end, kind in reversed(spans):
-        for i in range(max(0, start), min(len(text), end)):
-            owner[i] = kind
+    spans = [(max(0, a), min(len(text), b), k) for a, b, k in spans if b > a]
+    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans)})
     out: list[tuple[str, str | None]] = []
-    start = 0
-    for i in range(1, len(text) + 1):
-        if i == len(text) or owner[i] != owner[start]:
-            out.append((text[start:i], owner[start]))
-            start = i
+    for a, b in zip(cuts, cuts[1:]):
+        kind = next((k for s, e, k in spans if s <= a and b <= e), None)
+        if out and out[-1][1] == kind:
+            out[-1] = (out[-1][0] + text[a:b], kind)
+        else:
+            out.append((text[a:b], kind))
     return out
 
 
@@ -148,7 +147,6 @@ def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
     header = report(cur, "brief_docket", docket_id)[0]
     analyzed = header["analysis_run_id"] is not None
     page = {"docket": {**header, "url": docket_url(docket_id)}, "analyzed": analyzed}
-    page["labels"] = label_status(cur, docket_id)
     if not analyzed:
         page["stored"] = header["stored_comments"]
         return page
@@ -307,84 +305,69 @@ def where_clause(f: Filters, docket_id: str) -> tuple[str, list]:
     return " and ".join(parts), params
 
 
-def _cursor_value(sort: str, raw: str):
-    """(sort value, comment id) from an after=/before= parameter, or None if malformed."""
-    value, sep, cid = raw.partition("~")
-    if not sep or not cid:
-        return None
-    column = SORTS[sort][1]
-    try:
-        if column == "posted_key":
-            return datetime.fromisoformat(value), cid
-        if column == "submissions":
-            return int(value), cid
-        return None, cid
-    except ValueError:
-        return None
-
-
-def _cursor_param(sort: str, row: dict) -> str:
-    column = SORTS[sort][1]
-    value = "" if column is None else (row[column].isoformat() if column == "posted_key" else str(row[column]))
-    return f"{value}~{row['comment_id']}"
-
-
-def _keyset(sort: str, key, forward: bool) -> tuple[str, list, str]:
-    """(condition after/before the key, its parameters, order by) for a keyset page."""
+def _keyset(sort: str, position, forward: bool) -> tuple[str, list, str]:
+    """(condition: after/before `position`, its parameters, order by) for a keyset page."""
     _, column, desc = SORTS[sort]
     if not forward:
         desc = not desc
-    op = "<" if desc else ">"
-    direction = "desc" if desc else "asc"
-    # ties on the sort value are broken by comment id, in the same direction
-    if column is None:
-        cond, params = (f"f.comment_id {op} ?", [key[1]]) if key else ("", [])
-        return cond, params, f"f.comment_id {direction}"
-    order = f"f.{column} {direction}, f.comment_id {direction}"
-    if key is None:
+    order = f"f.{column} {'desc' if desc else 'asc'}"
+    if position is None:
         return "", [], order
-    return (f"(f.{column} {op} ? or (f.{column} = ? and f.comment_id {op} ?))",
-            [key[0], key[0], key[1]], order)
+    return f"f.{column} {'<' if desc else '>'} ?", [position], order
 
 
 def comment_list(cur, docket_id: str, state: ListState, *, index_root: Path, show_names: bool) -> dict:
-    """One page of a docket's comments: total, submissions, rows, and links to the pages around it."""
+    """One page of a docket's comments: total, submissions, rows, and links to the pages around it.
+
+    A page is "the next `per` after this comment" in the list's order (after= / before= name
+    the comment at the edge of the page one came from), so a link keeps its place as comments
+    arrive, and the last page costs what the first does.
+    """
     if state.q:
         return _search_list(cur, docket_id, state, index_root=index_root, show_names=show_names)
     where, params = where_clause(state.filters, docket_id)
     total, submissions = cur.execute(
         f"select count(*), coalesce(sum(submissions), 0) from explorer_facets f where {where}", params).fetchone()
+    column = SORTS[state.sort][1]
     forward = state.before is None
-    raw = state.after if forward else state.before
-    key = _cursor_value(state.sort, raw) if raw else None
-    if raw and key is None:
-        state.notes.append("page position not understood: showing the first page")
-    cond, kparams, order = _keyset(state.sort, key, forward)
-    sql = f"select f.* from explorer_facets f where {where}{' and ' + cond if cond else ''} order by {order} limit ?"
-    page_rows = rows(cur, sql, params + kparams + [state.per + 1])
-    more = len(page_rows) > state.per
-    page_rows = page_rows[: state.per]
+    edge = state.after if forward else state.before
+    position = None
+    if edge:
+        found = cur.execute(f"select {column} from explorer_facets where docket_id = ? and comment_id = ?",
+                            [docket_id, edge]).fetchall()
+        if found:
+            position = found[0][0]
+        else:
+            state.notes.append(f"comment {edge} is no longer in the list: showing the first page")
+            forward = True
+    cond, kparams, order = _keyset(state.sort, position, forward)
+    # positions first (a whole-number top-N), then the rows of this page only
+    page_ids = cur.execute(
+        f"select f.comment_id, f.{column} from explorer_facets f where {where}{' and ' + cond if cond else ''} "
+        f"order by {order} limit ?", params + kparams + [state.per + 1]).fetchall()
+    more = len(page_ids) > state.per
+    page_ids = page_ids[: state.per]
     if not forward:
-        page_rows.reverse()
-    # rows before this page (for "41-60 of 1,234"): one more count on the same index
+        page_ids.reverse()
     first = 1
-    if page_rows and key is not None:
-        bcond, bparams, _ = _keyset(state.sort, (page_rows[0].get(SORTS[state.sort][1] or "comment_id"),
-                                                 page_rows[0]["comment_id"]), False)
+    if page_ids and position is not None:
+        bcond, bparams, _ = _keyset(state.sort, page_ids[0][1], False)
         first = 1 + cur.execute(f"select count(*) from explorer_facets f where {where} and {bcond}",
                                 params + bparams).fetchone()[0]
+    by_id = {r["comment_id"]: r for r in _rows_by_id(cur, [cid for cid, _ in page_ids])}
+    page_rows = [by_id[cid] for cid, _ in page_ids]
     has_prev = first > 1
-    has_next = (more if forward else (first - 1 + len(page_rows) < total))
+    has_next = more if forward else (first - 1 + len(page_rows) < total)
     links: dict = {"first": None, "prev": None, "next": None}
     if page_rows and has_next:
-        links["next"] = state.params(after=_cursor_param(state.sort, page_rows[-1]), before=None)
+        links["next"] = state.params(after=page_rows[-1]["comment_id"], before=None)
     if page_rows and has_prev:
-        links["prev"] = state.params(before=_cursor_param(state.sort, page_rows[0]), after=None)
+        links["prev"] = state.params(before=page_rows[0]["comment_id"], after=None)
     if has_prev:
         links["first"] = state.params(after=None, before=None)
     return {
-        "total": total, "submissions": submissions, "first": first, "rows": _decorate(cur, docket_id, page_rows, None, show_names),
-        "links": links, "search": None,
+        "total": total, "submissions": submissions, "first": first,
+        "rows": _decorate(cur, docket_id, page_rows, None, show_names), "links": links, "search": None,
     }
 
 
@@ -465,70 +448,91 @@ def theme_labels(cur, docket_id: str) -> dict[str, str]:
 
 
 def comment_page(cur, docket_id: str, comment_id: str, *, q: str = "", show_names: bool) -> dict | None:
-    found = rows(cur, """
-        select c.*, f.stance, f.commenter_type, f.commenter_name, f.campaign_id, f.attachment_state,
+    return comment_pages(cur, docket_id, [comment_id], q=q, show_names=show_names).get(comment_id)
+
+
+def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_names: bool) -> dict[str, dict]:
+    """What the comment page shows, for several comments at once (one query per kind of fact)."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    found = rows(cur, f"""
+        select c.* exclude (raw), f.stance, f.commenter_type, f.commenter_name, f.campaign_id, f.attachment_state,
                f.submissions, f.day, b.body, b.body_source, b.box_is_boilerplate
         from comments c
         left join explorer_facets f using (comment_id)
         left join comment_bodies b using (comment_id)
-        where c.comment_id = ? and c.docket_id = ?""", [comment_id, docket_id])
+        where c.docket_id = ? and c.comment_id in ({marks})""", [docket_id, *ids])
     if not found:
-        return None
-    c = found[0]
-    c.pop("raw", None)
+        return {}
+
+    def by_id(sql: str, many: bool = False) -> dict:
+        out: dict = {}
+        for r in rows(cur, sql.format(marks=marks), ids):
+            if many:
+                out.setdefault(r["comment_id"], []).append(r)
+            else:
+                out[r["comment_id"]] = r
+        return out
+
+    labels = by_id("""select comment_id, stance, stance_confidence, stance_evidence, stance_source, commenter_type,
+                             commenter_name, commenter_evidence
+                      from comment_labels where comment_id in ({marks})""")
+    analyst = by_id("select comment_id, stance, theme_id, source, labeled_at from analyst_labels where comment_id in ({marks})")
+    members = by_id("""select m.comment_id, m.campaign_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
+                              k.size, k.template_comment_id, coalesce(k.stance, 'unclear') as campaign_stance
+                       from campaign_members m
+                       join campaigns k on k.docket_id = m.docket_id and k.campaign_id = m.campaign_id
+                       where m.comment_id in ({marks})""")
+    themes = by_id("""select ct.comment_id, t.theme_id, t.label, ct.score, ct.is_primary
+                      from comment_themes ct join themes t on t.docket_id = ct.docket_id and t.theme_id = ct.theme_id
+                      where ct.comment_id in ({marks}) order by ct.is_primary desc, ct.score desc""", many=True)
+    attachments = by_id("""select comment_id, doc_order, title, format, status, reason, text, page_count, url
+                           from attachments where comment_id in ({marks}) order by doc_order""", many=True)
     parsed = None
     if q:
         try:
             parsed = search_mod.parse_query(q)
         except InputError:
             parsed = None
-    label = (rows(cur, """select stance, stance_confidence, stance_evidence, stance_source, commenter_type,
-                                 commenter_name, commenter_evidence
-                          from comment_labels where comment_id = ?""", [comment_id]) or [None])[0]
-    analyst = (rows(cur, "select stance, theme_id, source, labeled_at from analyst_labels where comment_id = ?",
-                    [comment_id]) or [None])[0]
-    member = (rows(cur, """select m.campaign_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
-                                  k.size, k.template_comment_id, coalesce(k.stance, 'unclear') as campaign_stance
-                           from campaign_members m join campaigns k on k.docket_id = m.docket_id and k.campaign_id = m.campaign_id
-                           where m.comment_id = ?""", [comment_id]) or [None])[0]
-    themes = rows(cur, """select t.theme_id, t.label, ct.score, ct.is_primary
-                          from comment_themes ct join themes t on t.docket_id = ct.docket_id and t.theme_id = ct.theme_id
-                          where ct.comment_id = ? order by ct.is_primary desc, ct.score desc""", [comment_id])
-    attachments = rows(cur, """select doc_order, title, format, status, reason, text, page_count, url
-                               from attachments where comment_id = ? order by doc_order""", [comment_id])
-    evidence = label["stance_evidence"] if label else None
-    additions = list(member["unique_additions"] or []) if member else []
+    out = {}
+    for c in found:
+        cid = c["comment_id"]
+        label, member = labels.get(cid), members.get(cid)
+        evidence = label["stance_evidence"] if label else None
+        additions = list(member["unique_additions"] or []) if member else []
 
-    def marked(text: str | None) -> list:
-        if not text:
-            return []
-        spans = find_spans(text, evidence, "evidence")
-        for sentence in additions:
-            spans += find_spans(text, sentence, "addition")
-        return segments(text, term_spans(text, parsed) + spans)
+        def marked(text: str | None, evidence=evidence, additions=additions) -> list:
+            if not text:
+                return []
+            spans = find_spans(text, evidence, "evidence")
+            for sentence in additions:
+                spans += find_spans(text, sentence, "addition")
+            return segments(text, term_spans(text, parsed) + spans)
 
-    box = c.get("text") or ""
-    shown = {
-        "box": marked(box),
-        "box_is_boilerplate": c.get("box_is_boilerplate"),
-        "attachments": [{**a, "segments": marked(a.get("text"))} for a in attachments],
-    }
-    everything = (box + "\n" + "\n".join(a.get("text") or "" for a in attachments))
-    return {
-        "comment": c,
-        "who": commenter_label(c, show_names),
-        "title_shown": shown_title(c, show_names),
-        "show_names": show_names,
-        "url": comment_url(comment_id),
-        "label": label,
-        "evidence_found": bool(evidence and find_spans(everything, evidence, "evidence")),
-        "analyst": analyst,
-        "member": member,
-        "additions_found": [s for s in additions if find_spans(everything, s, "addition")],
-        "themes": themes,
-        "text": shown,
-        "parsed": parsed,
-    }
+        atts = attachments.get(cid, [])
+        box = c.get("text") or ""
+        everything = box + "\n" + "\n".join(a.get("text") or "" for a in atts)
+        out[cid] = {
+            "comment": c,
+            "who": commenter_label(c, show_names),
+            "title_shown": shown_title(c, show_names),
+            "show_names": show_names,
+            "url": comment_url(cid),
+            "label": label,
+            "evidence_found": bool(evidence and find_spans(everything, evidence, "evidence")),
+            "analyst": analyst.get(cid),
+            "member": member,
+            "additions_found": [s for s in additions if find_spans(everything, s, "addition")],
+            "themes": themes.get(cid, []),
+            "text": {
+                "box": marked(box),
+                "box_is_boilerplate": c.get("box_is_boilerplate"),
+                "attachments": [{**a, "segments": marked(a.get("text"))} for a in atts],
+            },
+            "parsed": parsed,
+        }
+    return out
 
 
 # ---------------------------------------------------------------------- campaigns
@@ -582,11 +586,8 @@ def label_batch(cur, docket_id: str, state: ListState, *, n: int = 25, show_name
     total = cur.execute(f"select count(*) from explorer_facets f where {where}", params).fetchone()[0]
     ids = [r[0] for r in cur.execute(
         f"select f.comment_id from explorer_facets f where {where} order by f.comment_id limit ?", params + [n]).fetchall()]
-    items = []
-    for cid in ids:
-        page = comment_page(cur, docket_id, cid, show_names=show_names)
-        if page:
-            items.append(page)
+    pages = comment_pages(cur, docket_id, ids, show_names=show_names)
+    items = [pages[cid] for cid in ids if cid in pages]
     return {"remaining": total, "cards": items, "themes": rows(
         cur, """select theme_id, label from themes where docket_id = ? and not is_catch_all
                 order by rank nulls last, theme_id limit 9""", [docket_id])}

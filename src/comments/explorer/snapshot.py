@@ -75,9 +75,26 @@ class Snapshot:
     dockets: list[str]
     refs: int = 0
     retired: bool = False
+    # results computed once per snapshot (a copy never changes, labels aside)
+    cache: dict = field(default_factory=dict)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.con.cursor()
+
+    def memo(self, key, compute):
+        """`compute(cursor)` once per snapshot and key; later calls get the stored result."""
+        with self.cache_lock:
+            if key in self.cache:
+                return self.cache[key]
+        cur = self.cursor()
+        try:
+            value = compute(cur)
+        finally:
+            cur.close()
+        with self.cache_lock:
+            self.cache[key] = value
+        return value
 
 
 @dataclass
@@ -135,7 +152,10 @@ class SnapshotManager:
         self._status = _Status()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # called with each new snapshot, in the background thread (the app warms its caches)
+        self.on_new_snapshot = None
         self._counter = 0
+        self._unwarmed = True
         # labels saved since the copy being prepared was taken (applied to it before the swap)
         self._label_log: list[tuple[str, labels_mod.Label]] = []
 
@@ -176,8 +196,13 @@ class SnapshotManager:
     def tick(self) -> None:
         """One round: write queued labels, refresh the copy, bring the search index up to date."""
         self.drain_queue()
-        self.refresh()
+        fresh = self.refresh() or self._unwarmed
         self._update_indexes()
+        if fresh and self.on_new_snapshot is not None:
+            self._unwarmed = False
+            with self.use() as snap:
+                if snap is not None:
+                    self.on_new_snapshot(snap)
         self._close_retired()
 
     # ------------------------------------------------------------------ readers
@@ -281,8 +306,8 @@ class SnapshotManager:
             con.execute(f"create or replace table explorer_facets as select * from ({facets}) where false",
                         {"docket_id": ""})
             for docket_id in dockets:
-                # sorted, so the newest-first list reads few row groups at any depth
-                con.execute(f"insert into explorer_facets select * from ({facets}) order by posted_key, comment_id",
+                # stored in list order, so a page reads a row group or two at any depth
+                con.execute(f"insert into explorer_facets select * from ({facets}) order by new_rank",
                             {"docket_id": docket_id})
             for docket_id, queued in self._queued_by_docket().items():
                 labels_mod.save_labels(con, docket_id, [q.label() for q in queued], source="explorer")
