@@ -443,3 +443,127 @@ def test_cli_serve_prints_the_address_and_serves(db, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "comments.cli", "serve", "--db", str(tmp_path / "none.duckdb")],
                              capture_output=True, text=True)
     assert missing.returncode != 0 and missing.stderr.startswith("error: no database") and missing.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- one definition of each filter
+
+
+def test_a_filter_means_the_same_with_and_without_a_search_query(explorer):
+    """Every filter, applied by the search index and by the list's SQL, picks the same comments."""
+    from comments import search, search_index
+    from comments.explorer import pages
+    from comments.filters import Filters
+
+    with explorer.manager.use() as snap:
+        cur = snap.cursor()
+        try:
+            theme = cur.execute("select theme_id from themes where docket_id = ? order by rank limit 1", [DOCKET]).fetchone()[0]
+            campaign = cur.execute("select campaign_id from campaigns where docket_id = ? order by size desc limit 1",
+                                   [DOCKET]).fetchone()[0]
+            org = cur.execute("""select commenter_name from explorer_facets where docket_id = ? and commenter_name is not null
+                                 group by 1 order by count(*) desc limit 1""", [DOCKET]).fetchone()[0]
+            combos = [
+                Filters(), Filters(stance="oppose"), Filters(stance="support", unique=True), Filters(theme=theme),
+                Filters(theme=theme, unique=True), Filters(campaign=campaign), Filters(campaign="any"),
+                Filters(campaign="none", ctype="individual"), Filters(ctype="organization", org=org),
+                Filters(date_from=__import__("datetime").date(2022, 12, 1), date_to=__import__("datetime").date(2022, 12, 5)),
+                Filters(attachment="substance"), Filters(attachment="unread"), Filters(attachment="none"),
+            ]
+            parsed = search.parse_query("the")  # in nearly every comment
+            with_word = {r[0] for r in cur.execute(
+                r"select comment_id from comment_bodies where docket_id = ? and regexp_matches(lower(body), '(^|[^\p{L}\p{N}])the([^\p{L}\p{N}]|$)')",
+                [DOCKET]).fetchall()}
+            for f in combos:
+                where, params = pages.where_clause(f, DOCKET)
+                by_sql = {r[0] for r in cur.execute(f"select comment_id from explorer_facets f where {where}", params).fetchall()}
+                result = search_index.query(explorer.manager.index_root, DOCKET, parsed, filters=f, limit=5000)
+                by_index = {cid for cid, _ in result.hits}
+                assert by_index == by_sql & with_word and result.total == len(by_index), f
+                assert by_sql or f.attachment == "unread", f  # every combination selects something to compare
+        finally:
+            cur.close()
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def test_highlights_are_segments_of_plain_text_escaped_by_the_template():
+    from comments.explorer.app import make_env
+    from comments.explorer.pages import segments
+
+    text = 'a <b onmouseover="x()">bold</b> claim & more'
+    segs = segments(text, [(2, 23, "evidence"), (0, 30, "addition")])
+    assert "".join(t for t, _ in segs) == text
+    assert segs[1] == ('<b onmouseover="x()">', "evidence")  # the first-listed kind wins where they overlap
+    macro = make_env().from_string('{% import "_macros.html.j2" as m %}{{ m.segs(s) }}')
+    html = macro.render(s=segs)
+    assert '<mark class="evidence">&lt;b onmouseover=&#34;x()&#34;&gt;</mark>' in html
+    assert "<b " not in html and "&amp; more" in html
+
+
+def test_filters_from_a_url_and_back():
+    from datetime import date
+
+    from comments.filters import Filters
+
+    f, notes = Filters.from_params({"stance": "not read", "from": "2022-12-01", "to": "someday", "unique": "1",
+                                    "attachment": "unread", "labeled": "maybe", "theme": "x" * 201})
+    assert f == Filters(stance="not read", date_from=date(2022, 12, 1), unique=True, attachment="unread")
+    assert len(notes) == 3 and any("'to' ignored" in n for n in notes)
+    assert Filters.from_params(f.to_params())[0] == f
+    assert f.without("stance", "unique") == Filters(date_from=date(2022, 12, 1), attachment="unread")
+
+
+def test_dblock_names_the_process_holding_the_file_without_locking_it(tmp_path):
+    from comments.explorer import dblock
+
+    path = tmp_path / "x.duckdb"
+    duckdb.connect(str(path)).close()
+    assert dblock.holder(path) is None
+    for read_only in (False, True):
+        proc = subprocess.Popen([sys.executable, "-c", (
+            f"import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only={read_only}); "
+            "print('ready', flush=True); sys.stdin.readline()"), str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            assert dblock.holder(path) == proc.pid
+            # a reader does not stop a copy (it writes nothing); a writer does
+            assert dblock.holder(path, writers_only=True) == (None if read_only else proc.pid)
+        finally:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            proc.wait(timeout=30)
+    assert dblock.holder(path) is None and dblock.holder(tmp_path / "missing.duckdb") is None
+
+
+def test_queued_labels_survive_a_restart_and_are_written_once_the_database_is_free(db, tmp_path):
+    from comments import labels
+    from comments.explorer.snapshot import SnapshotManager
+
+    path = tmp_path / "q.duckdb"
+    shutil.copy(db, path)
+    first = SnapshotManager(path)
+    first.start(background=False)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = first.save_label(DOCKET, labels.Label(f"{DOCKET}-0020", "oppose"))
+        assert result.status == "queued" and result.holder == holder.pid
+        first.save_label(DOCKET, labels.Label(f"{DOCKET}-0020", "support"))  # the later label wins
+        first.stop()  # the explorer stops before the writer does
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+    second = SnapshotManager(path)
+    second.start(background=False)
+    try:
+        assert second.drain_queue() == 2 and second.queued_count() == 0
+    finally:
+        second.stop()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert _q(con, "select stance, source from analyst_labels where comment_id = ?", f"{DOCKET}-0020") == [("support", "explorer")]
+    finally:
+        con.close()
