@@ -313,12 +313,17 @@ def _add(writer, cur, docket_id: str, ids: list[str], progress) -> dict[str, boo
     reader = threading.Thread(target=read, name="search-index-texts", daemon=True)
     reader.start()
     try:
+        document = t.Document
         while (batch := batches.get()) is not None:
-            for row in batch.to_pylist():
-                body = row["body"]
-                has_text[row["comment_id"]] = ok = bool(body and body.strip())
-                if ok:
-                    writer.add_document(t.Document(**_fields(row)))
+            columns = [batch.column(name).to_pylist() for name in ("comment_id", "body", "f", "posted", "subs", "day")]
+            for cid, body, terms, posted, subs, day in zip(*columns, strict=True):
+                has_text[cid] = ok = bool(body and not body.isspace())
+                if not ok:
+                    continue
+                if day is None:
+                    writer.add_document(document(cid=cid, body=body, f=terms, posted=posted, subs=subs))
+                else:
+                    writer.add_document(document(cid=cid, body=body, f=terms, posted=posted, subs=subs, day=day))
             if progress:
                 progress(batch.num_rows)
     finally:
@@ -328,23 +333,47 @@ def _add(writer, cur, docket_id: str, ids: list[str], progress) -> dict[str, boo
     return has_text
 
 
+# What the index stores per comment, computed by DuckDB: every filter value as one
+# "name=value" term (the names _filter_clauses asks for), and the numbers it sorts and
+# filters on (seconds since 1970, days since 1970).
+_DOC_SQL = """
+select
+    c.comment_id,
+    t.body,
+    list_concat(
+        [
+            'stance=' || c.stance, 'ustance=' || c.unique_stance, 'ctype=' || c.commenter_type,
+            'campaign=' || coalesce(c.campaign_id, '-'), 'unique=' || (case when c.is_unique then '1' else '0' end),
+            'attach=' || t.attachment_state
+        ],
+        case when c.commenter_name is not null then ['org=' || c.commenter_name] else [] end,
+        list_transform(c.themes, lambda x: 'theme=' || x),
+        list_transform(c.unique_themes, lambda x: 'utheme=' || x)
+    ) as f,
+    coalesce(epoch(c.posted_date)::bigint, 0) as posted,
+    c.submissions::bigint as subs,
+    datediff('day', date '1970-01-01', c.day) as day
+from _ix_current c
+join ({texts}) t using (comment_id)
+where {where}
+"""
+
+
 def _texts(cur, docket_id: str, ids: list[str]):
-    """Record batches of (facets..., body, attachment_state) for `ids`."""
+    """Record batches of (comment_id, body, f, posted, subs, day) for `ids`."""
     texts = sql_text("explorer/comment_texts.sql")
-    select = "select c.*, t.body, t.attachment_state from _ix_current c join ({texts}) t using (comment_id) where {where}"
     if len(ids) > _IN_LIST_MAX:
         cur.register("_ix_todo", pa.table({"comment_id": ids}))
         try:
-            sql = select.format(texts=texts, where="c.comment_id in (select comment_id from _ix_todo)")
-            reader = cur.sql(sql, params={"docket_id": docket_id}).to_arrow_reader(_BATCH)
-            yield from reader
+            sql = _DOC_SQL.format(texts=texts, where="c.comment_id in (select comment_id from _ix_todo)")
+            yield from cur.sql(sql, params={"docket_id": docket_id}).to_arrow_reader(_BATCH)
         finally:
             cur.unregister("_ix_todo")
         return
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ", ".join(f"$id{j}" for j in range(len(chunk)))
-        sql = select.format(texts=texts, where=f"t.comment_id in ({marks}) and c.comment_id in ({marks})")
+        sql = _DOC_SQL.format(texts=texts, where=f"t.comment_id in ({marks}) and c.comment_id in ({marks})")
         params = {"docket_id": docket_id, **{f"id{j}": v for j, v in enumerate(chunk)}}
         yield from cur.sql(sql, params=params).to_arrow_reader(_BATCH)
 
@@ -355,33 +384,6 @@ def _days(value) -> int | None:
     if isinstance(value, datetime):
         value = value.date()
     return (value - _EPOCH).days
-
-
-def _fields(row: dict) -> dict:
-    posted = row["posted_date"]
-    terms = [
-        f"stance={row['stance']}",
-        f"ustance={row['unique_stance']}",
-        f"ctype={row['commenter_type']}",
-        f"campaign={row['campaign_id'] or '-'}",
-        f"unique={1 if row['is_unique'] else 0}",
-        f"attach={row['attachment_state']}",
-    ]
-    if row["commenter_name"]:
-        terms.append(f"org={row['commenter_name']}")
-    terms += [f"theme={t}" for t in row["themes"] or ()]
-    terms += [f"utheme={t}" for t in row["unique_themes"] or ()]
-    out = {
-        "cid": row["comment_id"],
-        "body": row["body"],
-        "f": terms,
-        "posted": int(posted.timestamp()) if posted is not None else 0,
-        "subs": int(row["submissions"]),
-    }
-    day = _days(row["day"])
-    if day is not None:
-        out["day"] = day
-    return out
 
 
 def exists(root: Path, docket_id: str) -> bool:

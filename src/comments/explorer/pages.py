@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -108,7 +107,7 @@ def segments(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, st
     spans = [(max(0, a), min(len(text), b), k) for a, b, k in spans if b > a]
     cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans)})
     out: list[tuple[str, str | None]] = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in zip(cuts, cuts[1:], strict=False):
         kind = next((k for s, e, k in spans if s <= a and b <= e), None)
         if out and out[-1][1] == kind:
             out[-1] = (out[-1][0] + text[a:b], kind)
