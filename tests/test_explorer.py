@@ -567,3 +567,23 @@ def test_queued_labels_survive_a_restart_and_are_written_once_the_database_is_fr
         assert _q(con, "select stance, source from analyst_labels where comment_id = ?", f"{DOCKET}-0020") == [("support", "explorer")]
     finally:
         con.close()
+
+
+def test_label_mode_shows_the_label_count_and_the_measured_accuracy_when_there_is_one(db, http, monkeypatch):
+    from comments import labels
+
+    monkeypatch.delattr(labels, "stance_accuracy", raising=False)
+    page = http.get(f"/d/{DOCKET}/label").text
+    assert "measured stance accuracy: <strong>not measured yet</strong>" in page
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = labels.label_count(con, DOCKET)
+    finally:
+        con.close()
+    assert re.search(r'id="label-count" data-count="(\d+)"', page).group(1) == str(stored)
+    # once the per-docket stance model records its accuracy, both pages show it
+    monkeypatch.setattr(labels, "stance_accuracy", lambda con, docket_id: {
+        "method": "5-fold cross-validation", "n_labels": 120, "accuracy": 0.81, "accuracy_sd": 0.04}, raising=False)
+    page = http.get(f"/d/{DOCKET}/label").text
+    assert "measured stance accuracy <strong>81%</strong> ± 4 (5-fold cross-validation, 120 labels)" in page
+    assert "measured accuracy 81% ± 4 (5-fold cross-validation, 120 labels)" in http.get(f"/d/{DOCKET}").text

@@ -169,12 +169,16 @@ def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
 def label_status(cur, docket_id: str) -> dict:
     """How many analyst labels the docket has, and the measured accuracy when there is one."""
     out = {"count": labels_mod.label_count(cur, docket_id), "accuracy": None}
-    measure = getattr(labels_mod, "stance_accuracy", None)
-    if measure is not None:
-        try:
-            out["accuracy"] = measure(cur, docket_id)
-        except duckdb.Error:  # the table it reads is not in this database yet
-            out["accuracy"] = None
+    measure = getattr(labels_mod, "stance_accuracy", None)  # comes with the per-docket stance model
+    if measure is None:
+        return out
+    try:
+        found = measure(cur, docket_id)
+    except duckdb.Error:  # the table it reads is not in this database yet
+        found = None
+    if isinstance(found, dict) and found.get("accuracy") is not None:
+        out["accuracy"] = {"accuracy": float(found["accuracy"]), "accuracy_sd": found.get("accuracy_sd"),
+                           "method": found.get("method") or "measured", "n_labels": found.get("n_labels")}
     return out
 
 

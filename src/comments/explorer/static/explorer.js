@@ -102,6 +102,9 @@
       .catch(() => { card.classList.remove("saving"); say("not saved: the explorer did not answer"); });
   }
 
+  document.querySelectorAll("button.label-button").forEach(
+    (b) => b.addEventListener("click", () => label(b.dataset.stance)));
+
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
