@@ -203,6 +203,7 @@ def update(
     path = docket_dir(root or root_of(con), docket_id)
     index = _open(path, create=True)
     cur = con.cursor()  # its own connection to the database: registrations and results stay on it
+    cur.execute("SET enable_progress_bar = false")
     try:
         current = cur.sql(
             _CURRENT_SQL.format(texts=sql_text("explorer/text_signatures.sql"), facets=sql_text("explorer/comment_facets.sql")),

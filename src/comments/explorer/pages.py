@@ -416,13 +416,15 @@ def _decorate(cur, docket_id: str, page_rows: list[dict], parsed, show_names: bo
     if not ids:
         return []
     marks = ", ".join("?" for _ in ids)
+    # each table is narrowed to the page's ids by its own index (a join would read every body)
     extra = {r["comment_id"]: r for r in rows(cur, f"""
         select c.comment_id, c.title, c.first_name, c.last_name, c.organization,
                b.body, l.stance as label_stance, l.theme_id as label_theme
-        from comments c
-        left join comment_bodies b using (comment_id)
-        left join analyst_labels l using (comment_id)
-        where c.comment_id in ({marks})""", ids)}
+        from (select comment_id, title, first_name, last_name, organization from comments
+              where comment_id in ({marks})) c
+        left join (select comment_id, body from comment_bodies where comment_id in ({marks})) b using (comment_id)
+        left join (select comment_id, stance, theme_id from analyst_labels where comment_id in ({marks})) l using (comment_id)
+        """, ids * 3)}
     themes = theme_labels(cur, docket_id)
     out = []
     for r in page_rows:
@@ -460,12 +462,12 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
         return {}
     marks = ", ".join("?" for _ in ids)
     found = rows(cur, f"""
-        select c.* exclude (raw), f.stance, f.commenter_type, f.commenter_name, f.campaign_id, f.attachment_state,
+        select c.*, f.stance, f.commenter_type, f.commenter_name, f.campaign_id, f.attachment_state,
                f.submissions, f.day, b.body, b.body_source, b.box_is_boilerplate
-        from comments c
-        left join explorer_facets f using (comment_id)
-        left join comment_bodies b using (comment_id)
-        where c.docket_id = ? and c.comment_id in ({marks})""", [docket_id, *ids])
+        from (select * exclude (raw) from comments where docket_id = ? and comment_id in ({marks})) c
+        left join (select * from explorer_facets where comment_id in ({marks})) f using (comment_id)
+        left join (select * from comment_bodies where comment_id in ({marks})) b using (comment_id)""",
+        [docket_id, *ids, *ids, *ids])
     if not found:
         return {}
 
@@ -549,18 +551,24 @@ def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, p
     params = [docket_id, campaign_id]
     cond = ""
     if after:
-        cond = " and m.comment_id > ?"
+        cond = " and comment_id > ?"
         params.append(after)
-    members = rows(cur, f"""
-        select m.comment_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
-               f.stance, f.commenter_type, f.commenter_name, f.posted_date, f.day, f.submissions,
-               c.title, c.first_name, c.last_name, c.organization
-        from campaign_members m
-        join comments c using (comment_id)
-        left join explorer_facets f using (comment_id)
-        where m.docket_id = ? and m.campaign_id = ?{cond}
-        order by m.comment_id
-        limit ?""", params + [per + 1])
+    # the page's members first, then their details by id (each table through its own index)
+    page_ids = [r[0] for r in cur.execute(
+        f"""select comment_id from campaign_members where docket_id = ? and campaign_id = ?{cond}
+            order by comment_id limit ?""", params + [per + 1]).fetchall()]
+    members = []
+    if page_ids:
+        marks = ", ".join("?" for _ in page_ids)
+        members = rows(cur, f"""
+            select m.comment_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
+                   f.stance, f.commenter_type, f.commenter_name, f.posted_date, f.day, f.submissions,
+                   c.title, c.first_name, c.last_name, c.organization
+            from (select * from campaign_members where comment_id in ({marks})) m
+            join (select comment_id, title, first_name, last_name, organization from comments
+                  where comment_id in ({marks})) c using (comment_id)
+            left join (select * from explorer_facets where comment_id in ({marks})) f using (comment_id)
+            order by m.comment_id""", page_ids * 3)
     more = len(members) > per
     members = members[:per]
     for m in members:

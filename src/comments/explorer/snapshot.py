@@ -80,7 +80,9 @@ class Snapshot:
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.con.cursor()
+        cur = self.con.cursor()
+        cur.execute("SET enable_progress_bar = false")  # per connection; a server's console is no place for it
+        return cur
 
     def memo(self, key, compute):
         """`compute(cursor)` once per snapshot and key; later calls get the stored result."""
@@ -154,6 +156,8 @@ class SnapshotManager:
         self._thread: threading.Thread | None = None
         # called with each new snapshot, in the background thread (the app warms its caches)
         self.on_new_snapshot = None
+        # set once the first round is done: a snapshot, its search index and warm caches
+        self.settled = threading.Event()
         self._counter = 0
         self._unwarmed = True
         # labels saved since the copy being prepared was taken (applied to it before the swap)
@@ -199,11 +203,15 @@ class SnapshotManager:
         fresh = self.refresh() or self._unwarmed
         self._update_indexes()
         if fresh and self.on_new_snapshot is not None:
-            self._unwarmed = False
             with self.use() as snap:
                 if snap is not None:
+                    self._unwarmed = False
                     self.on_new_snapshot(snap)
         self._close_retired()
+        with self._lock:
+            have = self._current is not None
+        if have and not self._index_pending:
+            self.settled.set()
 
     # ------------------------------------------------------------------ readers
 
@@ -278,7 +286,7 @@ class SnapshotManager:
             snap = self._prepare(dst, stamp)
             with self._main_lock:
                 for docket_id, label in self._label_log:
-                    labels_mod.save_labels(snap.con, docket_id, [label], source="explorer")
+                    _save_to(snap, docket_id, [label])
                 self._label_log.clear()
                 self._swap(snap)
         except Exception:
@@ -292,6 +300,7 @@ class SnapshotManager:
     def _prepare(self, path: Path, stamp: tuple) -> Snapshot:
         """Open the copy and make it fast to read: views that do work per query become tables."""
         con = store.connect(path)  # applies this version's migrations and views to the copy
+        con.execute("SET enable_progress_bar = false")  # a server's console is no place for it
         try:
             dockets = [r[0] for r in con.execute(
                 "select distinct docket_id from comments order by docket_id").fetchall()]
@@ -309,6 +318,9 @@ class SnapshotManager:
                 # stored in list order, so a page reads a row group or two at any depth
                 con.execute(f"insert into explorer_facets select * from ({facets}) order by new_rank",
                             {"docket_id": docket_id})
+            # point lookups by comment id (a page's 50 rows) use these instead of scanning the table
+            con.execute("create index explorer_facets_comment on explorer_facets (comment_id)")
+            con.execute("create index comment_bodies_comment on comment_bodies (comment_id)")
             for docket_id, queued in self._queued_by_docket().items():
                 labels_mod.save_labels(con, docket_id, [q.label() for q in queued], source="explorer")
             con.execute("checkpoint")
@@ -350,6 +362,7 @@ class SnapshotManager:
                     continue
                 con = duckdb.connect(str(path))
                 con.execute("SET TimeZone = 'UTC'")
+                con.execute("SET enable_progress_bar = false")
             except (OSError, ValueError, duckdb.Error):
                 continue
             dockets = [r[0] for r in con.execute("select distinct docket_id from explorer_facets order by 1").fetchall()]
@@ -401,7 +414,7 @@ class SnapshotManager:
         with self._main_lock:
             with self.use() as snap:
                 if snap is not None:
-                    labels_mod.save_labels(snap.con, docket_id, [label], source="explorer")
+                    _save_to(snap, docket_id, [label])
             self._label_log.append((docket_id, label))
             holder = dblock.holder(self.db_path)
             if holder is None:
@@ -482,6 +495,15 @@ class SnapshotManager:
             self.queue_path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _save_to(snap: Snapshot, docket_id: str, items: list[labels_mod.Label]) -> None:
+    """Labels into the copy too (on a cursor of its own: request threads share the copy)."""
+    cur = snap.cursor()
+    try:
+        labels_mod.save_labels(cur, docket_id, items, source="explorer")
+    finally:
+        cur.close()
 
 
 def _remove(path: Path) -> None:
