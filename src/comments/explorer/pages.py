@@ -461,13 +461,16 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
     if not ids:
         return {}
     marks = ", ".join("?" for _ in ids)
+    # each table narrowed by its own index on comment_id (a docket condition beside it would
+    # turn DuckDB's index lookup into a scan: the docket is checked below instead)
     found = rows(cur, f"""
         select c.*, f.stance, f.commenter_type, f.commenter_name, f.campaign_id, f.attachment_state,
                f.submissions, f.day, b.body, b.body_source, b.box_is_boilerplate
-        from (select * exclude (raw) from comments where docket_id = ? and comment_id in ({marks})) c
-        left join (select * from explorer_facets where comment_id in ({marks})) f using (comment_id)
-        left join (select * from comment_bodies where comment_id in ({marks})) b using (comment_id)""",
-        [docket_id, *ids, *ids, *ids])
+        from (select * exclude (raw) from comments where comment_id in ({marks})) c
+        left join (select * exclude (docket_id) from explorer_facets where comment_id in ({marks})) f using (comment_id)
+        left join (select * exclude (docket_id) from comment_bodies where comment_id in ({marks})) b using (comment_id)""",
+        [*ids, *ids, *ids])
+    found = [c for c in found if c["docket_id"] == docket_id]
     if not found:
         return {}
 
@@ -484,14 +487,22 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
                              commenter_name, commenter_evidence
                       from comment_labels where comment_id in ({marks})""")
     analyst = by_id("select comment_id, stance, theme_id, source, labeled_at from analyst_labels where comment_id in ({marks})")
-    members = by_id("""select m.comment_id, m.campaign_id, m.similarity, m.is_template, m.is_exact, m.unique_additions,
-                              k.size, k.template_comment_id, coalesce(k.stance, 'unclear') as campaign_stance
-                       from campaign_members m
-                       join campaigns k on k.docket_id = m.docket_id and k.campaign_id = m.campaign_id
-                       where m.comment_id in ({marks})""")
-    themes = by_id("""select ct.comment_id, t.theme_id, t.label, ct.score, ct.is_primary
-                      from comment_themes ct join themes t on t.docket_id = ct.docket_id and t.theme_id = ct.theme_id
-                      where ct.comment_id in ({marks}) order by ct.is_primary desc, ct.score desc""", many=True)
+    members = by_id("""select comment_id, docket_id, campaign_id, similarity, is_template, is_exact, unique_additions
+                       from campaign_members where comment_id in ({marks})""")
+    campaign_ids = sorted({m["campaign_id"] for m in members.values()})
+    if campaign_ids:
+        info = {r["campaign_id"]: r for r in rows(cur, f"""
+            select campaign_id, size, template_comment_id, coalesce(stance, 'unclear') as campaign_stance
+            from campaigns where docket_id = ? and campaign_id in ({', '.join('?' for _ in campaign_ids)})""",
+            [docket_id, *campaign_ids])}
+        for m in members.values():
+            m.update(info.get(m["campaign_id"], {"size": None, "template_comment_id": None, "campaign_stance": "unclear"}))
+    labels_of_themes = theme_labels(cur, docket_id)
+    themes = by_id("""select comment_id, theme_id, score, is_primary from comment_themes
+                      where comment_id in ({marks}) order by is_primary desc, score desc""", many=True)
+    for items in themes.values():
+        for t in items:
+            t["label"] = labels_of_themes.get(t["theme_id"], t["theme_id"])
     attachments = by_id("""select comment_id, doc_order, title, format, status, reason, text, page_count, url
                            from attachments where comment_id in ({marks}) order by doc_order""", many=True)
     parsed = None
@@ -543,8 +554,12 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
 # ---------------------------------------------------------------------- campaigns
 
 
-def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, per: int = 100, show_names: bool) -> dict | None:
-    found = [r for r in report(cur, "brief_campaigns", docket_id) if r["campaign_id"] == campaign_id]
+def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, per: int = 100, show_names: bool,
+                  campaigns: list[dict] | None = None) -> dict | None:
+    """`campaigns`: the docket's brief_campaigns rows when the caller has them already."""
+    if campaigns is None:
+        campaigns = report(cur, "brief_campaigns", docket_id)
+    found = [r for r in campaigns if r["campaign_id"] == campaign_id]
     if not found:
         return None
     camp = found[0]
@@ -567,7 +582,7 @@ def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, p
             from (select * from campaign_members where comment_id in ({marks})) m
             join (select comment_id, title, first_name, last_name, organization from comments
                   where comment_id in ({marks})) c using (comment_id)
-            left join (select * from explorer_facets where comment_id in ({marks})) f using (comment_id)
+            left join (select * exclude (docket_id, campaign_id) from explorer_facets where comment_id in ({marks})) f using (comment_id)
             order by m.comment_id""", page_ids * 3)
     more = len(members) > per
     members = members[:per]

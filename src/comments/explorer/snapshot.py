@@ -321,6 +321,7 @@ class SnapshotManager:
             # point lookups by comment id (a page's 50 rows) use these instead of scanning the table
             con.execute("create index explorer_facets_comment on explorer_facets (comment_id)")
             con.execute("create index comment_bodies_comment on comment_bodies (comment_id)")
+            con.execute("create index comment_themes_comment on comment_themes (comment_id)")
             for docket_id, queued in self._queued_by_docket().items():
                 labels_mod.save_labels(con, docket_id, [q.label() for q in queued], source="explorer")
             con.execute("checkpoint")
