@@ -44,16 +44,33 @@ def hostile_detail() -> dict:
     return d
 
 
-def build(path: Path) -> Path:
+def build(path: Path, *, sync: bool = False) -> Path:
+    """The docket imported from the bundled Mirrulations copy, or (`sync`) synced from the project's
+    regulations.gov stand-in on 127.0.0.1 as `comments demo` does; then the planted comments; analysed."""
     con = store.connect(path)
     try:
-        bfx.load_docket(con)
+        if sync:
+            _sync(con)
+            records.save_comments(con, bfx._details()[-2:], source="api")  # the briefing's two planted ones
+        else:
+            bfx.load_docket(con)
         records.save_comments(con, [hostile_detail()], source="mirrulations")
         analyze_docket(con, DOCKET)
         bfx.plant_quotes(con)
     finally:
         con.close()
     return path
+
+
+def _sync(con) -> None:
+    from comments.client import RegulationsClient
+    from comments.replay import ReplayServer, Snapshot
+    from comments.resources import bundled_mirrulations
+    from comments.sync import sync_docket
+
+    with ReplayServer(Snapshot.from_mirrulations(bundled_mirrulations(), DOCKET)) as server:
+        client = RegulationsClient("test-key", server.base_url, 1_000_000, sleep=lambda s: None, backoff_base=0.001)
+        sync_docket(con, client, DOCKET)
 
 
 def screenshot_dir() -> Path | None:

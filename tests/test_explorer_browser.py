@@ -1,4 +1,5 @@
-"""The explorer in real headless Chromium: one server and one browser for the module.
+"""The explorer in real headless Chromium: one server and one browser for the module, over the
+demo docket synced from the project's regulations.gov stand-in and analysed.
 
 Follows a campaign's count to its list, searches a phrase, filters and shares the URL, labels
 five comments with key presses, and opens hostile comments. Each test also checks that the page
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.browser
 def env(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
-    db = fx.build(tmp_path_factory.mktemp("explorer-browser") / "comments.duckdb")
+    db = fx.build(tmp_path_factory.mktemp("explorer-browser") / "comments.duckdb", sync=True)
     ex = server.start(db, port=0, poll=0.3)
     import time
 
