@@ -587,3 +587,38 @@ def test_label_mode_shows_the_label_count_and_the_measured_accuracy_when_there_i
     page = http.get(f"/d/{DOCKET}/label").text
     assert "measured stance accuracy <strong>81%</strong> ± 4 (5-fold cross-validation, 120 labels)" in page
     assert "measured accuracy 81% ± 4 (5-fold cross-validation, 120 labels)" in http.get(f"/d/{DOCKET}").text
+
+
+def test_started_while_a_writer_holds_the_database_it_waits_or_shows_the_last_copy(db, tmp_path):
+    path = tmp_path / "busy.duckdb"
+    shutil.copy(db, path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        # no copy yet: a page that waits and reloads itself, not an error
+        ex = server.start(path, port=0, poll=0.2)
+        try:
+            page = httpx.get(ex.base_url + f"d/{DOCKET}", timeout=30)
+            assert page.status_code == 200 and "Waiting for the database" in page.text
+            assert f"process {holder.pid}" in page.text and 'http-equiv="refresh"' in page.text
+        finally:
+            ex.stop()
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+    first = server.start(path, port=0, poll=0.2)  # free: takes a copy, kept when it stops
+    first.stop()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        ex = server.start(path, port=0, poll=0.2)
+        try:
+            page = httpx.get(ex.base_url + f"d/{DOCKET}", timeout=30)
+            assert page.status_code == 200 and "You are seeing" in page.text and "comments posted" in page.text
+        finally:
+            ex.stop()
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
