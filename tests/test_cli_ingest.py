@@ -164,6 +164,8 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     con.close()
     briefing = demo_db.with_name(f"{demo_db.stem}-CMS-2022-0163.html")
     assert f"briefing: {briefing.resolve()}" in out and briefing.exists()
+    # and it ends by saying how to open the explorer on what it built
+    assert f"serve --db {demo_db}" in out.split("demo exit")[0].strip().splitlines()[-1]
 
     # the sync: one failing comment recorded, not fatal; the key nowhere
     assert "SYN-2024-0006: complete except 1 failing (ids in `comments status SYN-2024-0006`); 299 of 300 listed comments stored; 299 new, 0 updated, 1 failed" in out

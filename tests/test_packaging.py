@@ -22,6 +22,12 @@ def test_wheel_carries_sql_flows_and_bundled_docket(tmp_path):
     for view in (ROOT / "sql" / "views").glob("*.sql"):
         assert f"comments/sql/views/{view.name}" in names
     assert "flows/sync_docket.py" in names
+    # the explorer's every asset ships in the package (it works offline, with no build step)
+    for asset in (ROOT / "src" / "comments" / "explorer").rglob("*"):
+        if asset.is_file() and asset.suffix in (".j2", ".css", ".js"):
+            assert f"comments/explorer/{asset.relative_to(ROOT / 'src' / 'comments' / 'explorer')}" in names
+    for query in (ROOT / "sql" / "explorer").glob("*.sql"):
+        assert f"comments/sql/explorer/{query.name}" in names
     bundled = [n for n in names if n.startswith("comments/data/mirrulations/") and n.endswith(".json")]
     assert len(bundled) == 647 + 2  # the comments, the docket and the notice
     entry = [n for n in names if n.endswith("entry_points.txt")]

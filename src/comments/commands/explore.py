@@ -1,4 +1,4 @@
-"""CLI commands for finding and taking out: `comments search`, `comments export`."""
+"""CLI commands for finding and taking out: `comments search`, `comments export`, `comments serve`."""
 
 from __future__ import annotations
 
@@ -100,6 +100,34 @@ def export_command(
     terminal.echo(f"wrote {rows} comments of {docket_id} to {out} ({fmt.lower()})")
 
 
+def serve_command(
+    db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).", min=0, max=65535)] = 8000,
+    host: Annotated[str | None, typer.Option(
+        "--host", help="Listen on this address instead of 127.0.0.1 (e.g. 0.0.0.0); then every request needs "
+        "the access token printed at start.")] = None,
+    show_names: Annotated[bool, typer.Option("--show-names", help="Show private individuals' names (withheld by default).")] = False,
+) -> None:
+    """Browse, filter, search and label a docket's comments in your browser (a local web app).
+
+    Reads a copy of the database that it refreshes whenever no other process is
+    writing, so it keeps working while `comments sync` or `analyze` runs (it
+    shows the last committed state and its age). Read-only, except analyst
+    labels. Details: docs/explorer.md.
+    """
+    from comments import settings
+    from comments.explorer import server
+
+    path = settings.db_path(db)
+    typer.echo(f"explorer: preparing a copy of {path} ...")
+    explorer = server.start(path, host=host, port=port, show_names=show_names, background=False)
+    typer.echo(f"explorer: open {explorer.url}  (Ctrl-C to stop)")
+    if explorer.token:
+        typer.echo("explorer: every request needs that token; keep the link private")
+    server.serve_forever(explorer)
+
+
 def register(app: typer.Typer) -> None:
     app.command("search")(search_command)
     app.command("export")(export_command)
+    app.command("serve")(serve_command)

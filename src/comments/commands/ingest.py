@@ -331,6 +331,7 @@ def demo_command(
     cmd = _command_name()
     terminal.echo(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
     terminal.echo(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
+    terminal.echo(f"explore it in your browser: {cmd} serve --db {path}   (then open http://127.0.0.1:8000/)")
 
 
 def _command_name() -> str:
