@@ -86,6 +86,7 @@ def _reads_as_markup(inner: str) -> bool:
 @example("with this change. ", "General Facts About The Optional Practical Training Program (OPT): a year.", "")
 @example("", "I think this is wrong", "")
 @example("", "Re:Comment", "")
+@example("", "ſ", "")  # long s: folds to 's' only outside ASCII case rules; not the <s> tag
 def test_cleaner_keeps_prose_between_angle_brackets(before, inner, after):
     if _reads_as_markup(inner):
         return  # a tag by the documented rule (e.g. '<b>'): covered by the other properties

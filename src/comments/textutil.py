@@ -45,7 +45,8 @@ _MARKUP = re.compile(
     | </(?P<end>{_NAME})\s*>
     | <(?P<start>{_NAME})(?:{_ATTRIBUTE})*\s*(?P<selfclose>/?)>
     """,
-    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+    # ASCII: tag names fold case only within ASCII ('<ſ>' is prose, not '<s>'), as HTML does
+    re.IGNORECASE | re.VERBOSE | re.DOTALL | re.ASCII,
 )
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -93,7 +94,7 @@ def _strip_markup(fragment: str) -> str:
 
 @lru_cache(maxsize=8)
 def _closer(closer: str) -> re.Pattern:
-    return re.compile(re.escape(closer) + (r"\s*>" if closer.startswith("</") else ""), re.IGNORECASE)
+    return re.compile(re.escape(closer) + (r"\s*>" if closer.startswith("</") else ""), re.IGNORECASE | re.ASCII)
 
 
 def html_to_text(fragment: str | None) -> str | None:
