@@ -45,6 +45,18 @@ How it works (and why; see the last section of DESIGN.md):
    others word starts, the lines around the new words and the sentence split
    are computed once over one concatenated string (results are those of the
    per-text `_additions`, which stays the definition and the fallback).
+8. Damaged copies (`_rescue`): text extracted from PDFs and web forms loses
+   spaces between words ("supportthe"), breaks words across lines
+   ("gov-\nernment") and glues line ends, so few of its 8-word passages are
+   intact. Texts left out that the anchor index links to a campaign (rejected
+   members, and near misses sharing a couple of anchors), and campaigns whose
+   template is itself a damaged copy of a larger campaign's template (copies
+   damaged alike group together; templates are linked on character anchors
+   too), are judged again against the template on character 32-grams of the
+   text with its spaces removed, with the same containment thresholds counted
+   in characters. On `benchmarks/campaign_recall.py` this took recall of
+   damaged copies from 0.78 to 1.00 at equal precision; on undamaged dockets
+   it costs a few percent.
 Memory (1M comments): anchors are sampled in chunks, text indices are int32,
 and the large temporaries of each step are freed as soon as they are used.
 """
@@ -57,7 +69,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -119,6 +131,10 @@ class CampaignParams:
     - `rep_links=4`, `small_posting=16`: in an anchor's posting list each text is
       linked to the first 4 texts (most copies, then longest: likely templates);
       lists of up to 16 texts are linked pairwise.
+    - `rescue=True`, `rescue_min_anchors=2`, `rescue_chars=32`: the second look
+      at damaged copies (module doc, step 8) for texts sharing at least 2
+      anchors with a campaign's text, on 32-character shingles (about 6 words)
+      of the text without its spaces.
     - `min_addition_words=4`: an uncovered sentence is an addition only with at
       least 4 words, so greetings and sign-offs with a name ("Dear Senator Smith,",
       "Jane Doe") are not reported as what the sender had to say.
@@ -140,6 +156,9 @@ class CampaignParams:
     min_addition_words: int = 4
     addition_coverage: float = 0.5
     rounds: int = 3
+    rescue: bool = True
+    rescue_min_anchors: int = 2
+    rescue_chars: int = 32
     with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
@@ -465,11 +484,13 @@ def _candidate_pairs(h: np.ndarray, o: np.ndarray, n_texts: int, params: Campaig
 
 
 def _edges(texts: _Texts, grams: _Grams, eligible: np.ndarray, params: CampaignParams):
+    """(lo, hi, closeness) of the candidate edges, and (lo, hi) of the near misses: pairs that
+    share a few anchors but too few for an edge (kept for the damage-tolerant second look)."""
     h, o, n_anchors = _anchors(grams, eligible, len(texts.keys), params)
     lo, hi, shared = _candidate_pairs(h, o, len(texts.keys), params)
     del h, o
     if len(lo) == 0:
-        return lo, hi, np.empty(0)
+        return lo, hi, np.empty(0), lo, hi
     na, nb = n_anchors[lo], n_anchors[hi]
     shorter = np.minimum(na, nb)
     containment = shared / np.maximum(shorter, 1)
@@ -481,7 +502,8 @@ def _edges(texts: _Texts, grams: _Grams, eligible: np.ndarray, params: CampaignP
     needed = np.where(short_words < params.short_text_words, params.short_containment, params.min_containment)
     ok = containment >= needed - slack
     closeness = shared.astype(float) ** 2 / (na * nb)  # product of both containments
-    return lo[ok], hi[ok], closeness[ok]
+    near = ~ok & (shared >= params.rescue_min_anchors)
+    return lo[ok], hi[ok], closeness[ok], lo[near], hi[near]
 
 
 def _drop_opposite(texts, lo, hi, closeness, docs, stance_of):
@@ -857,11 +879,13 @@ def detect_campaigns(
     n = len(texts.keys)
     eligible = np.flatnonzero(texts.n_words >= max(params.min_near_words, params.shingle_words))
     grams = _grams(texts, params.shingle_words, params.chunk_texts)
-    lo, hi, closeness = _edges(texts, grams, eligible, params)
+    lo, hi, closeness, near_lo, near_hi = _edges(texts, grams, eligible, params)
     stances: dict[int, str] = {}
     if stance_of is not None and len(lo):
         lo, hi, closeness, stances = _drop_opposite(texts, lo, hi, closeness, docs, stance_of)
     campaigns: list[Campaign] = []
+    centers_of: list[int] = []  # per campaign: its template's unique text
+    members_of: list[list[int]] = []  # per campaign: its other unique texts
     placed = np.zeros(n, dtype=bool)
     tried = np.zeros(len(lo), dtype=bool)  # edges from a member to a template that rejected it
     # Members that fail the exact check against their template are clustered
@@ -891,12 +915,23 @@ def detect_campaigns(
                               texts, docs, params)
             if campaign is not None:
                 campaigns.append(campaign)
+                centers_of.append(center)
+                members_of.append([members[j] for j in accepted])
                 placed[[center, *(members[j] for j in accepted)]] = True
         if not rejected_pairs:
             break
         pair_key = lo.astype(np.uint64) * np.uint64(n) + hi.astype(np.uint64)
         bad = np.array([a * n + b for a, b in rejected_pairs], dtype=np.uint64)
         tried |= np.isin(pair_key, bad)
+    if params.rescue and campaigns:
+        # A second look, tolerant of extraction damage, at the texts left out that share
+        # passages with a campaign: rejected members and near misses.
+        cand_lo = np.concatenate([lo, near_lo])
+        cand_hi = np.concatenate([hi, near_hi])
+        del near_lo, near_hi
+        campaigns, centers_of, members_of = _rescue(campaigns, centers_of, members_of, placed, cand_lo, cand_hi,
+                                                    texts, docs, params, stances, stance_of)
+        del cand_lo, cand_hi
     # exact-copy groups that are in no near-copy campaign stand alone
     for i in np.flatnonzero((texts.multiplicity >= 2) & ~placed).tolist():
         campaign = _build(i, [], texts, docs, params)
@@ -904,6 +939,211 @@ def detect_campaigns(
             campaigns.append(campaign)
     campaigns.sort(key=lambda c: (-len(c.members), c.key))
     return campaigns
+
+
+# ---------------------------------------------------------------- damaged copies
+
+# Every byte's token for character shingles (a fixed, well-mixed value per byte).
+_BYTE_TOKENS = _mix((np.arange(256, dtype=np.uint64) + np.uint64(1)) * _MUL)
+# Normalized words are ~5 characters long on average: word thresholds in characters.
+_CHARS_PER_WORD = 5
+
+
+def _char_grams(texts: _Texts, subset: np.ndarray, k: int) -> tuple[_Grams, np.ndarray]:
+    """Character k-grams of the given unique texts with the spaces taken out, and per character
+    the index of the normalized word it belongs to (within its text).
+
+    Without spaces, "supportthe" and "support the", or "gov- ernment" and
+    "government", are the same characters: lost spaces, words broken across
+    lines and glued line ends no longer break the shared passages.
+    Position j of the result's offsets is text subset[j].
+    """
+    starts, ends = texts.starts[subset], texts.ends[subset]
+    lengths = ends - starts
+    bounds = np.zeros(len(subset) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    pos = np.repeat(starts - bounds[:-1], lengths) + np.arange(bounds[-1])
+    raw = texts.buffer[pos]
+    del pos
+    space = raw == 32
+    text_of = np.repeat(np.arange(len(subset)), lengths)
+    spaces_before = np.cumsum(space) - space
+    word_of = spaces_before - spaces_before[np.minimum(bounds[:-1], max(len(raw) - 1, 0))][text_of] if len(raw) else spaces_before
+    keep = ~space
+    chars, word_of, text_of = raw[keep], word_of[keep], text_of[keep]
+    offsets = np.zeros(len(subset) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(text_of, minlength=len(subset)), out=offsets[1:])
+    hashes = np.zeros(len(chars), dtype=np.uint64)
+    g = _kgrams(_BYTE_TOKENS[chars], k)
+    hashes[: len(g)] = g
+    return _Grams(hashes, offsets, k), word_of.astype(np.int64)
+
+
+def _char_verify(texts: _Texts, members: np.ndarray, centers: np.ndarray, params: CampaignParams):
+    """`_verify` of each member text against its center text on character shingles with the
+    spaces removed, thresholds in characters; with each member's words marked covered when
+    most of their characters are."""
+    k = params.rescue_chars
+    subset = _sorted_unique(np.concatenate([members, centers]))
+    local = np.searchsorted(subset, np.concatenate([members, centers]))
+    cgrams, word_of = _char_grams(texts, subset, k)
+    cparams = replace(
+        params, shingle_words=k, min_shared_words=params.min_shared_words * _CHARS_PER_WORD,
+        short_text_words=params.short_text_words * _CHARS_PER_WORD,
+        chunk_texts=max(8, params.chunk_texts // (2 * _CHARS_PER_WORD)),
+    )
+    verdicts = _verify(local[: len(members)].tolist(), local[len(members):].tolist(), cgrams, cparams)
+
+    def words_covered(j: int) -> np.ndarray:
+        lj = int(local[j])
+        chars_w = word_of[cgrams.offsets[lj] : cgrams.offsets[lj + 1]]
+        n_words = int(texts.n_words[members[j]])
+        covered = np.bincount(chars_w, weights=verdicts.covered[j], minlength=n_words)[:n_words]
+        return covered >= 0.5 * np.maximum(np.bincount(chars_w, minlength=n_words)[:n_words], 1)
+
+    return verdicts, words_covered
+
+
+def _best_per_text(texts_: np.ndarray, targets: np.ndarray, verdicts: _Verdicts, rank: np.ndarray) -> dict[int, int]:
+    """text -> position (in the verified pairs) of the target it fits best: highest similarity,
+    ties to the higher-ranked (larger) campaign."""
+    best: dict[int, int] = {}
+    for j in np.flatnonzero(verdicts.ok).tolist():
+        i = int(texts_[j])
+        if i not in best:
+            best[i] = j
+            continue
+        b = best[i]
+        if (-verdicts.similarity[j], rank[targets[j]]) < (-verdicts.similarity[b], rank[targets[b]]):
+            best[i] = j
+    return best
+
+
+def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list[int]], placed: np.ndarray,
+            cand_lo: np.ndarray, cand_hi: np.ndarray, texts: _Texts, docs, params: CampaignParams,
+            stances: dict[int, str], stance_of: Callable[[str], str] | None):
+    """A second look, on character shingles with the spaces removed, at texts the word shingles
+    kept apart from a campaign; returns (campaigns, centers, members_of) updated.
+
+    1. A campaign whose template is itself a damaged copy of a larger campaign's
+       template (copies that went through the same broken PDF or web form share
+       their damage, so they group together) is dissolved into the larger one.
+    2. Texts left out (and those of a dissolved campaign) that are linked to a
+       campaign's text by the anchor index are judged against its template;
+       those that pass join it (each the campaign it fits best).
+    The thresholds are the word thresholds (containment of the shorter text, or
+    of the template, in passages shared with the template), in characters, so
+    every member is still explained by its template. Only texts the anchor
+    index links to a campaign are looked at: the cost follows the texts left
+    out near a campaign, not the docket.
+    """
+    n, n_c = len(texts.keys), len(campaigns)
+    campaign_of = np.full(n, -1, dtype=np.int64)
+    for c in range(n_c):
+        campaign_of[[centers[c], *members_of[c]]] = c
+    size = np.array([len(c.members) for c in campaigns], dtype=np.int64)
+    rank = np.empty(n_c, dtype=np.int64)  # 0 = largest campaign
+    rank[sorted(range(n_c), key=lambda c: (-size[c], campaigns[c].key))] = np.arange(n_c)
+    center_arr = np.array(centers, dtype=np.int64)
+
+    def stance_ok(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if stance_of is None:
+            return np.ones(len(a), dtype=bool)
+
+        def stance(i: int) -> str:
+            if i not in stances:
+                stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "")
+            return stances[i]
+
+        return np.array([frozenset((stance(x), stance(y))) not in _OPPOSITE
+                         for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=bool)
+
+    eligible = texts.n_words >= params.min_near_words
+    # Templates (and groups of identical texts, campaigns of their own to be) are few: link
+    # them on character anchors too, so a campaign of copies damaged alike, which shares
+    # no intact 8-word passage with its letter, still meets it.
+    few = _sorted_unique(np.concatenate([center_arr, np.flatnonzero(~placed & (texts.multiplicity >= 2) & eligible)]))
+    if len(few) > 1:
+        cparams = replace(params, shingle_words=params.rescue_chars, anchor_every=8)
+        cgrams, _ = _char_grams(texts, few, params.rescue_chars)
+        h, o, _ = _anchors(cgrams, np.arange(len(few)), len(few), cparams)
+        f_lo, f_hi, shared = _candidate_pairs(h, o, len(few), cparams)
+        del h, o, cgrams
+        ok = shared >= params.rescue_min_anchors
+        cand_lo = np.concatenate([cand_lo, few[f_lo[ok]]])
+        cand_hi = np.concatenate([cand_hi, few[f_hi[ok]]])
+    # 1. damaged campaigns into the larger campaign whose template they copy
+    root = np.arange(n_c)
+    ca, cb = campaign_of[cand_lo], campaign_of[cand_hi]
+    linked = (ca >= 0) & (cb >= 0) & (ca != cb)
+    if linked.any():
+        ca, cb = ca[linked], cb[linked]
+        small = np.where(rank[ca] > rank[cb], ca, cb)
+        big = np.where(rank[ca] > rank[cb], cb, ca)
+        key = _sorted_unique(small * n_c + big)
+        small, big = key // n_c, key % n_c
+        keep = stance_ok(center_arr[small], center_arr[big])
+        small, big = small[keep], big[keep]
+        if len(small):
+            verdicts, _ = _char_verify(texts, center_arr[small], center_arr[big], params)
+            for s_c, j in _best_per_text(small, big, verdicts, rank).items():
+                root[s_c] = big[j]
+            for c in sorted(range(n_c), key=lambda c: rank[c]):  # larger first: roots are final
+                root[c] = root[root[c]]
+    dissolved = root != np.arange(n_c)
+    # 2. texts left out, and those of dissolved campaigns, against the campaigns they touch
+    target = np.where(campaign_of >= 0, root[np.maximum(campaign_of, 0)], -1)
+    free = ~placed.copy()
+    for c in np.flatnonzero(dissolved).tolist():
+        free[[centers[c], *members_of[c]]] = True
+    pairs = [np.array([i * n_c + root[c] for c in np.flatnonzero(dissolved).tolist()
+                       for i in [centers[c], *members_of[c]]], dtype=np.int64)]
+    for a, b in ((cand_lo, cand_hi), (cand_hi, cand_lo)):
+        sel = free[a] & eligible[a] & (target[b] >= 0) & ~free[b]
+        pairs.append(a[sel] * n_c + target[b[sel]])
+    key = _sorted_unique(np.concatenate(pairs).astype(np.int64))
+    left, camp = key // n_c, key % n_c
+    keep = stance_ok(left, center_arr[camp])
+    left, camp = left[keep], camp[keep]
+    best: dict[int, int] = {}
+    if len(left):
+        verdicts, words_covered = _char_verify(texts, left, center_arr[camp], params)
+        best = _best_per_text(left, camp, verdicts, rank)
+    if not best and not dissolved.any():
+        return campaigns, centers, members_of
+    # rebuild: dissolved campaigns go, the texts they held and the rescued texts join their campaign
+    accepted_of: dict[int, list[int]] = defaultdict(list)
+    for i, j in sorted(best.items()):
+        accepted_of[centers[int(camp[j])]].append(j)
+    chosen = set(best.values())
+    word_verdicts = _Verdicts(ok=verdicts.ok, similarity=verdicts.similarity,
+                              covered=[words_covered(j) if j in chosen else np.zeros(0, dtype=bool)
+                                       for j in range(len(left))]) if best else None
+    additions_of = _member_additions(accepted_of, left.tolist(), word_verdicts, texts, docs, params) if best else {}
+    joined: dict[int, list[Member]] = defaultdict(list)
+    new_members: dict[int, list[int]] = defaultdict(list)
+    for i, j in sorted(best.items()):
+        c = int(camp[j])
+        new_members[c].append(i)
+        for d in texts.doc_indices[i]:
+            raw = docs[d].text or ""
+            joined[c].append(Member(docs[d].comment_id, round(float(verdicts.similarity[j]), 4), False,
+                                    list(additions_of.get(j, {}).get(raw, []))))
+    out_campaigns, out_centers, out_members = [], [], []
+    for c in range(n_c):
+        if dissolved[c]:
+            continue
+        campaign = campaigns[c]
+        if joined[c]:
+            rest = [m for m in campaign.members[1:]] + joined[c]
+            campaign.members = [campaign.members[0], *sorted(rest, key=lambda m: m.comment_id)]
+        out_campaigns.append(campaign)
+        out_centers.append(centers[c])
+        out_members.append(members_of[c] + new_members[c])
+    placed[:] = False
+    for c in range(len(out_campaigns)):
+        placed[[out_centers[c], *out_members[c]]] = True
+    return out_campaigns, out_centers, out_members
 
 
 def _member_additions(accepted_of: dict[int, list[int]], members: list[int], verdicts: _Verdicts,
