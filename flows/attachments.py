@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from comments import settings, store
 from comments.attachments import files_dir_for, process_attachments
-from comments.attachments.pipeline import pending_count
+from comments.attachments.pipeline import fetch_document_texts, pending_count
 from comments.progress import noop
 
 BATCH_FILES = 500
@@ -31,6 +31,15 @@ def count_pending(docket_id: str, db: str, retry_failed: bool) -> int:
     con = store.connect(db)
     try:
         return pending_count(con, docket_id, retry_failed=retry_failed)
+    finally:
+        con.close()
+
+
+@task(name="fetch-document-texts", cache_policy=NO_CACHE)
+def document_texts(docket_id: str, db: str, retry_failed: bool) -> dict[str, int]:
+    con = store.connect(db)
+    try:
+        return fetch_document_texts(con, docket_id, files_dir=files_dir_for(db), retry_failed=retry_failed)
     finally:
         con.close()
 
@@ -57,9 +66,11 @@ def fetch_attachments(
 ) -> dict[str, int]:
     """Download and extract every pending attachment of `docket_id`, `batch_files` files per task."""
     path = str(settings.db_path(db))
+    # the docket's own documents first (the notice's text seeds the codebook)
+    notice = document_texts(docket_id, path, retry_failed)
     pending = count_pending(docket_id, path, retry_failed)
     hooks["progress"](0, total=pending)
-    totals: dict[str, int] = {}
+    totals: dict[str, int] = {f"document_texts_{status}": n for status, n in notice.items()}
     for _ in range(-(-pending // batch_files)):  # ceil: each batch finishes its files
         counts = process_batch(docket_id, path, batch_files, workers, retry_failed)
         for key, value in counts.items():

@@ -170,6 +170,7 @@ def status_command(
 def status_lines(con, only: str | None = None) -> list[str]:
     from comments.analysis.pipeline import analysis_status_lines
     from comments.attachments import attachment_status_lines
+    from comments.attachments.pipeline import document_text_status_line
 
     where, params = ("where d.docket_id = ?", [only]) if only else ("", [])
     dockets = con.execute(
@@ -220,6 +221,9 @@ def status_lines(con, only: str | None = None) -> list[str]:
         else:
             lines.append("  errors        none")
         lines.extend("  " + line for line in attachment_status_lines(con, docket_id))
+        notice = document_text_status_line(con, docket_id)
+        if notice:
+            lines.append("  " + notice)
         lines.extend("  " + line for line in analysis_status_lines(con, docket_id))
     return lines
 
@@ -252,8 +256,10 @@ def demo_command(
         REGULATIONS_GOV_API_KEY=DEMO_KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
     ):
         # The snapshot carries attachment metadata but not the files (they live on
-        # downloads.regulations.gov, out of reach offline): the demo skips that stage.
+        # downloads.regulations.gov, out of reach offline): the demo skips that stage,
+        # but fetches the notice's own text, which the snapshot does carry (it seeds the codebook).
         run_sync([DEMO_DOCKET], path, base_url=server.base_url, no_attachments=True)
+        _demo_notice_text(path, server)
     analysis = run_analyze(DEMO_DOCKET, path)
     print(analysis["summary"])
     html = path.with_name(f"{path.stem}-{DEMO_DOCKET}.html")
@@ -269,6 +275,24 @@ def demo_command(
     cmd = _command_name()
     print(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
     print(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
+
+
+def _demo_notice_text(path: Path, server) -> None:
+    """The attachments stage's document step, against the local server (its files URL is on 127.0.0.1)."""
+    from comments.attachments import files_dir_for
+    from comments.attachments.pipeline import document_text_status_line, fetch_document_texts
+    from comments.client import RegulationsClient
+    from comments.resources import DEMO_DOCKET
+
+    con = store.connect(path)
+    try:
+        fetch_document_texts(con, DEMO_DOCKET, files_dir=files_dir_for(path), hosts=("127.0.0.1",), pace_s=0,
+                             client=RegulationsClient(DEMO_KEY, base_url=server.base_url))
+        line = document_text_status_line(con, DEMO_DOCKET)
+    finally:
+        con.close()
+    if line:
+        print(f"demo: {line}")
 
 
 def _command_name() -> str:
