@@ -11,6 +11,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from comments import settings, store
+from comments.analysis.codebook import find_codebook
 from comments.analysis.pipeline import AnalysisParams
 from comments.analysis.pipeline import analyze_docket as run_analysis
 from comments.progress import noop
@@ -23,9 +24,10 @@ hooks = {"progress": noop}
 @task(name="analyze-docket", cache_policy=NO_CACHE)
 def analyze(docket_id: str, db: str, overrides: dict[str, str] | None = None) -> dict:
     params = AnalysisParams.from_overrides(overrides)
+    codebook = find_codebook(db, docket_id)
     con = store.connect(db)
     try:
-        result = run_analysis(con, docket_id, params=params, progress=hooks["progress"])
+        result = run_analysis(con, docket_id, params=params, progress=hooks["progress"], codebook=codebook)
     finally:
         con.close()
     return {

@@ -1113,7 +1113,7 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
         return campaigns, centers, members_of
     # rebuild: dissolved campaigns go, the texts they held and the rescued texts join their campaign
     accepted_of: dict[int, list[int]] = defaultdict(list)
-    for i, j in sorted(best.items()):
+    for _i, j in sorted(best.items()):
         accepted_of[centers[int(camp[j])]].append(j)
     chosen = set(best.values())
     word_verdicts = _Verdicts(ok=verdicts.ok, similarity=verdicts.similarity,

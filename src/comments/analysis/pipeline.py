@@ -35,9 +35,15 @@ from comments.analysis import stance as stance_rules
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.codebook import Codebook
 from comments.analysis.codebook import theme_seeds as codebook_theme_seeds
-from comments.analysis.significance import significance_rows
 from comments.analysis.normalize import text_key
-from comments.analysis.themes import ThemeParams, Unit, find_themes, load_previous_themes, overall_label
+from comments.analysis.significance import significance_rows
+from comments.analysis.themes import (
+    ThemeParams,
+    Unit,
+    find_themes,
+    load_previous_themes,
+    overall_label,
+)
 from comments.errors import InputError
 from comments.progress import ProgressFn, noop
 from comments.records import now_utc
@@ -382,9 +388,13 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     clock.lap("themes")
     theme_rows = []
     context = _docket_context(con, docket_id)
+    used_labels: set[str] = set()
     for rank, t in enumerate(themes.themes, start=1):
         label = names.get(t.theme_id) or t.label or overall_label(
             t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context)
+        if label.lower() in used_labels:  # two themes named by their stance: tell them apart
+            label = f"{label}: {next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)}"
+        used_labels.add(label.lower())
         theme_rows.append({
             "theme_id": t.theme_id, "label": label, "keywords": t.keywords,
             "is_catch_all": t.is_catch_all, "rank": rank, "unique_texts": t.unique_texts,

@@ -347,16 +347,20 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     terms = np.array(vec.get_feature_names_out())
     clusters = sorted({int(c) for c in p_cluster})
     members = {c: np.flatnonzero(p_cluster == c) for c in clusters}
+    top_terms = {}
+    for c, idx in members.items():
+        mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
+        top_terms[c] = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
     labels = _labels(
         {c: idx for c, idx in members.items() if c != -1}, p_text, p_unit_arr, p_sim, params,
         generic=_generic_words(units, context, params), context=_plain(context),
+        topic={c: {w for t in top_terms[c][:20] for w in t.split()} for c in members},
     )
     themes: list[Theme] = []
     by_cluster: dict[int, Theme] = {}
     for c in clusters:
         idx = members[c]
-        mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
-        top = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
+        top = top_terms[c]
         if c == -1:
             # cover notes last: a catch-all quote should still say something about the rule
             central = (z_all[idx] @ l2(z_all[idx].mean(axis=0, keepdims=True)).T).ravel()
@@ -787,8 +791,10 @@ def _specific(phrase: str, generic: frozenset[str], context: str) -> bool:
 
 
 def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, generic: frozenset[str] = frozenset(),
-            context: str = "") -> dict[int, str]:
-    """Each theme's most distinctive verbatim phrase (distinct across themes), specific to it."""
+            context: str = "", topic: dict[int, set[str]] | None = None) -> dict[int, str]:
+    """Each theme's most distinctive verbatim phrase (distinct across themes), specific to it,
+    preferring phrases made of the theme's own top terms (`topic`: what the theme is about,
+    rather than a turn of phrase that happens to recur in it)."""
     per_theme: dict[int, Counter] = {}
     n_units: dict[int, int] = {}
     samples: dict[int, list[int]] = {}
@@ -806,6 +812,7 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         n_units[c] = len(seen)
     total_units = sum(n_units.values())
     scored: dict[int, list[tuple[float, str]]] = {}
+    on_topic_of: dict[int, set[str]] = {}
     for c, counts in per_theme.items():
         rest_units = max(total_units - n_units[c], 1)
         need = max(2, math.ceil(0.04 * n_units[c]))
@@ -820,15 +827,24 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
             if lift <= 0.4:
                 continue
             length = 0.05 if words == 1 else 1.0 + 0.15 * (words - 2)
-            cand.append((p_in * lift * lift * length, g))
-        cand.sort(key=lambda x: (-x[0], x[1]))
-        scored[c] = _prefer_longer(cand)
+            words_g = [w for w in g.split() if w not in _label_stop()]
+            on_topic = sum(w in (topic or {}).get(c, ()) for w in words_g) / max(len(words_g), 1)
+            # a turn of phrase that is not what the theme is about comes last
+            cand.append((p_in * lift * lift * length * (1 + on_topic), g, topic is None or on_topic > 0))
+        cand.sort(key=lambda x: (not x[2], -x[0], x[1]))
+        scored[c] = _prefer_longer([(sc, g) for sc, g, on in cand if on]) + [(sc, g) for sc, g, on in cand if not on]
+        on_topic_of[c] = {g for _, g, on in cand if on}
     labels: dict[int, str] = {}
     used: set[str] = set()
     # Biggest themes choose first, so a shared phrase goes to the theme it describes best.
+    named_by_stance = False
     for c in sorted(members, key=lambda c: (-len(members[c]), c)):
-        choice = next((g for _, g in scored[c] if g not in used), None)
+        choice = next((g for _, g in scored[c] if g not in used and g in on_topic_of[c]), None)
+        if choice is None and named_by_stance:
+            # one theme is named by its stance on the whole; another takes its best phrase after all
+            choice = next((g for _, g in scored[c] if g not in used), None)
         if choice is None:
+            named_by_stance = True
             labels[c] = ""  # nothing specific: the caller names it (`Theme.label == ""`)
             continue
         used.add(choice)

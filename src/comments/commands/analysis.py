@@ -25,6 +25,7 @@ def analyze_command(
     Runs the Prefect flow `analyze_docket` (visible in your Prefect UI when
     PREFECT_API_URL points at a server). Deterministic: the same comments give
     the same result, and campaign/theme ids stay stable as comments arrive.
+    Uses the docket's codebook (`comments codebook DOCKET_ID`) when it exists.
     """
     summary = run_analyze(docket_id, db, overrides=parse_overrides(set_ or []))
     typer.echo(summary["summary"])
@@ -49,12 +50,14 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 def run_analyze(docket_id: str, db: str | Path | None = None, *, overrides: dict[str, str] | None = None) -> dict:
     """Cheap checks first (database, docket, parameters), then the flow with a progress bar; the flow's summary dict."""
     from comments import settings, store
+    from comments.analysis.codebook import find_codebook
     from comments.analysis.pipeline import STEPS, require_comments
     from comments.progress import bar
 
     path = settings.db_path(db)
     with closing(store.connect_existing(path)) as con:
         require_comments(con, docket_id)
+    find_codebook(path, docket_id)  # a malformed codebook is one line now, not after Prefect has started
 
     from flows import analyze_docket as flow_module
 
