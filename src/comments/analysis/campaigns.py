@@ -134,7 +134,10 @@ class CampaignParams:
     - `rescue=True`, `rescue_min_anchors=2`, `rescue_chars=32`: the second look
       at damaged copies (module doc, step 8) for texts sharing at least 2
       anchors with a campaign's text, on 32-character shingles (about 6 words)
-      of the text without its spaces.
+      of the text without its spaces. `rescue_damage_gap=0.15`: the characters
+      must find at least 15 points more of the text inside the template than
+      the words do (damage is what makes them disagree; on clean text they agree,
+      so a text quoting a sentence or two of a letter stays out).
     - `min_addition_words=4`: an uncovered sentence is an addition only with at
       least 4 words, so greetings and sign-offs with a name ("Dear Senator Smith,",
       "Jane Doe") are not reported as what the sender had to say.
@@ -159,6 +162,7 @@ class CampaignParams:
     rescue: bool = True
     rescue_min_anchors: int = 2
     rescue_chars: int = 32
+    rescue_damage_gap: float = 0.15
     with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
@@ -342,6 +346,20 @@ def _kgrams(tokens: np.ndarray, k: int) -> np.ndarray:
     for j in range(1, k):
         h *= _MUL
         h += tokens[j : j + n]
+    return h
+
+
+def _kgrams_doubling(tokens: np.ndarray, k: int) -> np.ndarray:
+    """`_kgrams(tokens, k)` for k a power of two, in log2(k) passes instead of k:
+    the hash of 2m tokens is the hash of the first m times MUL**m plus the hash of the next m."""
+    h = tokens.copy()
+    m, power = 1, _MUL
+    while m < k:
+        n = len(h) - m
+        if n <= 0:
+            return np.empty(0, dtype=np.uint64)
+        h = h[:n] * power + h[m : m + n]
+        m, power = 2 * m, np.uint64(int(power) ** 2 % (1 << 64))  # (a Python int: numpy scalars warn on wrap-around)
     return h
 
 
@@ -606,7 +624,10 @@ class _Verdicts:
     covered: list[np.ndarray]  # per member: is each word inside a shared passage
 
 
-def _verify(members: list[int], centers: list[int], grams: _Grams, params: CampaignParams) -> _Verdicts:
+def _verify(members: list[int], centers: list[int], grams: _Grams, params: CampaignParams,
+            words_of: np.ndarray | None = None) -> _Verdicts:
+    """`words_of` (per text of `grams`): the length the short-text rule reads, when the grams are
+    not words (character shingles: the rule stays "under 100 words")."""
     k = params.shingle_words
     templates = sorted(set(centers))
     slot = {c: i for i, c in enumerate(templates)}
@@ -643,7 +664,8 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
         words = np.diff(offsets)
         shared_words = np.bincount(owner, weights=is_covered, minlength=len(chunk))
         similarity = shared_words / np.maximum(words, 1)
-        ok = (shared_words >= params.min_shared_words) & (similarity >= needed(words))
+        rule_len = words if words_of is None else words_of[np.array(chunk, dtype=np.int64)]
+        ok = (shared_words >= params.min_shared_words) & (similarity >= needed(rule_len))
         # else: the share of the template's distinct k-grams found in the member (the sender
         # kept enough of the template but added more of their own); counted for those only
         second = np.flatnonzero((shared_words >= params.min_shared_words) & ~ok)
@@ -653,7 +675,8 @@ def _verify(members: list[int], centers: list[int], grams: _Grams, params: Campa
             sel = hit & in_second[owner]
             found = _sorted_unique(owner[sel] * len(table) + pos[sel])  # (member, template k-gram) pairs
             template_share = np.bincount(found // len(table), minlength=len(chunk)) / np.maximum(t_distinct[center], 1)
-            ok[second] = template_share[second] >= needed(t_words[center[second]])
+            t_size = t_words if words_of is None else words_of[np.array(templates, dtype=np.int64)]
+            ok[second] = template_share[second] >= needed(t_size[center[second]])
         return ok, similarity, np.split(is_covered, offsets[1:-1])
 
     with ThreadPoolExecutor(_WORKERS) as pool:
@@ -930,7 +953,7 @@ def detect_campaigns(
         cand_hi = np.concatenate([hi, near_hi])
         del near_lo, near_hi
         campaigns, centers_of, members_of = _rescue(campaigns, centers_of, members_of, placed, cand_lo, cand_hi,
-                                                    texts, docs, params, stances, stance_of)
+                                                    texts, grams, docs, params, stances, stance_of)
         del cand_lo, cand_hi
     # exact-copy groups that are in no near-copy campaign stand alone
     for i in np.flatnonzero((texts.multiplicity >= 2) & ~placed).tolist():
@@ -949,59 +972,112 @@ _BYTE_TOKENS = _mix((np.arange(256, dtype=np.uint64) + np.uint64(1)) * _MUL)
 _CHARS_PER_WORD = 5
 
 
-def _char_grams(texts: _Texts, subset: np.ndarray, k: int) -> tuple[_Grams, np.ndarray]:
-    """Character k-grams of the given unique texts with the spaces taken out, and per character
-    the index of the normalized word it belongs to (within its text).
+def _char_grams(texts: _Texts, subset: np.ndarray, k: int) -> _Grams:
+    """Character k-grams of the given unique texts with the spaces taken out.
 
     Without spaces, "supportthe" and "support the", or "gov- ernment" and
     "government", are the same characters: lost spaces, words broken across
     lines and glued line ends no longer break the shared passages.
     Position j of the result's offsets is text subset[j].
     """
-    starts, ends = texts.starts[subset], texts.ends[subset]
-    lengths = ends - starts
+    starts, ends = texts.starts[subset].tolist(), texts.ends[subset].tolist()
+    buf = texts.buffer
+    pieces = [buf[a:b] for a, b in zip(starts, ends, strict=True)]
+    raw = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint8)
+    keep = raw != 32
+    lengths = np.array([len(x) for x in pieces], dtype=np.int64)
     bounds = np.zeros(len(subset) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
-    pos = np.repeat(starts - bounds[:-1], lengths) + np.arange(bounds[-1])
-    raw = texts.buffer[pos]
-    del pos
-    space = raw == 32
-    text_of = np.repeat(np.arange(len(subset)), lengths)
-    spaces_before = np.cumsum(space) - space
-    word_of = spaces_before - spaces_before[np.minimum(bounds[:-1], max(len(raw) - 1, 0))][text_of] if len(raw) else spaces_before
-    keep = ~space
-    chars, word_of, text_of = raw[keep], word_of[keep], text_of[keep]
-    offsets = np.zeros(len(subset) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(text_of, minlength=len(subset)), out=offsets[1:])
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    offsets = kept_before[bounds]
+    chars = raw[keep]
+    del raw, keep
     hashes = np.zeros(len(chars), dtype=np.uint64)
-    g = _kgrams(_BYTE_TOKENS[chars], k)
+    g = _kgrams_doubling(_BYTE_TOKENS[chars], k) if k & (k - 1) == 0 else _kgrams(_BYTE_TOKENS[chars], k)
     hashes[: len(g)] = g
-    return _Grams(hashes, offsets, k), word_of.astype(np.int64)
+    return _Grams(hashes, offsets.astype(np.int64), k)
 
 
-def _char_verify(texts: _Texts, members: np.ndarray, centers: np.ndarray, params: CampaignParams):
-    """`_verify` of each member text against its center text on character shingles with the
-    spaces removed, thresholds in characters; with each member's words marked covered when
-    most of their characters are."""
+def _word_of_chars(texts: _Texts, i: int) -> np.ndarray:
+    """For each non-space character of unique text i (as `_char_grams` keeps them), its word's index."""
+    raw = texts.buffer[texts.starts[i] : texts.ends[i]]
+    space = raw == 32
+    return np.cumsum(space)[~space]
+
+
+def _char_verify(texts: _Texts, grams: _Grams, members: np.ndarray, centers: np.ndarray, params: CampaignParams):
+    """Each member text against its center text, on words (`_verify`) and on character shingles
+    with the spaces removed (thresholds in characters, the short-text rule still in words).
+
+    A pair passes when the words pass (a near miss of the anchor sample that the exact check
+    accepts), or when the characters pass AND find at least `rescue_damage_gap` more of the
+    member inside the template than the words do: damage (lost spaces, broken words) is what
+    makes the two disagree. On clean text both measure the same passages, so a text that
+    quotes a sentence or two of a letter is no more a copy on characters than on words.
+    Returns the verdicts (similarity and word coverage of whichever view decided) and which
+    passes came from the characters.
+    """
     k = params.rescue_chars
-    subset = _sorted_unique(np.concatenate([members, centers]))
-    local = np.searchsorted(subset, np.concatenate([members, centers]))
-    cgrams, word_of = _char_grams(texts, subset, k)
-    cparams = replace(
-        params, shingle_words=k, min_shared_words=params.min_shared_words * _CHARS_PER_WORD,
-        short_text_words=params.short_text_words * _CHARS_PER_WORD,
-        chunk_texts=max(8, params.chunk_texts // (2 * _CHARS_PER_WORD)),
-    )
-    verdicts = _verify(local[: len(members)].tolist(), local[len(members):].tolist(), cgrams, cparams)
+    words = _verify(members.tolist(), centers.tolist(), grams, params)
+    by_chars = np.zeros(len(members), dtype=bool)
+    char_sim = np.zeros(len(members))
+    char_covered: dict[int, np.ndarray] = {}
+    todo = np.flatnonzero(~words.ok)
+    if len(todo):
+        subset = _sorted_unique(np.concatenate([members[todo], centers[todo]]))
+        cgrams = _char_grams(texts, subset, k)
+        m_local, c_local = np.searchsorted(subset, members[todo]), np.searchsorted(subset, centers[todo])
+        # a cheap estimate on sampled anchors first: most pairs are texts that quote a letter,
+        # not damaged copies of it, and fail it
+        needed = np.where(texts.n_words[members[todo]] < params.short_text_words,
+                          params.short_containment, params.min_containment)
+        estimate, anchors = _anchor_containment(cgrams, m_local, c_local)
+        slack = np.clip(1 / np.sqrt(np.maximum(anchors, 1)), 0.05, 0.6)
+        worth = estimate >= np.maximum(needed, words.similarity[todo] + params.rescue_damage_gap) - slack
+        todo, m_local, c_local = todo[worth], m_local[worth], c_local[worth]
+        if len(todo):
+            cparams = replace(
+                params, shingle_words=k, min_shared_words=params.min_shared_words * _CHARS_PER_WORD,
+                chunk_texts=max(8, params.chunk_texts // (2 * _CHARS_PER_WORD)),
+            )
+            chars = _verify(m_local.tolist(), c_local.tolist(), cgrams, cparams, words_of=texts.n_words[subset])
+            passed = chars.ok & (chars.similarity >= words.similarity[todo] + params.rescue_damage_gap)
+            by_chars[todo[passed]] = True
+            char_sim[todo] = chars.similarity
+            for t, j in enumerate(todo.tolist()):
+                if passed[t]:
+                    chars_w = _word_of_chars(texts, int(members[j]))
+                    n_words = int(texts.n_words[members[j]])
+                    share = np.bincount(chars_w, weights=chars.covered[t], minlength=n_words)[:n_words]
+                    char_covered[j] = share >= 0.5 * np.maximum(np.bincount(chars_w, minlength=n_words)[:n_words], 1)
+    covered = [char_covered[j] if by_chars[j] else words.covered[j] for j in range(len(members))]
+    return _Verdicts(ok=words.ok | by_chars, similarity=np.where(by_chars, char_sim, words.similarity),
+                     covered=covered), by_chars
 
-    def words_covered(j: int) -> np.ndarray:
-        lj = int(local[j])
-        chars_w = word_of[cgrams.offsets[lj] : cgrams.offsets[lj + 1]]
-        n_words = int(texts.n_words[members[j]])
-        covered = np.bincount(chars_w, weights=verdicts.covered[j], minlength=n_words)[:n_words]
-        return covered >= 0.5 * np.maximum(np.bincount(chars_w, minlength=n_words)[:n_words], 1)
 
-    return verdicts, words_covered
+def _anchor_containment(cgrams: _Grams, members: np.ndarray, centers: np.ndarray, every: int = 8):
+    """(estimated share of each member's sampled character anchors found in its center, the
+    member's anchor count): 1 in `every` shingles, chosen by hash, as the word anchors are."""
+    texts_needed = _sorted_unique(np.concatenate([members, centers]))
+    hashes, valid, offsets = cgrams.of(texts_needed)
+    owner = np.repeat(np.arange(len(texts_needed)), np.diff(offsets))
+    keep = valid & ((hashes >> np.uint64(32)) % np.uint64(every) == 0)
+    h, o = hashes[keep], owner[keep]
+    m_pos, c_pos = np.searchsorted(texts_needed, members), np.searchsorted(texts_needed, centers)
+    by_text = np.argsort(o, kind="stable")
+    h, o = h[by_text], o[by_text]
+    starts = np.searchsorted(o, np.arange(len(texts_needed) + 1))
+    # table of (center, anchor) for every center; each pair's member anchors looked up in it
+    centers_used = _sorted_unique(c_pos)
+    c_rows, c_off = _ranges(starts, centers_used)
+    c_salt = np.repeat(centers_used, np.diff(c_off))
+    table = _sorted_unique(_salted(h[c_rows], c_salt))
+    m_rows, m_off = _ranges(starts, m_pos)
+    m_salt = np.repeat(c_pos, np.diff(m_off))
+    hit = _lookup(table, _salted(h[m_rows], m_salt)) >= 0
+    counts = np.diff(m_off)
+    hits = np.bincount(np.repeat(np.arange(len(members)), counts), weights=hit, minlength=len(members))
+    return hits / np.maximum(counts, 1), counts
 
 
 def _best_per_text(texts_: np.ndarray, targets: np.ndarray, verdicts: _Verdicts, rank: np.ndarray) -> dict[int, int]:
@@ -1020,7 +1096,7 @@ def _best_per_text(texts_: np.ndarray, targets: np.ndarray, verdicts: _Verdicts,
 
 
 def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list[int]], placed: np.ndarray,
-            cand_lo: np.ndarray, cand_hi: np.ndarray, texts: _Texts, docs, params: CampaignParams,
+            cand_lo: np.ndarray, cand_hi: np.ndarray, texts: _Texts, grams: _Grams, docs, params: CampaignParams,
             stances: dict[int, str], stance_of: Callable[[str], str] | None):
     """A second look, on character shingles with the spaces removed, at texts the word shingles
     kept apart from a campaign; returns (campaigns, centers, members_of) updated.
@@ -1065,7 +1141,7 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
     few = _sorted_unique(np.concatenate([center_arr, np.flatnonzero(~placed & (texts.multiplicity >= 2) & eligible)]))
     if len(few) > 1:
         cparams = replace(params, shingle_words=params.rescue_chars, anchor_every=8)
-        cgrams, _ = _char_grams(texts, few, params.rescue_chars)
+        cgrams = _char_grams(texts, few, params.rescue_chars)
         h, o, _ = _anchors(cgrams, np.arange(len(few)), len(few), cparams)
         f_lo, f_hi, shared = _candidate_pairs(h, o, len(few), cparams)
         del h, o, cgrams
@@ -1085,7 +1161,7 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
         keep = stance_ok(center_arr[small], center_arr[big])
         small, big = small[keep], big[keep]
         if len(small):
-            verdicts, _ = _char_verify(texts, center_arr[small], center_arr[big], params)
+            verdicts, _ = _char_verify(texts, grams, center_arr[small], center_arr[big], params)
             for s_c, j in _best_per_text(small, big, verdicts, rank).items():
                 root[s_c] = big[j]
             for c in sorted(range(n_c), key=lambda c: rank[c]):  # larger first: roots are final
@@ -1107,7 +1183,7 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
     left, camp = left[keep], camp[keep]
     best: dict[int, int] = {}
     if len(left):
-        verdicts, words_covered = _char_verify(texts, left, center_arr[camp], params)
+        verdicts, _ = _char_verify(texts, grams, left, center_arr[camp], params)
         best = _best_per_text(left, camp, verdicts, rank)
     if not best and not dissolved.any():
         return campaigns, centers, members_of
@@ -1115,11 +1191,7 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
     accepted_of: dict[int, list[int]] = defaultdict(list)
     for _i, j in sorted(best.items()):
         accepted_of[centers[int(camp[j])]].append(j)
-    chosen = set(best.values())
-    word_verdicts = _Verdicts(ok=verdicts.ok, similarity=verdicts.similarity,
-                              covered=[words_covered(j) if j in chosen else np.zeros(0, dtype=bool)
-                                       for j in range(len(left))]) if best else None
-    additions_of = _member_additions(accepted_of, left.tolist(), word_verdicts, texts, docs, params) if best else {}
+    additions_of = _member_additions(accepted_of, left.tolist(), verdicts, texts, docs, params) if best else {}
     joined: dict[int, list[Member]] = defaultdict(list)
     new_members: dict[int, list[int]] = defaultdict(list)
     for i, j in sorted(best.items()):
