@@ -20,6 +20,8 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from comments.analysis.normalize import sentences
 
 WEIGHTS = {"requested change": 3.0, "legal citation": 3.0, "study or data": 2.5, "numbers": 2.0,
@@ -34,12 +36,18 @@ _NUMBER = re.compile(
     r"organizations|facilities|plans|miles|children|women|men|users|sites|clinics|employees|dollars)\b",
     re.IGNORECASE,
 )
+# Citations of law: literal forms (matched on the lower-cased text) and named Acts / cases
+# ("the 21st Century Cures Act", "Ohio v. EPA"), found from " Act" / " v. " and checked backwards
+# (a pattern that starts at every capital letter is the slowest scan of all).
 _LAW = re.compile(
-    r"\b\d+\s+(?:U\.?\s?S\.?\s?C\.?|C\.?\s?F\.?\s?R\.?|Fed\.?\s?Reg\.?|FR)\b|§\s?\d|\b[Ss]ection\s+\d+[\w().-]*"
-    r"|\b[Pp]ublic [Ll]aw\s+\d|\bP\.\s?L\.\s+\d+-\d+|\b(?:[A-Z][\w.&'’-]*\s+){1,6}Act\b|\bHIPAA\b|\bHITECH\b|\bADA\b"
-    r"|\b[A-Z][a-z]+ v\.\s+[A-Z]|\b(?:statute|statutory|unconstitutional|First Amendment|Fourteenth Amendment|"
-    r"Title [IVX]+|Executive Order)\b"
+    r"\b\d+\s+(?:u\.?\s?s\.?\s?c\.?|c\.?\s?f\.?\s?r\.?|fed\.?\s?reg\.?|fr)\b|§\s?\d|\bsection\s+\d"
+    r"|\bpublic law\s+\d|\bp\.\s?l\.\s+\d+-\d+|\bhipaa\b|\bhitech\b|\bstatut(?:e|es|ory)\b|\bunconstitutional\b"
+    r"|\b(?:first|fourteenth|tenth|fifth) amendment\b|\btitle [ivx]+\b|\bexecutive order\b",
+    re.IGNORECASE,
 )
+_NAMED_LAW = re.compile(r"\b[A-Z][A-Za-z0-9’'.-]+ (?:Act\b|v\.\s+[A-Z])|\bADA\b")
+
+
 _STUDY = re.compile(
     r"\b(?:stud(?:y|ies)|research(?:ers)?|survey(?:ed)?|data (?:show|shows|indicate|indicates|suggest|suggests)|"
     r"evidence (?:shows|suggests|indicates)|found that|according to|report(?:ed)? (?:that|by)|journal|et al\b|"
@@ -97,7 +105,7 @@ def signals_of(sentence: str) -> set[str]:
     out = set()
     if _REQUEST.search(sentence):
         out.add("requested change")
-    if _LAW.search(sentence):
+    if _LAW.search(sentence) or _NAMED_LAW.search(sentence):
         out.add("legal citation")
     if _STUDY.search(sentence):
         out.add("study or data")
@@ -141,30 +149,79 @@ class Substance:
     key_sentence: str | None
 
 
+_SIGNAL_PATTERNS = (("requested change", _REQUEST), ("legal citation", _LAW), ("study or data", _STUDY),
+                    ("numbers", _NUMBER), ("expertise", _EXPERTISE), ("position", _POSITION))
+# Substrings (of the lower-cased text) without one of which a pattern cannot match: most texts
+# skip most patterns on a substring test, far cheaper than the regex scan.
+_HINTS = {
+    "requested change": ("recommend", "urge", "request", "ask", "encourage", "suggest", "propose", "should", "must",
+                         "need", "ought", "instead", "rather", "replac", "amend", "revis", "clarify", "delete", "strike"),
+    "legal citation": ("u.s", "usc", "c.f.r", "cfr", "fed", " fr", "§", "section", "law", "p.l", " act", "hipaa",
+                       "hitech", "ada", " v. ", "statut", "unconstitutional", "amendment", "title ", "executive order"),
+    "study or data": ("stud", "research", "survey", "data ", "evidence", "found that", "according to", "report",
+                      "journal", "et al", "review", "published", "analysis", "randomized", "trial", "gao", "oig",
+                      "cbo", "academ"),
+    "numbers": tuple("0123456789"),
+    "expertise": ("as a", "as an", "have worked", "have practiced", "have served", "have been", "years of",
+                  "our ", "its ", "we represent", "m.d.", "ph.d", "pharmd", "mph", "dnp", "facp", "faafp", "md",
+                  "phd", "rn", "do", "jd", "lcsw"),
+    "position": ("support", "oppos", "object", "urge", "agree", "against", "reject", "withdraw", "applaud",
+                 "welcome", "concern", "not", "n't", "cannot", "strongly"),
+    "promo": ("lead", "premier", "trusted", "innovat", "award", "largest", "fastest", "first", "pioneer", "only",
+              "our ", "we offer", "we sell", "we build", "we empower", "we enable", "we are", "founded",
+              "headquartered", "serv", "standard", "bar"),
+}
+
+
+# The case-blind patterns, compiled for lower-cased text (IGNORECASE costs Python's re twice the time).
+_LOWER = {name: re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+          for name, pattern in (*_SIGNAL_PATTERNS, ("promo", _SELF_PROMO)) if pattern.flags & re.IGNORECASE}
+
+
 def substance(text: str) -> Substance:
-    """The text's substance score, the signals behind it, and its key sentence (verbatim)."""
+    """The text's substance score, the signals behind it, and its key sentence (verbatim).
+
+    Each pattern runs once over the whole text; its matches are mapped to sentences by
+    position (a per-sentence search costs a regex call per sentence and pattern).
+    """
     if not text or not text.strip():
         return Substance(0.0, [], None)
-    counts = dict.fromkeys(WEIGHTS, 0)
-    promo = 0
+    spans = sentences(text)
+    if not spans:
+        return Substance(0.0, [], None)
+    starts = np.array([a for a, _ in spans], dtype=np.int64)
+
+    low = text.lower()
+    same_length = len(low) == len(text)  # (lower() can change a few characters' length: then case-blind on the text)
+
+    def sentence_ids(name: str, pattern: re.Pattern) -> set[int]:
+        if not any(h in low for h in _HINTS[name]):
+            return set()
+        if same_length and name in _LOWER:
+            found = [m.start() for m in _LOWER[name].finditer(low)]
+        else:
+            found = [m.start() for m in pattern.finditer(text)]
+        return {int(i) for i in np.searchsorted(starts, found, side="right") - 1} if found else set()
+
+    hits = {name: sentence_ids(name, pattern) for name, pattern in _SIGNAL_PATTERNS}
+    if " Act" in text or " v. " in text or "ADA" in text:
+        named = [m.start() for m in _NAMED_LAW.finditer(text)]
+        hits["legal citation"] |= {int(i) for i in np.searchsorted(starts, named, side="right") - 1}
+    promo = sentence_ids("promo", _SELF_PROMO)
     best = None
-    for a, b in sentences(text):
-        s = text[a:b]
-        found = signals_of(s)
-        for sig in found:
-            counts[sig] += 1
-        if is_self_promotion(s):
-            promo += 1
+    for i in sorted(set().union(*(ids for name, ids in hits.items() if name != "position")) - promo):
+        a, b = spans[i]
+        sentence = text[a:b]
+        if len(sentence) > 400 or not is_quotable_sentence(sentence):
             continue
-        if found - {"position"} and is_quotable_sentence(s) and len(s) <= 400:
-            w = sum(WEIGHTS[x] for x in found)
-            if best is None or w > best[0]:
-                best = (w, s)
-    raw = sum(WEIGHTS[k] * math.log2(1 + n) for k, n in counts.items()) - 1.5 * math.log2(1 + promo)
+        w = sum(WEIGHTS[name] for name, ids in hits.items() if i in ids)
+        if best is None or w > best[0]:
+            best = (w, sentence)
+    raw = sum(WEIGHTS[k] * math.log2(1 + len(ids)) for k, ids in hits.items()) - 1.5 * math.log2(1 + len(promo))
     words = len(text.split())
     raw *= min(1.0, 0.35 + 0.65 * math.log1p(words) / math.log1p(600))
     score = round(100 * (1 - math.exp(-max(raw, 0.0) / 12)), 1)
-    signals = [k for k in WEIGHTS if counts[k] and k != "position"]
+    signals = [k for k in WEIGHTS if hits[k] and k != "position"]
     return Substance(score, signals, best[1] if best else None)
 
 
