@@ -1181,6 +1181,11 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
         big = np.where(rank[ca] > rank[cb], cb, ca)
         key = _sorted_unique(small * n_c + big)
         small, big = key // n_c, key % n_c
+        # a campaign of copies damaged alike: its template has clearly more long (glued) tokens
+        share = _long_token_share(texts, _sorted_unique(center_arr[np.concatenate([small, big])]))
+        keep = np.array([share[center_arr[a]] >= share[center_arr[b]] + params.rescue_long_token_gap
+                         for a, b in zip(small.tolist(), big.tolist(), strict=True)], dtype=bool)
+        small, big = small[keep], big[keep]
         keep = stance_ok(center_arr[small], center_arr[big])
         small, big = small[keep], big[keep]
         if len(small):
