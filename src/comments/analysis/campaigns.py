@@ -168,6 +168,7 @@ class CampaignParams:
     rescue_chars: int = 32
     rescue_damage_gap: float = 0.15
     rescue_long_token_gap: float = 0.008
+    rescue_chunk: int = 20_000        # pairs judged at once (bounds the memory of the second look)
     with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
@@ -1221,7 +1222,13 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
     left, camp = left[keep], camp[keep]
     best: dict[int, int] = {}
     if len(left):
-        verdicts, _ = _char_verify(texts, grams, left, center_arr[camp], params)
+        # in chunks of pairs: the character shingles of a chunk's texts are all held at once
+        parts = [_char_verify(texts, grams, left[a : a + params.rescue_chunk], center_arr[camp[a : a + params.rescue_chunk]],
+                              params)[0] for a in range(0, len(left), params.rescue_chunk)]
+        verdicts = _Verdicts(ok=np.concatenate([v.ok for v in parts]),
+                             similarity=np.concatenate([v.similarity for v in parts]),
+                             covered=[c for v in parts for c in v.covered])
+        del parts
         best = _best_per_text(left, camp, verdicts, rank)
     if not best and not dissolved.any():
         return campaigns, centers, members_of
