@@ -156,8 +156,8 @@ _SIGNAL_PATTERNS = (("requested change", _REQUEST), ("legal citation", _LAW), ("
 _HINTS = {
     "requested change": ("recommend", "urge", "request", "ask", "encourage", "suggest", "propose", "should", "must",
                          "need", "ought", "instead", "rather", "replac", "amend", "revis", "clarify", "delete", "strike"),
-    "legal citation": ("u.s", "usc", "c.f.r", "cfr", "fed", " fr", "§", "section", "law", "p.l", " act", "hipaa",
-                       "hitech", "ada", " v. ", "statut", "unconstitutional", "amendment", "title ", "executive order"),
+    "legal citation": ("u.s", "usc", "c.f.r", "cfr", "fed.", "fed reg", " fr ", "§", "section", "public law", "p.l",
+                       "hipaa", "hitech", "statut", "unconstitutional", "amendment", "title ", "executive order"),
     "study or data": ("stud", "research", "survey", "data ", "evidence", "found that", "according to", "report",
                       "journal", "et al", "review", "published", "analysis", "randomized", "trial", "gao", "oig",
                       "cbo", "academ"),
