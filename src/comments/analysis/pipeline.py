@@ -381,13 +381,14 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     clock.lap("campaign_rows_bursts")
     progress(1)
 
-    previous, names = _theme_seeds(con, docket_id, codebook)
     significance = significance_rows(units)
-    themes = find_themes(units, params.themes, previous=previous, context=_docket_context(con, docket_id))
+    clock.lap("significance")
+    previous, names = _theme_seeds(con, docket_id, codebook)
+    context = _docket_context(con, docket_id)
+    themes = find_themes(units, params.themes, previous=previous, context=context)
     del units
     clock.lap("themes")
     theme_rows = []
-    context = _docket_context(con, docket_id)
     used_labels: set[str] = set()
     for rank, t in enumerate(themes.themes, start=1):
         label = names.get(t.theme_id) or t.label or overall_label(
