@@ -71,8 +71,9 @@ def test_a_notice_that_cannot_be_fetched_is_recorded_with_its_reason(tmp_path, r
     assert fetch_document_texts(con, DOCKET, files_dir=tmp_path / "f") == {"failed": 1}
     reason = con.execute("select reason from document_texts").fetchone()[0]
     assert "no API key" in reason
-    # a host that is not allowed: refused before any download, recorded
-    counts = fetch_document_texts(con, DOCKET, files_dir=tmp_path / "f", client=client, retry_failed=True,
+    assert fetch_document_texts(con, DOCKET, files_dir=tmp_path / "f") == {}  # still no key: left as it is
+    # a key now: tried again at once; the file's host is not allowed: refused before any download, recorded
+    counts = fetch_document_texts(con, DOCKET, files_dir=tmp_path / "f", client=client,
                                   hosts=("downloads.regulations.gov",))
     assert counts == {"failed": 1}
     assert con.execute("select reason from document_texts").fetchone()[0] == "host not allowed: 127.0.0.1"

@@ -138,6 +138,8 @@ def fetch_document_texts(
 
     tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
     done_statuses = [s for s in FINAL_STATUSES if not (retry_failed and s == "failed") and not (s == "needs_ocr" and tools["tesseract_cmd"])]
+    # a document left for want of a key is tried again as soon as there is one
+    have_key = client is not None or _key_configured()
     rows = con.execute(
         """
         select d.document_id, d.raw
@@ -146,11 +148,13 @@ def fetch_document_texts(
           and (d.comment_start_date is not null or d.comment_end_date is not null
                or d.document_type in ('Notice', 'Proposed Rule', 'Rule')
                or d.document_id in (select document_id from comments where docket_id = ?))
-          and d.document_id not in (select document_id from document_texts where status in (select unnest(?::varchar[])))
+          and d.document_id not in (
+              select document_id from document_texts
+              where status in (select unnest(?::varchar[])) and not (? and coalesce(reason, '') like '%no API key%'))
         order by d.posted_date nulls last, d.document_id
         limit ?
         """,
-        [docket_id, docket_id, done_statuses, MAX_NOTICE_DOCUMENTS],
+        [docket_id, docket_id, done_statuses, have_key, MAX_NOTICE_DOCUMENTS],
     ).fetchall()
     counts: Counter = Counter()
     if not rows:
@@ -216,6 +220,16 @@ def _file_formats(raw) -> list[dict]:
     data = raw.get("data", raw)
     formats = (data.get("attributes") or {}).get("fileFormats") if isinstance(data, dict) else None
     return [f for f in formats or [] if isinstance(f, dict) and f.get("fileUrl")]
+
+
+def _key_configured() -> bool:
+    from comments.errors import ConfigError
+
+    try:
+        settings.api_keys()
+    except ConfigError:
+        return False
+    return True
 
 
 def _choose_notice_file(formats: list[dict]) -> tuple[str | None, str | None, int | None]:
