@@ -142,6 +142,8 @@ class CampaignParams:
       its share of words of 12+ letters exceeds its template's by 0.8 points
       (glued words are long: "governmentshould"); texts that merely quote a
       letter, most of the near misses on real dockets, are not.
+      `rescue_min_length=0.3`: and it holds at least 30% as many words as the
+      template (a text a fraction of a long letter's size quotes it).
     - `min_addition_words=4`: an uncovered sentence is an addition only with at
       least 4 words, so greetings and sign-offs with a name ("Dear Senator Smith,",
       "Jane Doe") are not reported as what the sender had to say.
@@ -169,6 +171,7 @@ class CampaignParams:
     rescue_damage_gap: float = 0.15
     rescue_long_token_gap: float = 0.008
     rescue_chunk: int = 20_000        # pairs judged at once (bounds the memory of the second look)
+    rescue_min_length: float = 0.3
     with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
@@ -1042,63 +1045,69 @@ def _char_verify(texts: _Texts, grams: _Grams, members: np.ndarray, centers: np.
     passes came from the characters.
     """
     k = params.rescue_chars
-    words = _verify(members.tolist(), centers.tolist(), grams, params)
-    by_chars = np.zeros(len(members), dtype=bool)
-    char_sim = np.zeros(len(members))
-    char_covered: dict[int, np.ndarray] = {}
-    todo = np.flatnonzero(~words.ok)
-    if len(todo):
-        subset = _sorted_unique(np.concatenate([members[todo], centers[todo]]))
-        cgrams = _char_grams(texts, subset, k)
-        m_local, c_local = np.searchsorted(subset, members[todo]), np.searchsorted(subset, centers[todo])
-        # a cheap estimate on sampled anchors first: most pairs are texts that quote a letter,
-        # not damaged copies of it, and fail it
-        needed = np.where(texts.n_words[members[todo]] < params.short_text_words,
-                          params.short_containment, params.min_containment)
-        estimate, anchors = _anchor_containment(cgrams, m_local, c_local)
-        slack = np.clip(1 / np.sqrt(np.maximum(anchors, 1)), 0.05, 0.6)
-        worth = estimate >= np.maximum(needed, words.similarity[todo] + params.rescue_damage_gap) - slack
-        todo, m_local, c_local = todo[worth], m_local[worth], c_local[worth]
-        if len(todo):
-            cparams = replace(
-                params, shingle_words=k, min_shared_words=params.min_shared_words * _CHARS_PER_WORD,
-                chunk_texts=max(8, params.chunk_texts // (2 * _CHARS_PER_WORD)),
-            )
-            chars = _verify(m_local.tolist(), c_local.tolist(), cgrams, cparams, words_of=texts.n_words[subset])
-            passed = chars.ok & (chars.similarity >= words.similarity[todo] + params.rescue_damage_gap)
-            by_chars[todo[passed]] = True
-            char_sim[todo] = chars.similarity
-            for t, j in enumerate(todo.tolist()):
-                if passed[t]:
-                    chars_w = _word_of_chars(texts, int(members[j]))
-                    n_words = int(texts.n_words[members[j]])
-                    share = np.bincount(chars_w, weights=chars.covered[t], minlength=n_words)[:n_words]
-                    char_covered[j] = share >= 0.5 * np.maximum(np.bincount(chars_w, minlength=n_words)[:n_words], 1)
-    covered = [char_covered[j] if by_chars[j] else words.covered[j] for j in range(len(members))]
-    return _Verdicts(ok=words.ok | by_chars, similarity=np.where(by_chars, char_sim, words.similarity),
-                     covered=covered), by_chars
+    n = len(members)
+    ok = np.zeros(n, dtype=bool)
+    by_chars = np.zeros(n, dtype=bool)
+    similarity = np.zeros(n)
+    covered: list[np.ndarray] = [np.zeros(0, dtype=bool)] * n
+    if not n:
+        return _Verdicts(ok=ok, similarity=similarity, covered=covered), by_chars
+    subset = _sorted_unique(np.concatenate([members, centers]))
+    cgrams = _char_grams(texts, subset, k)
+    m_local, c_local = np.searchsorted(subset, members), np.searchsorted(subset, centers)
+    # A cheap estimate on sampled character anchors first. Characters cover at least the
+    # passages words do, so a pair that fails it fails on words too: most pairs (texts that
+    # quote a letter) stop here, before any exact check.
+    needed = np.where(texts.n_words[members] < params.short_text_words, params.short_containment, params.min_containment)
+    estimate, anchors = _anchor_containment(cgrams, m_local, c_local)
+    slack = np.clip(1 / np.sqrt(np.maximum(anchors, 1)), 0.05, 0.6)
+    todo = np.flatnonzero(estimate >= needed - slack)
+    if not len(todo):
+        return _Verdicts(ok=ok, similarity=similarity, covered=covered), by_chars
+    words = _verify(members[todo].tolist(), centers[todo].tolist(), grams, params)
+    ok[todo] = words.ok
+    similarity[todo] = words.similarity
+    for t, j in enumerate(todo.tolist()):
+        covered[j] = words.covered[t]
+    # damaged: the words fail, and the characters find clearly more of the text in the template
+    look = ~words.ok & (estimate[todo] >= words.similarity + params.rescue_damage_gap - slack[todo])
+    again, word_sim = todo[look], words.similarity[look]
+    if len(again):
+        cparams = replace(
+            params, shingle_words=k, min_shared_words=params.min_shared_words * _CHARS_PER_WORD,
+            chunk_texts=max(8, params.chunk_texts // (2 * _CHARS_PER_WORD)),
+        )
+        chars = _verify(m_local[again].tolist(), c_local[again].tolist(), cgrams, cparams, words_of=texts.n_words[subset])
+        passed = chars.ok & (chars.similarity >= word_sim + params.rescue_damage_gap)
+        for t, j in enumerate(again.tolist()):
+            if not passed[t]:
+                continue
+            by_chars[j] = ok[j] = True
+            similarity[j] = chars.similarity[t]
+            chars_w = _word_of_chars(texts, int(members[j]))
+            n_words = int(texts.n_words[members[j]])
+            share = np.bincount(chars_w, weights=chars.covered[t], minlength=n_words)[:n_words]
+            covered[j] = share >= 0.5 * np.maximum(np.bincount(chars_w, minlength=n_words)[:n_words], 1)
+    return _Verdicts(ok=ok, similarity=similarity, covered=covered), by_chars
 
 
 def _anchor_containment(cgrams: _Grams, members: np.ndarray, centers: np.ndarray, every: int = 8):
     """(estimated share of each member's sampled character anchors found in its center, the
-    member's anchor count): 1 in `every` shingles, chosen by hash, as the word anchors are."""
-    texts_needed = _sorted_unique(np.concatenate([members, centers]))
-    hashes, valid, offsets = cgrams.of(texts_needed)
-    owner = np.repeat(np.arange(len(texts_needed)), np.diff(offsets))
-    keep = valid & ((hashes >> np.uint64(32)) % np.uint64(every) == 0)
-    h, o = hashes[keep], owner[keep]
-    m_pos, c_pos = np.searchsorted(texts_needed, members), np.searchsorted(texts_needed, centers)
-    by_text = np.argsort(o, kind="stable")
-    h, o = h[by_text], o[by_text]
-    starts = np.searchsorted(o, np.arange(len(texts_needed) + 1))
-    # table of (center, anchor) for every center; each pair's member anchors looked up in it
-    centers_used = _sorted_unique(c_pos)
+    member's anchor count): 1 in `every` shingles, chosen by hash, as the word anchors are.
+    `members` and `centers` are texts of `cgrams` (positions in its offsets)."""
+    lengths = np.diff(cgrams.offsets)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    local = np.arange(len(cgrams.hashes)) - np.repeat(cgrams.offsets[:-1], lengths)
+    keep = (local <= np.repeat(lengths - cgrams.k, lengths)) & ((cgrams.hashes >> np.uint64(32)) % np.uint64(every) == 0)
+    del local
+    h, o = cgrams.hashes[keep], owner[keep]  # by text, as the positions are
+    del keep, owner
+    starts = np.searchsorted(o, np.arange(len(lengths) + 1))
+    centers_used = _sorted_unique(centers)
     c_rows, c_off = _ranges(starts, centers_used)
-    c_salt = np.repeat(centers_used, np.diff(c_off))
-    table = _sorted_unique(_salted(h[c_rows], c_salt))
-    m_rows, m_off = _ranges(starts, m_pos)
-    m_salt = np.repeat(c_pos, np.diff(m_off))
-    hit = _lookup(table, _salted(h[m_rows], m_salt)) >= 0
+    table = _sorted_unique(_salted(h[c_rows], np.repeat(centers_used, np.diff(c_off))))
+    m_rows, m_off = _ranges(starts, members)
+    hit = _lookup(table, _salted(h[m_rows], np.repeat(centers, np.diff(m_off)))) >= 0
     counts = np.diff(m_off)
     hits = np.bincount(np.repeat(np.arange(len(members)), counts), weights=hit, minlength=len(members))
     return hits / np.maximum(counts, 1), counts
@@ -1182,6 +1191,8 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
         big = np.where(rank[ca] > rank[cb], cb, ca)
         key = _sorted_unique(small * n_c + big)
         small, big = key // n_c, key % n_c
+        sized = texts.n_words[center_arr[small]] >= params.rescue_min_length * texts.n_words[center_arr[big]]
+        small, big = small[sized], big[sized]
         # a campaign of copies damaged alike: its template has clearly more long (glued) tokens
         share = _long_token_share(texts, _sorted_unique(center_arr[np.concatenate([small, big])]))
         keep = np.array([share[center_arr[a]] >= share[center_arr[b]] + params.rescue_long_token_gap
@@ -1211,6 +1222,10 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
         # words make long tokens ("governmentshould"), so a damaged copy has clearly more of
         # them than its template. Texts that merely quote a letter do not (and are most pairs).
         left, camp = key // n_c, key % n_c
+        # and a copy keeps a good part of its letter: a text a fraction of a long letter's size
+        # is a quote of it, not a damaged copy
+        sized = texts.n_words[left] >= params.rescue_min_length * texts.n_words[center_arr[camp]]
+        key, left, camp = key[sized], left[sized], camp[sized]
         share = _long_token_share(texts, _sorted_unique(np.concatenate([left, center_arr[camp]])))
         key = key[np.array([share[i] >= share[center_arr[c]] + params.rescue_long_token_gap
                             for i, c in zip(left.tolist(), camp.tolist(), strict=True)], dtype=bool)]
