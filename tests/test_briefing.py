@@ -122,6 +122,33 @@ def _expected_counts(con) -> dict[str, float]:
             where c.docket_id = ? and coalesce(l.stance, 'unclear') = ?""", d, stance)[0][0]
     for tid, uniq, n, subs in _q(con, "select theme_id, unique_texts, comments, submissions from themes where docket_id = ?", d):
         exp[f"theme_{tid}_unique_texts"], exp[f"theme_{tid}_comments"], exp[f"theme_{tid}_submissions"] = uniq, n, subs
+    # by main theme (each comment once), the campaign with most copies in each theme, and stance per theme
+    for tid, n, uniq, subs in _q(con, """select ct.theme_id, count(*),
+            count(distinct coalesce('campaign:' || m.campaign_id, ct.comment_id)), sum(1 + coalesce(c.duplicate_comments, 0))
+        from comment_themes ct join comments c using (comment_id) left join campaign_members m using (comment_id)
+        where ct.docket_id = ? and ct.is_primary group by 1""", d):
+        exp[f"theme_{tid}_main_comments"], exp[f"theme_{tid}_main_unique_texts"], exp[f"theme_{tid}_main_submissions"] = n, uniq, subs
+    for tid, n in _q(con, """select ct.theme_id, max(n) from (select ct.theme_id, m.campaign_id, count(*) as n
+        from comment_themes ct join campaign_members m using (comment_id) where ct.docket_id = ? group by 1, 2) ct
+        group by 1""", d):
+        exp[f"theme_{tid}_campaign_copies"] = n
+    stances = [r[0] for r in _q(con, "select distinct coalesce(stance, 'unclear') from comment_labels where docket_id = ?", d)]
+    for tid, in _q(con, "select theme_id from themes where docket_id = ?", d):
+        for st in stances:
+            key = st.replace(" ", "_")
+            exp[f"theme_{tid}_stance_{key}_comments"] = _q(con, """select count(*) from comment_themes ct
+                left join comment_labels l using (comment_id) where ct.docket_id = ? and ct.theme_id = ?
+                and coalesce(l.stance, 'unclear') = ?""", d, tid, st)[0][0]
+            singles = _q(con, """select count(*) from comment_themes ct left join campaign_members m using (comment_id)
+                left join comment_labels l using (comment_id) where ct.docket_id = ? and ct.theme_id = ?
+                and m.comment_id is null and coalesce(l.stance, 'unclear') = ?""", d, tid, st)[0][0]
+            camps = _q(con, """select count(distinct m.campaign_id) from comment_themes ct join campaign_members m using (comment_id)
+                join campaigns k on k.campaign_id = m.campaign_id and k.docket_id = m.docket_id
+                where ct.docket_id = ? and ct.theme_id = ? and coalesce(k.stance, 'unclear') = ?""", d, tid, st)[0][0]
+            exp[f"theme_{tid}_stance_{key}_unique_texts"] = singles + camps
+    exp["themes_main_comments"] = _q(con, "select count(*) from comment_themes where docket_id = ? and is_primary", d)[0][0]
+    exp["comments_without_theme"] = exp["comments_posted"] - _q(
+        con, "select count(distinct comment_id) from comment_themes where docket_id = ?", d)[0][0]
     for cid, size, adds in _q(con, "select campaign_id, size, members_with_additions from campaigns where docket_id = ?", d):
         exp[f"campaign_{cid}_size"], exp[f"campaign_{cid}_members_with_additions"] = size, adds
     exp["organizations_total"], exp["unnamed_commenter_comments"] = _q(con, """select
@@ -243,6 +270,71 @@ def test_every_quote_is_verbatim_and_linked_to_its_comment(con, outputs):
     word = _docx_text(outputs[("docx", False)])
     for q in quotes:
         assert _squash(q["quote"]) in _squash(word)
+
+
+def test_the_briefing_gives_every_theme_with_quotes_and_counts_that_add_up(con, outputs):
+    """Issue 10: every theme present, 3-5 quotes each, all verbatim, no label inside the docket
+    title and none generic, theme counts add up by main theme."""
+    bodies = _bodies(con)
+    title = _q(con, "select title from dockets where docket_id = ?", DOCKET)[0][0]
+    themes = _q(con, "select theme_id, label from themes where docket_id = ? order by rank", DOCKET)
+    assert len(themes) >= 6
+    page = outputs[("html", False)].read_text(encoding="utf-8")
+    md = outputs[("md", False)].read_text(encoding="utf-8")
+    word = _docx_text(outputs[("docx", False)])
+    def plain(text):
+        return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+    for theme_id, label in themes:
+        # every theme, in every format (the HTML folds those past the sixth, but carries them)
+        block = re.search(rf'<div class="theme" data-theme="{theme_id}">(.*?)</div>', page, re.S)
+        assert block, f"theme {theme_id} missing from the HTML"
+        assert htmllib.escape(label, quote=False) in block.group(1)
+        assert md_escape(label) in md and label in word
+        # 3 to 5 quotes, each verbatim in the comment it links to
+        quotes = re.findall(r'<blockquote class="quote" data-comment-id="([^"]+)">“(.*?)”<span', block.group(1), re.S)
+        withheld = re.search(r"(\d+) quote\(s\) not shown", block.group(1))
+        assert 3 <= len(quotes) + (int(withheld.group(1)) if withheld else 0) and len(quotes) <= 5, (label, len(quotes))
+        for comment_id, text in quotes:
+            assert _squash(htmllib.unescape(text)) in _squash(bodies[comment_id])
+        # labels are specific: not a piece of the docket's title, not a generic term
+        assert plain(label) not in plain(title), label
+        assert plain(label) not in ("health care", "patient care", "healthcare", "providers", "national directory")
+    assert page.index('<details class="more-themes">') > page.index(f'data-theme="{themes[5][0]}"')
+    # by main theme each comment counts once: the themes' main counts add up to the comments with a theme
+    metrics = _html_metrics(page)
+    main = sum(int(metrics[f"theme_{t}_main_comments"][0]) for t, _ in themes)
+    with_theme = _q(con, "select count(distinct comment_id) from comment_themes where docket_id = ?", DOCKET)[0][0]
+    assert main == with_theme == int(metrics["themes_main_comments"][0])
+    assert main + int(metrics["comments_without_theme"][0]) == int(metrics["comments_posted"][0])
+    # a theme whose comments are mostly one campaign says so
+    biggest = _q(con, "select campaign_id, size from campaigns where docket_id = ? order by size desc limit 1", DOCKET)[0]
+    assert re.search(rf"are copies of campaign {biggest[0]}", page)
+
+
+def test_the_comments_the_agency_must_answer(con, outputs):
+    brief = gather(con, DOCKET)
+    top = brief["significant"]
+    assert len(top) == 10
+    assert [r["rank"] for r in top] == list(range(1, 11))
+    assert [r["score"] for r in top] == sorted((r["score"] for r in top), reverse=True)
+    bodies = _bodies(con)
+    private = {(f or "").lower() for f, in _q(con, "select first_name from comments where docket_id = ? and organization is null "
+                                               "and first_name is not null and first_name not in ('Anonymous', 'anonymous')", DOCKET)}
+    for r in top:
+        assert r["key_sentence"] is None or r["key_sentence"] in bodies[r["comment_id"]]
+        if r["commenter_type"] in ("organization", "government") and r["commenter_name"]:
+            assert r["commenter"] == r["commenter_name"]
+        else:
+            assert r["commenter"] in ("individual", "an organization", "a government body")
+        assert r["commenter"].lower() not in private
+        assert r["signals"], "a comment ranked for substance says what substance"
+    # the most substantive text outranks a one-line reaction on every measure the issue names
+    page = outputs[("html", False)].read_text(encoding="utf-8")
+    section = page[page.index('<section id="significant">'):page.index('<section id="who">')]
+    assert [m for m in re.findall(r'<li data-comment-id="([^"]+)">', section)] == [r["comment_id"] for r in top]
+    md = outputs[("md", False)].read_text(encoding="utf-8")
+    assert "## 4. Comments the agency must answer" in md and f"[{md_escape(top[0]['comment_id'])}]" in md
 
 
 def test_comments_stored_after_the_analysis_are_flagged(db, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,71 @@ def test_personalised_copies_join_their_campaign(bulk_docs):
         assert members[kind].unique_additions == [], kind
     # truncated and dropped copies are entirely template text
     assert members["truncated"].similarity == 1.0 and members["dropped"].similarity == 1.0
+
+
+def _glued(text: str, rate: float, seed: int) -> str:
+    """Spaces lost between some words, as a PDF or web form leaves them ("supportthe")."""
+    rng = random.Random(seed)
+    return re.sub(r"(?<=\w) (?=\w)", lambda m: "" if rng.random() < rate else " ", text)
+
+
+def _wrapped(text: str, width: int = 38) -> str:
+    """Hard-wrapped lines with long words broken across them, and the line breaks then lost."""
+    out, line = [], ""
+    for word in text.split():
+        if len(line) + len(word) + 1 > width and line:
+            if len(word) > 7:
+                out.append(f"{line} {word[:4]}-")
+                line = word[4:]
+                continue
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "".join(out + [line])
+
+
+def test_damaged_copies_join_their_campaign(bulk_docs):
+    docs, copies = _personalised_set()
+    damaged = {
+        "glued": _glued(TEMPLATE, 0.25, 1),
+        "wrapped": _wrapped(TEMPLATE, 50),
+        "glued-with-own-words": _glued(TEMPLATE.replace(PARAGRAPHS[5], ADDED + "\n\n" + PARAGRAPHS[5]), 0.25, 3),
+        "quotes-and-page-number": _glued(TEMPLATE, 0.25, 4).replace("'", "’").replace(" within ten", "\n2\n within ten"),
+        # two copies that went through the same broken form: glued at the same places
+        "glued-alike-1": _glued(TEMPLATE, 0.35, 5),
+        "glued-alike-2": _glued(TEMPLATE, 0.35, 5) + "\n\nThank you.",
+    }
+    docs = docs + [Doc(k, v) for k, v in damaged.items()] + _unrelated(bulk_docs, 60)
+    # so damaged that few 8-word passages of the letter are left intact: on word shingles alone
+    # they are not the letter's (the two glued alike make a campaign of their own)
+    plain = detect_campaigns(docs, CampaignParams(rescue=False))
+    letter = next(c for c in plain if "template" in {m.comment_id for m in c.members})
+    assert not set(damaged) & {m.comment_id for m in letter.members}
+    assert any({m.comment_id for m in c.members} == {"glued-alike-1", "glued-alike-2"} for c in plain)
+    found = detect_campaigns(docs)
+    ours = [c for c in found if "template" in {m.comment_id for m in c.members}]
+    assert len(ours) == 1
+    members = {m.comment_id: m for m in ours[0].members}
+    assert set(members) == {"template", *copies, *damaged}, "every damaged copy joins, nothing unrelated does"
+    for kind in damaged:
+        assert not members[kind].is_exact and members[kind].similarity >= 0.8, kind
+    # the sender's own sentences are still found, verbatim from the damaged text
+    added = members["glued-with-own-words"].unique_additions
+    assert added and all(a in damaged["glued-with-own-words"] for a in added)
+    assert any("daughter" in a for a in added) and not any("neurotoxin" in a for a in added)
+    assert all(members[k].unique_additions == [] for k in ("glued", "wrapped", "glued-alike-1"))
+
+
+def test_a_damaged_quote_of_one_paragraph_is_not_a_copy(bulk_docs):
+    """A letter of its own that quotes one paragraph of the form letter stays out, damaged or not."""
+    others = _unrelated(bulk_docs, 40)
+    own_letter = others[0].text
+    quoting = _glued(own_letter[: len(own_letter) // 2] + "\n\n" + PARAGRAPHS[2] + "\n\n" + own_letter[len(own_letter) // 2:],
+                     0.2, 6)
+    docs, _ = _personalised_set()
+    found = detect_campaigns(docs + [Doc("quoting", quoting)] + others[1:])
+    assert "quoting" not in {m.comment_id for c in found for m in c.members}
 
 
 def test_stock_phrases_do_not_make_a_campaign(bulk_docs):

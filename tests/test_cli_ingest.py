@@ -161,6 +161,9 @@ def test_demo_and_sync_run_the_flow_quietly_and_keep_the_key_secret(replay, tmp_
     assert con.execute("select count(*), count(distinct comment_id) from comments").fetchone() == (647, 647)
     assert con.execute("select status from sync_runs").fetchall() == [("complete",)]
     assert con.execute("select status from analysis_runs").fetchall() == [("complete",)]
+    # the notice's own text, served by the demo's server like a file on downloads.regulations.gov
+    assert con.execute("select document_id, status from document_texts").fetchall() == [("CMS-2022-0163-0001", "ok")]
+    assert "demo: notice text: CMS-2022-0163-0001 ok (" in out
     con.close()
     briefing = demo_db.with_name(f"{demo_db.stem}-CMS-2022-0163.html")
     assert f"briefing: {briefing.resolve()}" in out and briefing.exists()

@@ -132,3 +132,21 @@ def test_bad_input_is_one_line_and_writes_nothing(db, tmp_path, capsys):
         export_docket(store.connect(db), DOCKET, "csv", out)
     assert out.read_text() == "keep me"
     assert export_docket(store.connect(db), DOCKET, "csv", out, force=True) == 5
+
+
+def test_export_carries_the_substance_score_of_each_comments_unique_text(db, tmp_path):
+    """A campaign copy carries its template's score (substance is scored once per unique text)."""
+    con = store.connect(db)
+    cid = lambda n: f"{DOCKET}-{n:04d}"  # noqa: E731
+    store.upsert(con, "comment_significance", [
+        {"docket_id": DOCKET, "comment_id": cid(1), "score": 61.5, "rank": 1, "signals": ["requested change"],
+         "key_sentence": "Please stop the data sharing program, it harms privacy.", "run_id": RUN},
+        {"docket_id": DOCKET, "comment_id": cid(4), "score": 12.0, "rank": 2, "signals": [], "key_sentence": None,
+         "run_id": RUN}], ["comment_id"])
+    out = tmp_path / "s.parquet"
+    export_docket(con, DOCKET, "parquet", out)
+    con.close()
+    rows = {r["comment_id"]: r for r in pq.read_table(out).to_pylist()}
+    assert [rows[cid(n)]["significance_score"] for n in (1, 2, 3)] == [61.5, 61.5, 61.5]
+    assert rows[cid(4)]["significance_score"] == 12.0 and rows[cid(4)]["significance_rank"] == 2
+    assert rows[cid(5)]["significance_score"] is None

@@ -13,7 +13,15 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from comments import records, store
 from comments.analysis.pipeline import analyze_docket
-from comments.analysis.themes import PreviousTheme, Unit, find_themes, load_previous_themes
+from comments.analysis.significance import is_self_promotion
+from comments.analysis.themes import (
+    OVERALL_LABEL,
+    PreviousTheme,
+    Unit,
+    find_themes,
+    load_previous_themes,
+    overall_label,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMENTS_DIR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
@@ -100,6 +108,8 @@ def test_labels_are_phrases_readers_wrote(two_runs):
         for t in themes:
             words = _words(t["label"]).split()
             assert 2 <= len(words) <= 5, t["label"]
+            if OVERALL_LABEL.match(t["label"]):
+                continue  # a theme with no specific phrase, named by its stance on the whole (test below)
             assert words[0] not in stop and words[-1] not in stop, f"stop-word bounded label {t['label']!r}"
             holders = [c for c in run["held"][t["theme_id"]] if _words(t["label"]) in _words(bodies[c])]
             assert len(holders) >= 2, f"label {t['label']!r} is not a phrase of the theme's comments"
@@ -119,6 +129,20 @@ def test_quotes_are_verbatim_informative_sentences(two_runs):
                 assert len(q["quote"].split()) >= 8
                 assert not re.match(r"\s*(dear|hello|to whom)\b", q["quote"], re.I), q["quote"]
                 assert not re.search(r"see attach|sincerely|regards", q["quote"], re.I), q["quote"]
+                # a whole sentence (no fragment), and not a company describing itself
+                assert re.match(r"^[\"“‘'(\[]?[A-Z0-9]", q["quote"]) and re.search(r"[.!?][\"”’')\]]*$", q["quote"]), q["quote"]
+                assert not is_self_promotion(q["quote"]), q["quote"]
+
+
+def test_a_theme_with_nothing_specific_is_named_by_its_stance_on_the_whole():
+    title = "Request for Information; National Directory of Healthcare Providers & Services"
+    keywords = ["directory", "national directory", "healthcare", "providers"]
+    assert overall_label(keywords, ["support"] * 6 + ["unclear"] * 3 + ["oppose"], title) == "Support for the directory"
+    assert overall_label(keywords, ["oppose"] * 5 + ["unclear"] * 4, title) == "Objections to the directory"
+    assert overall_label(keywords, ["support"] * 3 + ["oppose"] * 3 + ["unclear"] * 4, title) == "Whether to have the directory"
+    assert overall_label(["fees", "cost"], ["support"] * 3, "") == "Support for the proposal"
+    for label in ("Support for the directory", "Objections to the proposal", "Whether to have the directory"):
+        assert OVERALL_LABEL.match(label)
 
 
 def test_sex_and_gender_is_one_theme(two_runs):

@@ -30,7 +30,7 @@ last_sync as (
     where docket_id = $docket_id and status in ('complete', 'partial')
 ),
 last_analysis as (
-    select run_id, finished_at, code_version, comments_analyzed
+    select run_id, finished_at, code_version, comments_analyzed, codebook
     from analysis_runs
     where docket_id = $docket_id and status = 'complete'
     order by finished_at desc nulls last, started_at desc
@@ -53,6 +53,7 @@ final as (
         la.finished_at                                 as analyzed_at,
         la.code_version,
         la.comments_analyzed,
+        la.codebook,
         (select count(*) from comments c
           where c.docket_id = $docket_id
             and c.comment_id not in (select comment_id from comment_labels where docket_id = $docket_id))

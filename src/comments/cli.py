@@ -25,6 +25,7 @@ app = typer.Typer(
 from comments.commands import (  # noqa: E402
     analysis,
     attachments,
+    codebook,
     explore,
     imports,
     ingest,
@@ -33,7 +34,7 @@ from comments.commands import (  # noqa: E402
     tracking,
 )
 
-for module in (ingest, attachments, imports, analysis, labels, outputs, explore, tracking):
+for module in (ingest, attachments, imports, analysis, labels, codebook, outputs, explore, tracking):
     module.register(app)
 
 

@@ -1,7 +1,8 @@
 """Take a docket's comments out, with their analysis, as CSV, Parquet or JSON Lines.
 
 One row per comment: the comment's own fields, its effective text, and what the
-analysis said about it (campaign, primary theme, stance, who commented).
+analysis said about it (campaign, primary theme, stance, who commented, and the substance
+score of its unique text: `significance_score` 0-100, `significance_rank` 1 = most).
 Names of private individuals are left out unless asked for, as in briefings.
 
 DuckDB writes the file itself (`COPY (query) TO 'path'`). The docket id is a
@@ -78,7 +79,9 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
         a.stance_confidence,
         l.stance_evidence,
         a.commenter_type,
-        l.commenter_name
+        l.commenter_name,
+        sg.score                                     as significance_score,
+        sg.rank                                      as significance_rank
     from comments c
     join comment_bodies b using (comment_id)
     join comment_analysis a using (comment_id)
@@ -86,6 +89,8 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
     left join campaigns cp on cp.docket_id = c.docket_id and cp.campaign_id = a.campaign_id
     left join themes t on t.docket_id = c.docket_id and t.theme_id = a.theme_id
     left join comment_labels l using (comment_id)
+    -- substance is scored per unique text: a campaign copy carries its template's score
+    left join comment_significance sg on sg.comment_id = coalesce(cp.template_comment_id, c.comment_id)
     where c.docket_id = ?
     order by c.posted_date, c.comment_id
     """

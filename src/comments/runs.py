@@ -81,13 +81,15 @@ def fetch_attachments(
 ) -> dict[str, int]:
     """Download and extract every pending attachment of `docket_id`, `batch_files` files per stage."""
     db = str(db)
+    # the docket's own documents first (the notice's text seeds the codebook)
+    notice = stage("fetch-document-texts", _document_texts, docket_id, db, retry_failed)
     pending = stage("count-pending-attachments", _count_pending, docket_id, db, retry_failed)
     progress(0, total=pending)
 
     def advance(n: int = 1, total: int | None = None) -> None:
         progress(n)  # the total is set once above; each batch would reset it to its own size
 
-    totals: dict[str, int] = {}
+    totals: dict[str, int] = {f"document_texts_{status}": n for status, n in notice.items()}
     for _ in range(-(-pending // batch_files)):  # ceil: each batch finishes its files
         counts = stage("process-attachment-batch", _process_batch, docket_id, db, batch_files, workers, retry_failed, advance)
         for key, value in counts.items():
@@ -95,6 +97,17 @@ def fetch_attachments(
         if counts.get("processed", 0) < batch_files:
             break
     return totals
+
+
+def _document_texts(docket_id: str, db: str, retry_failed: bool) -> dict[str, int]:
+    from comments.attachments import files_dir_for
+    from comments.attachments.pipeline import fetch_document_texts
+
+    con = store.connect(db)
+    try:
+        return fetch_document_texts(con, docket_id, files_dir=files_dir_for(db), retry_failed=retry_failed)
+    finally:
+        con.close()
 
 
 def _count_pending(docket_id: str, db: str, retry_failed: bool) -> int:
@@ -134,13 +147,15 @@ def analyze(
 
 
 def _analyze(docket_id: str, db: str, overrides: dict[str, str] | None, progress: ProgressFn) -> dict:
+    from comments.analysis.codebook import find_codebook
     from comments.analysis.pipeline import AnalysisParams
     from comments.analysis.pipeline import analyze_docket as run_analysis
 
     params = AnalysisParams.from_overrides(overrides)
+    codebook = find_codebook(db, docket_id)
     con = store.connect(db)
     try:
-        result = run_analysis(con, docket_id, params=params, progress=progress)
+        result = run_analysis(con, docket_id, params=params, progress=progress, codebook=codebook)
     finally:
         con.close()
     return {

@@ -35,8 +35,17 @@ from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
 from comments.analysis import stance_step
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
+from comments.analysis.codebook import Codebook
+from comments.analysis.codebook import theme_seeds as codebook_theme_seeds
 from comments.analysis.normalize import text_key
-from comments.analysis.themes import ThemeParams, Unit, find_themes, load_previous_themes
+from comments.analysis.significance import significance_rows
+from comments.analysis.themes import (
+    ThemeParams,
+    Unit,
+    find_themes,
+    load_previous_themes,
+    overall_label,
+)
 from comments.errors import InputError
 from comments.progress import ProgressFn, noop
 from comments.records import now_utc
@@ -177,11 +186,14 @@ def analyze_docket(
     params: AnalysisParams | None = None,
     progress: ProgressFn = noop,
     extra_cues: dict[str, list[str]] | None = None,
+    codebook: Codebook | None = None,
 ) -> AnalysisResult:
     """Run the whole analysis for `docket_id` and store it; raises InputError for an unknown docket.
 
-    `extra_cues` adds stance cue phrases per position for this docket (its
-    codebook's), e.g. {"support": ["reinstate work requirements"], "oppose": [...]}.
+    `codebook` (the analyst's, `comments.analysis.codebook`): its themes seed and name the
+    themes, its cue phrases go to the stance rules, and the run records which one it was.
+    `extra_cues` adds more stance cue phrases per position for this docket,
+    e.g. {"support": ["reinstate work requirements"], "oppose": [...]}.
     """
     params = params or AnalysisParams()
     started = time.perf_counter()
@@ -198,11 +210,12 @@ def analyze_docket(
         [INTERRUPTED, docket_id],
     )
     con.execute(
-        "insert into analysis_runs (run_id, docket_id, started_at, status, code_version, parameters) values (?, ?, ?, 'running', ?, ?)",
-        [run_id, docket_id, started_at, code_version, params.to_json()],
+        "insert into analysis_runs (run_id, docket_id, started_at, status, code_version, parameters, codebook)"
+        " values (?, ?, ?, 'running', ?, ?, ?)",
+        [run_id, docket_id, started_at, code_version, params.to_json(), codebook.label if codebook else None],
     )
     try:
-        result = _analyze(con, docket_id, params, progress, run_id, started_at, started, extra_cues)
+        result = _analyze(con, docket_id, params, progress, run_id, started_at, started, codebook, extra_cues)
     except Exception as exc:
         con.execute(
             "update analysis_runs set status = 'failed', finished_at = ?, message = ? where run_id = ?",
@@ -238,7 +251,7 @@ def _peak_mb() -> int:
         return 0
 
 
-def _analyze(con, docket_id, params, progress, run_id, started_at, started, extra_cues=None) -> AnalysisResult:
+def _analyze(con, docket_id, params, progress, run_id, started_at, started, codebook=None, extra_cues=None) -> AnalysisResult:
     clock = _Clock()
     data = _read(con, docket_id)
     n = len(data.ids)
@@ -253,10 +266,12 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, extr
     # two spellings with one normalized key must not share a cached Stance.
     stance_cache: dict[str, stance_rules.Stance] = {}
 
+    cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
+
     def stance_of_text(text: str) -> stance_rules.Stance:
         s = stance_cache.get(text)
         if s is None:
-            s = stance_cache[text] = stance_rules.classify(text, extra_cues=extra_cues)
+            s = stance_cache[text] = stance_rules.classify(text, extra_cues=cues)
         return s
 
     # Campaigns (helper E's detector), judged by stance so opposites never merge.
@@ -288,7 +303,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, extr
         con, docket_id, run_id, ids=data.ids, bodies=data.bodies, body_no=data.body_no, hashes=hashes,
         not_read=data.not_read, unread_attachments=data.unread_attachments, campaigns=found,
         campaign_ids=campaign_ids, members_at=members_at, in_campaign=in_campaign,
-        rules_of_text=stance_of_text, extra_cues=extra_cues,
+        rules_of_text=stance_of_text, extra_cues=cues,
     )
     own_rows = np.flatnonzero(~in_campaign)
     stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
@@ -347,6 +362,10 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, extr
         units.append(Unit(key, camp.template_comment_id, camp.template_text, len(members),
                           len(members) + int(dups[idx].sum())))
     n_campaigns = len(found)
+    # each unique text's stance, to name a theme that has no specific phrase of its own
+    unit_stance = {f"campaign:{camp_id}": st.stance for camp_id, st in template_stance.items()}
+    unit_stance.update(zip(data.comment_id_array.take(pa.array(own_rows)).to_pylist(),
+                           labels["stance"].take(pa.array(own_rows)).to_pylist(), strict=True))
     del found, members_at, template_stance
     own_dups = dups[own_rows].tolist()
     for j, i in enumerate(own_rows.tolist()):
@@ -361,13 +380,23 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, extr
     clock.lap("campaign_rows_bursts")
     progress(1)
 
-    themes = find_themes(units, params.themes, previous=load_previous_themes(con, docket_id))
+    significance = significance_rows(units)
+    clock.lap("significance")
+    previous, names = _theme_seeds(con, docket_id, codebook)
+    context = _docket_context(con, docket_id)
+    themes = find_themes(units, params.themes, previous=previous, context=context)
     del units
     clock.lap("themes")
     theme_rows = []
+    used_labels: set[str] = set()
     for rank, t in enumerate(themes.themes, start=1):
+        label = names.get(t.theme_id) or t.label or overall_label(
+            t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context)
+        if label.lower() in used_labels:  # two themes named by their stance: tell them apart
+            label = f"{label}: {next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)}"
+        used_labels.add(label.lower())
         theme_rows.append({
-            "theme_id": t.theme_id, "label": t.label, "keywords": t.keywords,
+            "theme_id": t.theme_id, "label": label, "keywords": t.keywords,
             "is_catch_all": t.is_catch_all, "rank": rank, "unique_texts": t.unique_texts,
             "comments": t.comments, "submissions": t.submissions, "quotes": t.quotes,
         })
@@ -379,13 +408,14 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, extr
             ct_cols["theme_id"].extend([theme_id] * len(comment_ids))
             ct_cols["score"].extend([float(round(score, 6))] * len(comment_ids))
             ct_cols["is_primary"].extend([pos == 0] * len(comment_ids))
-    del themes, campaign_unit_comments
+    del themes, campaign_unit_comments, unit_stance
     clock.lap("theme_rows")
     progress(1)
 
     _write(con, docket_id, run_id, {
         "campaigns": camp_cols, "campaign_members": member_cols, "themes": theme_rows,
         "comment_themes": ct_cols, "comment_labels": labels, "bursts": burst_rows,
+        "comment_significance": significance,
     }, counts={
         "comments_analyzed": n, "unique_texts": n_units, "campaigns": n_campaigns,
         "themes": len(theme_rows),
@@ -399,6 +429,36 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, extr
         bursts=len(burst_rows), seconds=time.perf_counter() - started, notes=notes, timings=clock.wall,
         cpu_timings=clock.cpu, peak_mb=clock.peak_mb,
     )
+
+
+def _theme_seeds(con, docket_id: str, codebook: Codebook | None):
+    """(previous themes for `find_themes`, theme_id -> the analyst's name).
+
+    With a codebook that lists themes, they are the seeds (by their words; texts are free to
+    move, so a split or a merge takes effect) and name the themes they become; the last
+    run's catch-all keeps its id. Otherwise the last run's themes, with the texts they held.
+    """
+    previous = load_previous_themes(con, docket_id)
+    if codebook is None or not codebook.themes:
+        return previous, {}
+    seeds, names = codebook_theme_seeds(codebook, [p.theme_id for p in previous])
+    return seeds + [(p.theme_id, [], True) for p in previous if p.is_catch_all], names
+
+
+def _docket_context(con, docket_id: str) -> str:
+    """The docket's title and abstract: what theme labels must not repeat."""
+    row = con.execute("select title, abstract from dockets where docket_id = ?", [docket_id]).fetchone()
+    return " ".join(p for p in (row or ()) if p)
+
+
+def _merged_cues(*sources: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    """Stance cue phrases per position from the codebook and the caller, in that order, once each."""
+    merged: dict[str, list[str]] = {}
+    for cues in sources:
+        for position, phrases in (cues or {}).items():
+            merged.setdefault(position, [])
+            merged[position] += [p for p in phrases if p not in merged[position]]
+    return merged or None
 
 
 def _when(values: np.ndarray, pick) -> datetime | None:
@@ -636,6 +696,10 @@ _SCHEMAS = {
         ("stance", pa.string()), ("stance_confidence", pa.float64()), ("stance_evidence", pa.string()),
         ("stance_source", pa.string()), ("commenter_type", pa.string()), ("commenter_name", pa.string()),
         ("commenter_evidence", pa.string()), ("run_id", pa.string()),
+    ]),
+    "comment_significance": pa.schema([
+        ("docket_id", pa.string()), ("comment_id", pa.string()), ("score", pa.float64()), ("rank", pa.int32()),
+        ("signals", pa.list_(pa.string())), ("key_sentence", pa.string()), ("run_id", pa.string()),
     ]),
     "bursts": pa.schema([
         ("docket_id", pa.string()), ("burst_id", pa.string()), ("campaign_id", pa.string()),

@@ -222,9 +222,11 @@ def find_themes(
     units: list[Unit],
     params: ThemeParams | None = None,
     previous: list[PreviousTheme] | list[tuple[str, list[str], bool]] | None = None,
+    context: str = "",
 ) -> ThemeResult:
     """Themes over `units`. `previous`: the last run's themes (`load_previous_themes`), or
-    [(theme_id, keywords, is_catch_all)] when only keywords are known."""
+    [(theme_id, keywords, is_catch_all)] when only keywords are known (a codebook's seeds).
+    `context`: the docket's title and abstract; no label repeats them."""
     import sklearn.cluster  # noqa: F401  (load the BLAS/OpenMP libraries before limiting them:
     import sklearn.decomposition  # noqa: F401  threadpool_limits only reaches libraries already loaded)
     import sklearn.metrics  # noqa: F401
@@ -236,10 +238,10 @@ def find_themes(
     # each other (k-means ran 13x slower with them), and one thread keeps the
     # floating-point summation order, hence the result, fixed.
     with threadpool_limits(limits=1):
-        return _find_themes(units, params or ThemeParams(), prev)
+        return _find_themes(units, params or ThemeParams(), prev, context)
 
 
-def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme]) -> ThemeResult:
+def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme], context: str = "") -> ThemeResult:
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.preprocessing import normalize as l2
@@ -345,22 +347,28 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     terms = np.array(vec.get_feature_names_out())
     clusters = sorted({int(c) for c in p_cluster})
     members = {c: np.flatnonzero(p_cluster == c) for c in clusters}
+    top_terms = {}
+    for c, idx in members.items():
+        mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
+        top_terms[c] = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
     labels = _labels(
-        {c: idx for c, idx in members.items() if c != -1}, p_text, p_unit_arr, p_sim, params
+        {c: idx for c, idx in members.items() if c != -1}, p_text, p_unit_arr, p_sim, params,
+        generic=_generic_words(units, context, params), context=_plain(context),
+        topic={c: {w for t in top_terms[c][:20] for w in t.split()} for c in members},
     )
     themes: list[Theme] = []
     by_cluster: dict[int, Theme] = {}
     for c in clusters:
         idx = members[c]
-        mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
-        top = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
+        top = top_terms[c]
         if c == -1:
             # cover notes last: a catch-all quote should still say something about the rule
             central = (z_all[idx] @ l2(z_all[idx].mean(axis=0, keepdims=True)).T).ravel()
             ranking = np.lexsort((-central, framing[idx]))
         else:
             ranking = np.argsort(-p_sim[idx], kind="stable")
-        quotes = _quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span)
+        direction = l2(z_all[idx].mean(axis=0, keepdims=True))[0] if c == -1 else centroids[c]
+        quotes = _theme_quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span, direction, vec, svd)
         member_units = sorted({p_unit[i] for i in idx})
         theme = Theme(
             theme_id="" if c == -1 else ids[c], label="Other topics" if c == -1 else labels[c],
@@ -714,7 +722,7 @@ def _phrases(text: str, max_words: int = 5) -> set[str]:
     out: set[str] = set()
     for chunk in _PHRASE_BREAK.split(text):
         toks = [t.lower().replace("’", "'") for t in _WORD.findall(chunk)]
-        ok = [t not in stop and len(t) > 2 and not t.isdigit() for t in toks]
+        ok = [t not in stop and re.sub(r"'s$", "", t) not in stop and len(t) > 2 and not t.isdigit() for t in toks]
         end = [o and t not in _ADJECTIVES and not _NOT_A_HEAD.search(t) for o, t in zip(ok, toks, strict=True)]
         for i in range(len(toks)):
             if not ok[i] or toks[i].endswith("ly"):
@@ -725,8 +733,68 @@ def _phrases(text: str, max_words: int = 5) -> set[str]:
     return out
 
 
-def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params) -> dict[int, str]:
-    """Each theme's most distinctive verbatim phrase (distinct across themes)."""
+# Words that name the field rather than an argument in it: a label made only of these (and of
+# the docket's title, and of words most of the docket's comments use) says nothing specific.
+_GENERIC = frozenset(
+    "health healthcare care medical patient patients people person public system systems information service "
+    "services program programs issue issues thing things way ways use need needs help support individual "
+    "individuals community communities government federal state states country nation national world life "
+    "time year years day everyone someone work access quality process option options idea ideas problem "
+    "problems concern concerns proposal rule policy policies change changes approach number part lot".split()
+)
+
+
+def _plain(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", (text or "").lower().replace("’", "").replace("'", ""))) + " "
+
+
+def _stem(word: str) -> str:
+    """Plural to singular, roughly ("directories" -> "directory", "providers" -> "provider", "cms's" -> "cms")."""
+    word = re.sub(r"['’]s$", "", word)
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
+
+
+def _generic_words(units: list[Unit], context: str, params: ThemeParams, sample: int = 4000) -> frozenset[str]:
+    """Words that cannot make a label specific: generic terms, the docket's title and abstract
+    words (and acronyms made of them), and words that 30% or more of the docket's texts use."""
+    words = set(_GENERIC)
+    ctx = re.findall(r"[a-z0-9]+", (context or "").lower())
+    words |= {w for w in ctx if len(w) > 2}
+    keys = [u.key for u in units if (u.text or "").strip()]
+    chosen = set(_stable_order(keys)[:sample]) if len(keys) > sample else set(range(len(keys)))
+    texts = [u.text for u in units if (u.text or "").strip()]
+    df: Counter = Counter()
+    for i in chosen:
+        df.update({w for w in re.findall(r"[a-z][a-z0-9]+", texts[i].lower())})
+    n = max(len(chosen), 1)
+    words |= {w for w, k in df.items() if k >= 0.3 * n and n >= 20}
+    # the title's acronym words ("NDH" for "National Directory of Healthcare ...") are as common as the title
+    words |= {w for w, k in df.items() if 3 <= len(w) <= 5 and k >= 0.05 * n and n >= 20 and _is_acronym_of(w, ctx)}
+    return frozenset(_stem(w) for w in words) | frozenset(words)
+
+
+def _is_acronym_of(word: str, context_words: list[str]) -> bool:
+    initials = "".join(w[0] for w in context_words if w not in _label_stop())
+    return len(word) >= 3 and word in initials
+
+
+def _specific(phrase: str, generic: frozenset[str], context: str) -> bool:
+    """A label candidate that names something of its own: not a piece of the docket's title or
+    abstract, and with at least one word that is neither generic nor the docket's own."""
+    if context and f" {phrase} " in context:
+        return False
+    # a naming word of its own: not generic, and not an adjective, adverb or participle
+    return any(_stem(w) not in generic and w not in generic and w not in _ADJECTIVES and not _NOT_A_HEAD.search(w)
+               and _stem(w) not in _label_stop() for w in phrase.split())
+
+
+def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, generic: frozenset[str] = frozenset(),
+            context: str = "", topic: dict[int, set[str]] | None = None) -> dict[int, str]:
+    """Each theme's most distinctive verbatim phrase (distinct across themes), specific to it,
+    preferring phrases made of the theme's own top terms (`topic`: what the theme is about,
+    rather than a turn of phrase that happens to recur in it)."""
     per_theme: dict[int, Counter] = {}
     n_units: dict[int, int] = {}
     samples: dict[int, list[int]] = {}
@@ -744,13 +812,14 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params) -> di
         n_units[c] = len(seen)
     total_units = sum(n_units.values())
     scored: dict[int, list[tuple[float, str]]] = {}
+    on_topic_of: dict[int, set[str]] = {}
     for c, counts in per_theme.items():
         rest_units = max(total_units - n_units[c], 1)
         need = max(2, math.ceil(0.04 * n_units[c]))
         cand = []
         for g, df in counts.items():
-            if df < need:
-                continue
+            if df < need or " " not in g or not _specific(g, generic, context):
+                continue  # one word alone names a topic, not what is said about it
             words = g.count(" ") + 1
             p_in = df / n_units[c]
             p_out = sum(per_theme[o].get(g, 0) for o in per_theme if o != c) / rest_units
@@ -758,16 +827,25 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params) -> di
             if lift <= 0.4:
                 continue
             length = 0.05 if words == 1 else 1.0 + 0.15 * (words - 2)
-            cand.append((p_in * lift * lift * length, g))
-        cand.sort(key=lambda x: (-x[0], x[1]))
-        scored[c] = _prefer_longer(cand)
+            words_g = [w for w in g.split() if w not in _label_stop()]
+            on_topic = sum(w in (topic or {}).get(c, ()) for w in words_g) / max(len(words_g), 1)
+            # a turn of phrase that is not what the theme is about comes last
+            cand.append((p_in * lift * lift * length * (1 + on_topic), g, topic is None or on_topic > 0))
+        cand.sort(key=lambda x: (not x[2], -x[0], x[1]))
+        scored[c] = _prefer_longer([(sc, g) for sc, g, on in cand if on]) + [(sc, g) for sc, g, on in cand if not on]
+        on_topic_of[c] = {g for _, g, on in cand if on}
     labels: dict[int, str] = {}
     used: set[str] = set()
     # Biggest themes choose first, so a shared phrase goes to the theme it describes best.
+    named_by_stance = False
     for c in sorted(members, key=lambda c: (-len(members[c]), c)):
-        choice = next((g for _, g in scored[c] if g not in used), None)
+        choice = next((g for _, g in scored[c] if g not in used and g in on_topic_of[c]), None)
+        if choice is None and named_by_stance:
+            # one theme is named by its stance on the whole; another takes its best phrase after all
+            choice = next((g for _, g in scored[c] if g not in used), None)
         if choice is None:
-            labels[c] = f"Theme {len(labels) + 1}"
+            named_by_stance = True
+            labels[c] = ""  # nothing specific: the caller names it (`Theme.label == ""`)
             continue
         used.add(choice)
         labels[c] = _surface(choice, [p_text[i] for i in samples[c]])
@@ -807,6 +885,25 @@ def _surface(phrase: str, texts: list[str]) -> str:
     return form[0].upper() + form[1:]
 
 
+def overall_label(keywords: list[str], stances: list[str], context: str) -> str:
+    """A name for a theme with no specific phrase of its own: what its texts say about the
+    proposal as a whole ("Support for the directory", "Objections to the directory"), from the
+    stance of its texts and the docket's own word for the thing proposed."""
+    title_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", (context or "").lower())} - set(_label_stop())
+    head = next((k for k in keywords if " " not in k and _stem(k) in title_words and k not in _GENERIC), None)
+    thing = f"the {head}" if head else "the proposal"
+    counts = Counter(s for s in stances if s in ("support", "oppose"))
+    total = len(stances) or 1
+    if counts["support"] >= max(0.4 * total, 1.5 * counts["oppose"]):
+        return f"Support for {thing}"
+    if counts["oppose"] >= max(0.4 * total, 1.5 * counts["support"]):
+        return f"Objections to {thing}"
+    return f"Whether to have {thing}"
+
+
+OVERALL_LABEL = re.compile(r"^(?:Support for|Objections to|Whether to have) the [\w-]+$")
+
+
 def _ranked(themes: list[Theme]) -> list[Theme]:
 
     # Largest first by comments, catch-all last; ties by id for determinism.
@@ -844,6 +941,75 @@ def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> li
         out.append({"comment_id": u.comment_id, "quote": quote})
         if len(out) == want:
             break
+    return out
+
+
+def _theme_quotes(units, ranked_passages, p_unit, p_span, centroid, vec, svd, want=5, pool=60, max_chars=300) -> list[dict]:
+    """Up to `want` quotes for a theme, one per text: the sentences, among the theme's most central
+    passages, that are closest to the theme AND state a position, a demand or evidence.
+
+    Each candidate is a whole sentence a briefing can quote (`significance.is_quotable_sentence`:
+    no greeting, sign-off, pointer to an attachment, company self-description or fragment),
+    scored by its own similarity to the theme's centroid times (1 + 0.1 x its substance weight),
+    so a number or a demand wins only among sentences that are on the theme. A short sentence
+    takes the next one along when both fit in `max_chars`. Always `text[start:end]`.
+    """
+    from sklearn.preprocessing import normalize as l2
+
+    from comments.analysis.significance import is_quotable_sentence, sentence_weight
+
+    cands: list[tuple[int, int, int]] = []  # (unit index, start, end)
+    units_seen: list[int] = []
+    for i in ranked_passages:
+        ui = p_unit[i]
+        if ui not in units_seen:
+            if len(units_seen) == pool:
+                break
+            units_seen.append(ui)
+        text = units[ui].text
+        start, end = p_span[i]
+        spans = [(start + a, start + b) for a, b in sentences(text[start:end])]
+        for j, (a, b) in enumerate(spans):
+            if b - a > 400 or not is_quotable_sentence(text[a:b]):
+                continue
+            if len(text[a:b].split()) < 14 and j + 1 < len(spans):
+                a2, b2 = spans[j + 1]
+                if b2 - a <= max_chars and is_quotable_sentence(text[a2:b2], min_words=4):
+                    b = b2
+            cands.append((ui, a, b))
+    if not cands:
+        return _quotes(units, ranked_passages, p_unit, p_span, want=want, max_chars=max_chars)
+    texts = [units[ui].text[a:b] for ui, a, b in cands]
+    z = l2(svd.transform(vec.transform([_NOISE.sub(" ", t) for t in texts])))
+    sim = z @ centroid
+    floor = 0.5 * float(sim.max())
+    # a sentence that opens on "This", "It", "They"... leans on what came before it
+    leans = [0.75 if re.match(r"^(?:This|That|These|Those|It|They|He|She|Which)\b", t) else 1.0 for t in texts]
+    scored = sorted(
+        ((float(sim[k]) * leans[k] * (1 + 0.1 * min(sentence_weight(texts[k]), 8)), k)
+         for k in range(len(cands)) if sim[k] >= floor),
+        key=lambda x: (-x[0], units[cands[x[1]][0]].key, cands[x[1]][1]),
+    )
+    out, used_units, used_text = [], set(), set()
+    for _, k in scored:
+        ui, a, b = cands[k]
+        norm = re.sub(r"\W+", " ", texts[k].lower()).strip()
+        if ui in used_units or norm in used_text:
+            continue
+        used_units.add(ui)
+        used_text.add(norm)
+        out.append({"comment_id": units[ui].comment_id, "quote": texts[k]})
+        if len(out) == want:
+            return out
+    if len(out) < 3:  # too few whole sentences: the theme's central passages, cut at sentence ends
+        for q in _quotes(units, [i for i in ranked_passages if p_unit[i] not in used_units], p_unit, p_span,
+                         want=want, max_chars=max_chars):
+            norm = re.sub(r"\W+", " ", q["quote"].lower()).strip()
+            if norm not in used_text and not any(q["comment_id"] == o["comment_id"] for o in out):
+                out.append(q)
+                used_text.add(norm)
+            if len(out) == want:
+                break
     return out
 
 

@@ -107,6 +107,177 @@ def process_attachments(
     return _summary(counts, downloader)
 
 
+# --- the docket's own documents ---------------------------------------------------
+
+# A notice's HTML keeps its headings and question lists as lines; its PDF is the same text, laid out.
+NOTICE_FORMAT_PREFERENCE = ("htm", "html", "txt", "xml", "pdf", "docx", "doc", "rtf")
+MAX_NOTICE_DOCUMENTS = 5
+
+
+def fetch_document_texts(
+    con: duckdb.DuckDBPyConnection,
+    docket_id: str,
+    *,
+    files_dir: Path,
+    client=None,
+    hosts: tuple[str, ...] | None = None,
+    max_bytes: int | None = None,
+    session=None,
+    retry_failed: bool = False,
+    pace_s: float = 0.25,
+    backoff_base: float = 1.0,
+    extract_fn=extract_file,
+) -> dict[str, int]:
+    """Download and extract the text of the docket's own documents (the notice, the proposed
+    rule: those that opened a comment period or that comments are on), like attachments.
+
+    The file comes from the document detail's `fileFormats` (content.htm / content.pdf), read
+    from the stored record when it carries them, else asked of the API with `client` (or a
+    client from the settings when a key is set): one request per document, once. Results go
+    to `document_texts`; a document is done once it has a row (failed rows are retried with
+    `retry_failed`). Returns counts per final status.
+    """
+    from comments import records
+    from comments import store as db
+
+    tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
+    done_statuses = [s for s in FINAL_STATUSES if not (retry_failed and s == "failed") and not (s == "needs_ocr" and tools["tesseract_cmd"])]
+    # a document left for want of a key is tried again as soon as there is one
+    have_key = client is not None or _key_configured()
+    rows = con.execute(
+        """
+        select d.document_id, d.raw
+        from documents d
+        where d.docket_id = ?
+          and (d.comment_start_date is not null or d.comment_end_date is not null
+               or d.document_type in ('Notice', 'Proposed Rule', 'Rule')
+               or d.document_id in (select document_id from comments where docket_id = ?))
+          and d.document_id not in (
+              select document_id from document_texts
+              where status in (select unnest(?::varchar[])) and not (? and coalesce(reason, '') like '%no API key%'))
+        order by d.posted_date nulls last, d.document_id
+        limit ?
+        """,
+        [docket_id, docket_id, done_statuses, have_key, MAX_NOTICE_DOCUMENTS],
+    ).fetchall()
+    counts: Counter = Counter()
+    if not rows:
+        return {}
+    store = FileStore(files_dir)
+    downloader = Downloader(
+        store, hosts=tuple(hosts) if hosts is not None else settings.attachment_hosts(),
+        max_bytes=max_bytes if max_bytes is not None else settings.attachment_max_bytes(),
+        session=session, pace_s=pace_s, backoff_base=backoff_base,
+    )
+    results = []
+    for document_id, raw in rows:
+        out = {"document_id": document_id, "docket_id": docket_id}
+        formats = _file_formats(raw)
+        if not formats:
+            detail, problem = _document_detail(client, document_id)
+            if detail is not None:
+                records.save_documents(con, [detail])  # the stored record now carries the fileFormats
+                formats = _file_formats(detail)
+            if not formats:
+                results.append(out | {"status": "failed", "reason": problem or "the document lists no file"})
+                continue
+        url, fmt, size = _choose_notice_file(formats)
+        got = downloader.fetch(url, size)
+        out |= {"url": url, "format": fmt}
+        if got.status != "downloaded":
+            results.append(out | {"status": got.status, "reason": got.reason})
+            continue
+        out |= {"sha256": got.sha256, "stored_bytes": got.stored_bytes, "downloaded_at": now_utc()}
+        with TimedPool(extract_fn, workers=1, time_limit=FILE_TIME_LIMIT_S) as pool:
+            extracted = dict(pool.run([(document_id, (str(store.path_for(got.sha256)), fmt, tools))]))[document_id]
+        results.append(out | {
+            "status": extracted.get("status", "failed"), "reason": extracted.get("reason"), "text": extracted.get("text"),
+            "page_count": extracted.get("page_count"), "extraction_method": extracted.get("method"),
+            "extracted_at": now_utc(),
+        })
+    db.upsert(con, "document_texts", pa.Table.from_pylist(
+        [{c: r.get(c) for c in _DOCUMENT_TEXT_SCHEMA.names} for r in results], schema=_DOCUMENT_TEXT_SCHEMA), ["document_id"])
+    for r in results:
+        counts[r["status"]] += 1
+    return dict(counts)
+
+
+_DOCUMENT_TEXT_SCHEMA = pa.schema([
+    ("document_id", pa.string()), ("docket_id", pa.string()), ("url", pa.string()), ("format", pa.string()),
+    ("sha256", pa.string()), ("stored_bytes", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
+    ("text", pa.string()), ("page_count", pa.int32()), ("extraction_method", pa.string()),
+    ("downloaded_at", pa.timestamp("us")), ("extracted_at", pa.timestamp("us")),
+])
+
+
+def _file_formats(raw) -> list[dict]:
+    """fileFormats of a stored document record (a detail response, or its `data`); [] for a list item."""
+    import json
+
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return []
+    if not isinstance(raw, dict):
+        return []
+    data = raw.get("data", raw)
+    formats = (data.get("attributes") or {}).get("fileFormats") if isinstance(data, dict) else None
+    return [f for f in formats or [] if isinstance(f, dict) and f.get("fileUrl")]
+
+
+def _key_configured() -> bool:
+    from comments.errors import ConfigError
+
+    try:
+        settings.api_keys()
+    except ConfigError:
+        return False
+    return True
+
+
+def _choose_notice_file(formats: list[dict]) -> tuple[str | None, str | None, int | None]:
+    def rank(f):
+        fmt = (f.get("format") or "").lower()
+        return NOTICE_FORMAT_PREFERENCE.index(fmt) if fmt in NOTICE_FORMAT_PREFERENCE else len(NOTICE_FORMAT_PREFERENCE)
+
+    best = sorted(formats, key=rank)[0]
+    size = best.get("size")
+    return best.get("fileUrl"), (best.get("format") or "").lower() or None, size if isinstance(size, int) else None
+
+
+def _document_detail(client, document_id: str) -> tuple[dict | None, str | None]:
+    """(the document's detail, None) from the API, or (None, why not)."""
+    from urllib.parse import quote
+
+    from comments.errors import ConfigError
+
+    if client is None:
+        try:
+            from comments.client import RegulationsClient
+
+            client = RegulationsClient()
+        except ConfigError:
+            return None, "the document's file list needs its detail from the API, and no API key is set"
+    try:
+        return client.get(f"documents/{quote(document_id, safe='')}", kind="document"), None
+    except Exception as exc:  # one document's failure is recorded, never stops the run
+        message = getattr(exc, "message", None) or " ".join(str(exc).split())[:200] or type(exc).__name__
+        return None, f"document detail request failed: {message}"
+
+
+def document_text_status_line(con: duckdb.DuckDBPyConnection, docket_id: str) -> str | None:
+    """'notice text: CMS-2022-0163-0001 ok (87,870 characters)' for `comments status`; None when none fetched."""
+    rows = con.execute(
+        "select document_id, status, reason, length(text) from document_texts where docket_id = ? order by document_id",
+        [docket_id],
+    ).fetchall()
+    if not rows:
+        return None
+    parts = [f"{d} {s} ({n:,} characters)" if s == "ok" else f"{d} {s}" + (f": {r}" if r else "") for d, s, r, n in rows]
+    return "notice text: " + "; ".join(parts)
+
+
 def pending_count(con: duckdb.DuckDBPyConnection, docket_id: str, *, retry_failed: bool = False) -> int:
     """How many of the docket's attachment files a run would process now."""
     retry_ocr = shutil.which("tesseract") is not None
@@ -115,13 +286,16 @@ def pending_count(con: duckdb.DuckDBPyConnection, docket_id: str, *, retry_faile
 
 def summary_line(docket_id: str, counts: dict[str, int], seconds: float) -> str:
     """One line for the CLI: what the run did."""
+    notice = {k[len("document_texts_"):]: n for k, n in counts.items() if k.startswith("document_texts_") and n}
+    tail = ("; docket documents: " + ", ".join(f"{n:,} {s}" for s, n in sorted(notice.items()))) if notice else ""
     if not counts.get("processed"):
-        return f"{docket_id}: no attachment files to process (all done, or none listed)"
+        return f"{docket_id}: no attachment files to process (all done, or none listed){tail}"
     parts = ", ".join(f"{counts[s]:,} {s}" for s in FINAL_STATUSES if counts.get(s))
     mb = counts.get("bytes_downloaded", 0) / 1e6
     return (
         f"{docket_id}: {counts['processed']:,} attachment files in {seconds:,.1f} s: {parts}; "
         f"downloaded {counts.get('downloaded', 0):,} ({mb:,.1f} MB), reused {counts.get('reused', 0):,} already stored"
+        + tail
     )
 
 

@@ -83,8 +83,8 @@ def gather(
     docket_id: str,
     *,
     show_names: bool = False,
-    max_themes: int = 6,
-    quotes_per_theme: int = 2,
+    max_themes: int | None = None,
+    quotes_per_theme: int = 5,
     max_campaigns: int = 4,
     max_organizations: int = 24,
     stance_eval_path: Path | None = None,
@@ -121,6 +121,8 @@ def gather(
             })
 
     themes = _themes(con, docket_id, guard, show_names, max_themes, quotes_per_theme)
+    theme_totals = _rows(con, "brief_theme_totals", docket_id)[0]
+    significant = _significant(con, docket_id, guard)
     campaigns = _campaigns(con, docket_id, guard, show_names, max_campaigns)
     commenters = _commenters(con, docket_id, max_organizations)
     timeline = _rows(con, "brief_timeline", docket_id)
@@ -134,6 +136,10 @@ def gather(
         "metrics": metrics,
         "stance": stance,
         "themes": themes,
+        "theme_totals": theme_totals,
+        # every stance value any theme holds, in the order the stance table uses
+        "theme_stances": list(dict.fromkeys(r["stance"] for t in themes for r in t["stance"])),
+        "significant": significant,
         "commenters": commenters,
         "campaigns": campaigns,
         "timeline": timeline,
@@ -293,6 +299,9 @@ def _themes(con, docket_id, guard: NameGuard, show_names, max_themes, per_theme)
     quotes_by_theme: dict[str, list[dict]] = {}
     for q in _rows(con, "brief_theme_quotes", docket_id):
         quotes_by_theme.setdefault(q["theme_id"], []).append(q)
+    stance_by_theme: dict[str, list[dict]] = {}
+    for r in _rows(con, "brief_theme_stance", docket_id):
+        stance_by_theme.setdefault(r["theme_id"], []).append(r)
     themes = []
     for t in _rows(con, "brief_themes", docket_id)[:max_themes]:
         chosen, withheld, not_verbatim = [], 0, 0
@@ -312,8 +321,31 @@ def _themes(con, docket_id, guard: NameGuard, show_names, max_themes, per_theme)
                     "url": comment_url(q["comment_id"]),
                     "attribution": _attribution(q, show_names),
                 })
-        themes.append({**t, "quotes": chosen, "quotes_withheld": withheld, "quotes_not_verbatim": not_verbatim})
+        stance = stance_by_theme.get(t["theme_id"], [])
+        themes.append({**t, "quotes": chosen, "quotes_withheld": withheld, "quotes_not_verbatim": not_verbatim,
+                       "stance": stance, "stance_of": {r["stance"]: r for r in stance}})
     return themes
+
+
+def _significant(con, docket_id, guard: NameGuard) -> list[dict]:
+    """The top unique texts by substance, each with who sent it (an organization's name, never a
+    private person's) and its key sentence (shown only when verbatim and naming no one private)."""
+    out = []
+    for r in _rows(con, "brief_significant", docket_id):
+        kind = r["commenter_type"]
+        if kind in ("organization", "government") and r["commenter_name"]:
+            who = r["commenter_name"]
+        elif kind == "organization":
+            who = "an organization"
+        elif kind == "government":
+            who = "a government body"
+        else:
+            who = "individual"
+        sentence = r["key_sentence"] if r["key_sentence"] and r["is_verbatim"] else None
+        withheld = bool(sentence and guard.contains(sentence))
+        out.append({**r, "commenter": who, "key_sentence": None if withheld else sentence,
+                    "sentence_withheld": withheld, "url": comment_url(r["comment_id"])})
+    return out
 
 
 def _campaigns(con, docket_id, guard: NameGuard, show_names, max_campaigns) -> list[dict]:

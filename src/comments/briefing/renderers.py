@@ -89,6 +89,8 @@ def to_html(brief: dict) -> str:
     d = brief["docket"]
     return _env().get_template("brief.html.j2").render(
         b=brief,
+        codebook_text=codebook_text,
+        significant_line=significant_line,
         more=changes_more,
         campaign_lists=CAMPAIGN_LISTS,
         theme_lists=THEME_LISTS,
@@ -99,6 +101,46 @@ def to_html(brief: dict) -> str:
         stance_chart=Markup(chart.stance_svg(brief["stance"])),
         timeline_chart=Markup(chart.timeline_svg(brief["timeline"], brief["campaigns"], comment_end=d["comment_end"])),
     )
+
+
+def theme_line(t: dict) -> str:
+    """A theme's counts, side by side, worded the same in Markdown and Word (numbers only)."""
+    line = (f"{fmt_num(t['unique_texts'])} unique texts ({t['unique_share_pct']}%) · {fmt_num(t['comments'])} comments · "
+            f"{fmt_num(t['submissions'])} submissions represented ({t['submissions_share_pct']}%) raise it; "
+            f"main theme of {fmt_num(t['main_unique_texts'])} unique texts · {fmt_num(t['main_comments'])} comments · "
+            f"{fmt_num(t['main_submissions'])} submissions represented")
+    if t.get("top_campaign_id") and t.get("top_campaign_comments"):
+        line += (f". Of the {fmt_num(t['comments'])} comments, {fmt_num(t['top_campaign_comments'])} are copies of "
+                 f"campaign {t['top_campaign_id']}")
+    if t["quotes_withheld"]:
+        line += f" · {t['quotes_withheld']} quote(s) not shown because they name a private individual"
+    return line
+
+
+def theme_stance_rows(t: dict, stances: list[str]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a theme's stance table: unique texts and comments per stance."""
+    header = ["", *stances]
+    rows = [[label] + [fmt_num((t["stance_of"].get(s) or {}).get(measure, 0)) for s in stances]
+            for label, measure in (("Unique texts", "unique_texts"), ("Comments", "comments"))]
+    return header, rows
+
+
+def theme_totals_line(tt: dict) -> str:
+    return (f"By main theme the themes hold {fmt_num(tt['main_comments'])} comments: each of the "
+            f"{fmt_num(tt['comments_with_theme'])} comments with a theme once. "
+            f"{fmt_num(tt['comments_without_theme'])} comments have no text the analysis could read "
+            "(attachments not read, empty boxes) and no theme.")
+
+
+def significant_line(r: dict) -> str:
+    who = r["commenter"]
+    camp = (f" (campaign {r['campaign_id']}, {fmt_num(r['campaign_size'])} copies)" if r.get("campaign_id") else "")
+    signals = ", ".join(r["signals"] or []) or "length"
+    return f"{who}{camp}: substance {r['score']:.0f}/100 ({signals})"
+
+
+def codebook_text(d: dict) -> str:
+    return d.get("codebook") or "none (automatic themes, built-in stance rules)"
 
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; escaping these
@@ -123,6 +165,7 @@ def to_markdown(brief: dict) -> str:
         f"- Comment period: {fmt_day(d['comment_start'])} to {fmt_day(d['comment_end'])}",
         f"- Data synced: {fmt_when(d['synced_at'])} ({e(d['synced_basis'])})",
         f"- Analyzed: {fmt_when(d['analyzed_at'])} (run {e(d['analysis_run_id'])}, code {e(d['code_version'])})",
+        f"- Codebook: {e(codebook_text(d))}",
         "",
         "_Names of private individuals are shown (--show-names)._" if brief["show_names"]
         else "_Names of private individuals are withheld; organizations and government bodies are named._",
@@ -158,18 +201,32 @@ def to_markdown(brief: dict) -> str:
         f"{fmt_num(s['submissions'])} | {stance_share(s, 'submissions')} |"
         for s in brief["stance"]
     ]
-    out += ["", "## 3. Themes, largest first", "", "_Share of unique texts that raise each theme; one text can raise several._", ""]
+    out += ["", "## 3. Themes, largest first", "",
+            "_Counted two ways: the texts that raise a theme (one text can raise several) and by main theme "
+            "(each comment once, so these add up)._", "", theme_totals_line(brief["theme_totals"]), ""]
     for i, t in enumerate(brief["themes"], start=1):
         out.append(f"### {i}. {e(t['label'])}")
-        out.append("")
-        line = (f"{fmt_num(t['unique_texts'])} unique texts ({t['unique_share_pct']}%) · {fmt_num(t['comments'])} comments · "
-                f"{fmt_num(t['submissions'])} submissions represented ({t['submissions_share_pct']}%)")
-        if t["quotes_withheld"]:
-            line += f" · {t['quotes_withheld']} quote(s) not shown because they name a private individual"
-        out += [line, ""]
+        out += ["", theme_line(t), ""]
+        if t["stance"]:
+            header, rows = theme_stance_rows(t, brief["theme_stances"])
+            out += ["| Stance | " + " | ".join(e(h) for h in header[1:]) + " |", "|---|" + "---:|" * (len(header) - 1)]
+            out += ["| " + " | ".join(row) + " |" for row in rows]
+            out.append("")
         for q in t["quotes"]:
             out += [f"> “{e(q['quote'])}”", f"> — {e(q['attribution'])}, [{e(q['comment_id'])}]({q['url']})", ""]
-    out += ["## 4. Who commented", ""]
+    out += ["## 4. Comments the agency must answer", "",
+            "_Unique texts ranked by substance: evidence, numbers, citations of law or studies, specific requested "
+            "changes, expertise. Agencies must respond to significant comments._", ""]
+    if not brief["significant"]:
+        out += ["No comment with substance was found.", ""]
+    for r in brief["significant"]:
+        line = f"{r['rank']}. [{e(r['comment_id'])}]({r['url']}), {e(significant_line(r))}"
+        if r["key_sentence"]:
+            line += f" — “{e(r['key_sentence'])}”"
+        elif r["sentence_withheld"]:
+            line += " — key sentence not shown: it names a private individual"
+        out.append(line)
+    out += ["", "## 5. Who commented", ""]
     if c["governments"]:
         out += ["### Governments and officials", "", "| Name | Comments | Stance |", "|---|---:|---|"]
         out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(o['stance'])} |" for o in c["governments"]]
@@ -198,9 +255,9 @@ def to_markdown(brief: dict) -> str:
         if k["addition_example"]:
             a = k["addition_example"]
             out += [f"> One sender added: “{e(a['quote'])}” ([{e(a['comment_id'])}]({a['url']}))", ""]
-    out += ["## 5. Submissions per day", "", "| Day | Comments | Campaign copies |", "|---|---:|---:|"]
+    out += ["## 6. Submissions per day", "", "| Day | Comments | Campaign copies |", "|---|---:|---:|"]
     out += [f"| {r['day']} | {fmt_num(r['comments'])} | {fmt_num(r['campaign_comments'])} |" for r in brief["timeline"]]
-    out += ["", "## 6. Caveats", ""]
+    out += ["", "## 7. Caveats", ""]
     out += [f"- {e(text)}" for text in brief["caveats"]]
     out += ["", f"_Generated {fmt_when(brief['generated_at'])} by `comments brief`; every number comes from `sql/reports/brief_*.sql`._", ""]
     return "\n".join(out)
@@ -413,6 +470,7 @@ def to_docx(brief: dict) -> bytes:
         ("Comment period", f"{fmt_day(d['comment_start'])} to {fmt_day(d['comment_end'])}"),
         ("Data synced", f"{fmt_when(d['synced_at'])} ({d['synced_basis']})"),
         ("Analyzed", f"{fmt_when(d['analyzed_at'])} (run {d['analysis_run_id']}, code {d['code_version']})"),
+        ("Codebook", codebook_text(d)),
     ):
         doc.add_paragraph(f"{label}: {value}")
     doc.add_paragraph(
@@ -446,19 +504,35 @@ def to_docx(brief: dict) -> bytes:
     ])
 
     doc.add_heading("3. Themes, largest first", level=2)
+    doc.add_paragraph("Counted two ways: the texts that raise a theme (one text can raise several) and by main theme "
+                      "(each comment once, so these add up).")
+    doc.add_paragraph(theme_totals_line(brief["theme_totals"]))
     for i, t in enumerate(brief["themes"], start=1):
         doc.add_heading(f"{i}. {t['label']}", level=3)
-        line = (f"{fmt_num(t['unique_texts'])} unique texts ({t['unique_share_pct']}%) · {fmt_num(t['comments'])} comments · "
-                f"{fmt_num(t['submissions'])} submissions represented ({t['submissions_share_pct']}%)")
-        if t["quotes_withheld"]:
-            line += f" · {t['quotes_withheld']} quote(s) not shown because they name a private individual"
-        doc.add_paragraph(line)
+        doc.add_paragraph(theme_line(t))
+        if t["stance"]:
+            header, rows = theme_stance_rows(t, brief["theme_stances"])
+            _table(doc, ["Stance", *header[1:]], rows)
         for q in t["quotes"]:
             p = doc.add_paragraph(style="Quote")
             p.add_run(f"“{q['quote']}” — {q['attribution']}, ")
             _hyperlink(p, q["url"], q["comment_id"])
 
-    doc.add_heading("4. Who commented", level=2)
+    doc.add_heading("4. Comments the agency must answer", level=2)
+    doc.add_paragraph("Unique texts ranked by substance: evidence, numbers, citations of law or studies, specific "
+                      "requested changes, expertise. Agencies must respond to significant comments.")
+    if not brief["significant"]:
+        doc.add_paragraph("No comment with substance was found.")
+    for r in brief["significant"]:
+        p = doc.add_paragraph(style="List Number")
+        _hyperlink(p, r["url"], r["comment_id"])
+        p.add_run(f", {significant_line(r)}")
+        if r["key_sentence"]:
+            doc.add_paragraph(f"“{r['key_sentence']}”", style="Quote")
+        elif r["sentence_withheld"]:
+            doc.add_paragraph("(key sentence not shown: it names a private individual)", style="Quote")
+
+    doc.add_heading("5. Who commented", level=2)
     if c["governments"]:
         doc.add_heading("Governments and officials", level=3)
         _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), o["stance"]] for o in c["governments"]])
@@ -489,11 +563,11 @@ def to_docx(brief: dict) -> bytes:
             _hyperlink(p, a["url"], a["comment_id"])
             p.add_run(")")
 
-    doc.add_heading("5. Submissions per day", level=2)
+    doc.add_heading("6. Submissions per day", level=2)
     doc.add_paragraph("Posted comments by the day the agency received them; campaign copies in orange.")
     doc.add_picture(io.BytesIO(chart.timeline_png(brief["timeline"])), width=Inches(6.5))
 
-    doc.add_heading("6. Caveats", level=2)
+    doc.add_heading("7. Caveats", level=2)
     for text in brief["caveats"]:
         doc.add_paragraph(text, style="List Bullet")
     doc.add_paragraph(f"Generated {fmt_when(brief['generated_at'])} by comments brief; every number comes from sql/reports/brief_*.sql.")

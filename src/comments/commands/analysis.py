@@ -26,6 +26,7 @@ def analyze_command(
     Recorded as the Prefect flow `analyze_docket` when PREFECT_API_URL points
     at a Prefect server (see COMMENTS_PREFECT). Deterministic: the same comments give
     the same result, and campaign/theme ids stay stable as comments arrive.
+    Uses the docket's codebook (`comments codebook DOCKET_ID`) when it exists.
     """
     summary = run_analyze(docket_id, db, overrides=parse_overrides(set_ or []))
     terminal.echo(summary["summary"])
@@ -48,8 +49,9 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def run_analyze(docket_id: str, db: str | Path | None = None, *, overrides: dict[str, str] | None = None) -> dict:
-    """Cheap checks first (database, docket, parameters), then the stages with a progress bar; the summary dict."""
+    """Cheap checks first (database, docket, parameters, codebook), then the stages with a progress bar; the summary dict."""
     from comments import runs, settings, store
+    from comments.analysis.codebook import find_codebook
     from comments.analysis.pipeline import STEPS, require_comments
     from comments.commands import runner
     from comments.progress import bar
@@ -57,6 +59,7 @@ def run_analyze(docket_id: str, db: str | Path | None = None, *, overrides: dict
     path = settings.db_path(db)
     with closing(store.connect_existing(path)) as con:
         require_comments(con, docket_id)
+    find_codebook(path, docket_id)  # a malformed codebook is one line now, not after Prefect has started
 
     with bar(f"analyzing {docket_id}", total=STEPS, unit="steps") as progress:
         return runner.run(runs.analyze, "analyze_docket:analyze_docket", docket_id, str(path), overrides or None,

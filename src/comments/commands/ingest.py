@@ -179,6 +179,7 @@ def status_lines(con, only: str | None = None) -> list[str]:
     from comments import store
     from comments.analysis.pipeline import analysis_status_lines
     from comments.attachments import attachment_status_lines
+    from comments.attachments.pipeline import document_text_status_line
 
     where, params = ("where d.docket_id = ?", [only]) if only else ("", [])
     dockets = con.execute(
@@ -237,6 +238,9 @@ def status_lines(con, only: str | None = None) -> list[str]:
         else:
             lines.append("  errors        none")
         lines.extend("  " + line for line in attachment_status_lines(con, docket_id))
+        notice = document_text_status_line(con, docket_id)
+        if notice:
+            lines.append("  " + notice)
         lines.extend("  " + line for line in analysis_status_lines(con, docket_id))
     return lines
 
@@ -304,8 +308,10 @@ def demo_command(
         REGULATIONS_GOV_API_KEY=DEMO_KEY, REGULATIONS_GOV_BASE_URL=server.base_url, REGULATIONS_GOV_RATE_LIMIT="100000",
     ):
         # The snapshot carries attachment metadata but not the files (they live on
-        # downloads.regulations.gov, out of reach offline): the demo skips that stage.
+        # downloads.regulations.gov, out of reach offline): the demo skips that stage,
+        # but fetches the notice's own text, which the snapshot does carry (it seeds the codebook).
         run_sync([DEMO_DOCKET], path, base_url=server.base_url, no_attachments=True)
+        _demo_notice_text(path, server)
     # The demo plays the analyst too: 60 texts of this docket sampled with `comments label sample`
     # and labeled by hand ship with the package, so the analysis trains and measures a model for it.
     labels_file = bundled_labels(DEMO_DOCKET)
@@ -332,6 +338,25 @@ def demo_command(
     terminal.echo(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
     terminal.echo(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
     terminal.echo(f"explore it in your browser: {cmd} serve --db {path}   (then open http://127.0.0.1:8000/)")
+
+
+def _demo_notice_text(path: Path, server) -> None:
+    """The attachments stage's document step, against the local server (its files URL is on 127.0.0.1)."""
+    from comments import store
+    from comments.attachments import files_dir_for
+    from comments.attachments.pipeline import document_text_status_line, fetch_document_texts
+    from comments.client import RegulationsClient
+    from comments.resources import DEMO_DOCKET
+
+    con = store.connect(path)
+    try:
+        fetch_document_texts(con, DEMO_DOCKET, files_dir=files_dir_for(path), hosts=("127.0.0.1",), pace_s=0,
+                             client=RegulationsClient(DEMO_KEY, base_url=server.base_url))
+        line = document_text_status_line(con, DEMO_DOCKET)
+    finally:
+        con.close()
+    if line:
+        terminal.echo(f"demo: {line}")
 
 
 def _command_name() -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from glob import escape as glob_escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -219,7 +220,7 @@ class Snapshot:
         for path in sorted((text_dir / "docket").glob("*.json")):
             self.add_docket(_load_json(path))
         for path in sorted((text_dir / "documents").glob("*.json")):
-            self.add_document(_load_json(path))
+            self.add_document(self._with_content(_load_json(path), path))
         with self._lock:
             for path in sorted((text_dir / "comments").glob("*.json")):
                 detail = _load_json(path)
@@ -241,6 +242,26 @@ class Snapshot:
         if docket_id not in self.dockets:  # a docket folder without docket JSON still serves
             self.add_docket({"data": {"id": docket_id, "type": "dockets",
                                       "attributes": {"agencyId": docket_id.split("-")[0]}}})
+
+    def _with_content(self, detail: dict, json_path: Path) -> dict:
+        """A document whose text sits beside its JSON (Mirrulations: `<id>_content.htm`) is served
+        at `<files>/<id>/content.<ext>`; its detail lists the file in `fileFormats`, as the
+        real API's document detail does (records reconstructed without them get them here)."""
+        detail = _wrap(detail)
+        doc_id = detail["data"]["id"]
+        formats = []
+        for path in sorted(json_path.parent.glob(f"{glob_escape(doc_id)}_content.*")):
+            ext = path.suffix.lstrip(".").lower()
+            if not path.is_file() or not ext:
+                continue
+            with self._lock:
+                self._files[f"{doc_id}/content.{ext}"] = path
+            formats.append({"fileUrl": f"{DOWNLOADS_PREFIX}{doc_id}/content.{ext}", "format": ext,
+                            "size": path.stat().st_size})
+        attrs = detail["data"].setdefault("attributes", {})
+        if formats and not attrs.get("fileFormats"):
+            attrs["fileFormats"] = formats
+        return detail
 
     @classmethod
     def synthetic(
