@@ -28,6 +28,9 @@ HTML_ELEMENTS = (
     "optgroup option output p param picture pre progress q rp rt ruby s samp script section select small source "
     "span strike strong style sub summary sup svg table tbody td template textarea tfoot th thead time title tr "
     "track tt u ul var video wbr"
+    # The Government Publishing Office's own markup, left in Federal Register notices' HTML
+    # (regulations.gov's content.htm): '<bullet>' opens each bulleted question of an RFI.
+    " bullet"
 ).split()
 # Longest first so the alternation never stops at a prefix ('b' before 'br').
 # Word's namespaces (o: office, v: VML, w: word, m: math, x: excel, st1: smart tags) and no
