@@ -30,20 +30,29 @@ DuckDB's account of the file does not add up (csv_lines.py), everything the
 exact Python reading refuses. A file that is not a bulk CSV at all is refused
 with one `InputError`.
 
-Importing the same bytes again (same sha256) is answered from the store when
-everything that file's last import wrote is still as it left it
-(source_files.unchanged_since_import): no parse at all, only the hash.
+How it runs (all SQL in bulk_csv_sql.py):
+1. Hash the file (sha256, in a thread beside DuckDB). The same bytes imported
+   before, with everything they stored still as left: answered from the store
+   (source_files.unchanged_since_import), nothing parsed.
+2. First read (`_stage`): every row's id, checks, line span and the document
+   columns into the temp table `_bulk`; no comment text.
+3. Line numbers from the account (csv_lines.locate); rejects recorded.
+4. Second read (`_merge_comments`): in a first import the rows go from read_csv
+   straight into `comments`, text tidied and leftovers built on the way, joined
+   to a narrow plan (id -> line). When some ids are stored already (a re-import
+   of a changed file, a CSV after a sync) or repeated in the file, every row is
+   staged whole instead and compared, as the single-read importer did.
+Why two reads: staging the text of a million rows (~1.9 GB in DuckDB's memory)
+spilled at the memory limit and cost more CPU than parsing the file again.
 
-Speed and memory, measured with benchmarks/import_csv.py (1,000,000 generated
-rows, 1.2 GB, 2 cores; figures in BENCHMARKS.md): see _COST below.
+Where the time goes: see the measured split in BENCHMARKS.md (bulk CSV import)
+and `_COST` below.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import tempfile
-from html.entities import html5
 from pathlib import Path
 
 import duckdb
@@ -51,64 +60,25 @@ import numpy as np
 import pyarrow as pa
 
 from comments.errors import InputError
-from comments.importers import ImportReport, csv_columns, csv_lines, source_files
+from comments.importers import ImportReport, csv_lines, source_files
+from comments.importers.bulk_csv_sql import FORMAT_RE, ORDER_RE, SOURCE, Mapping, literal, read_csv
 from comments.progress import ProgressFn, noop
 from comments.records import TEXT_FORMAT_PREFERENCE, now_utc
 from comments.textutil import html_to_text
 
-SOURCE = "bulk_csv"
 REQUIRED_COLUMNS = ("Document ID", "Document Type")
-COMMENT_TYPE = "Public Submission"
 _BOM = b"\xef\xbb\xbf"
 _HEAD_BYTES = 1 << 16
 
 # DuckDB's memory for the import (the setting is global to the database
 # instance, so it is restored after). Without it DuckDB takes up to 80% of RAM
-# (6.2 GB peak for 1M rows before); at this limit the staged rows spill to
-# <db>.tmp only for files of well over a million rows.
+# (6.2 GB peak for 1M rows before this importer read the file twice).
 MEMORY_LIMIT = "1200MB"
 # Longest CSV record DuckDB is asked to read; its read buffer must be as large.
 # A longer one is caught by the line account and read by the exact path.
 _MAX_RECORD = 64 << 20
 
-_COST = """
-Where the time goes (1M rows, CPU seconds, DuckDB profiling and timers around
-each statement, measured on a quiet machine):
-- the stage statement (read_csv, mapping, text tidying, leftovers, checks,
-  materializing): see BENCHMARKS.md for the current split;
-- hashing the file (sha256, in a thread beside DuckDB's parse);
-- the insert into `comments` (primary-key index, zstd of the text);
-- attachments from "Attachment Files".
-"""
-
-# Text needing the exact Python path (html_to_text): markup or an entity, or a
-# white-space character that only Python's str.strip() knows (U+2003 and kin,
-# seen in real comments on a line of their own). SQL tests are ordered cheapest first.
-# (Found by literal searches: a regex class over them costs ~4x more here.)
-_ODD_SPACES = (0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
-
-# str.strip() removes them only at a line's ends (mid-line they are kept, as in
-# "Medicare\u202f&\u202fMedicaid"): only there do they need Python.
-_ODD = "".join(map(chr, _ODD_SPACES))
-_SPACE = " \t\r\x0b\x0c\xa0" + _ODD
-_ODD_AT_EDGE_RE = f"(^|\n)[{_SPACE}]*[{_ODD}]|[{_ODD}][{_SPACE}]*(\n|$)"
-
-# Where html.unescape may change text: a numeric reference, anything shaped like
-# "&name;", or one of the legacy names it replaces even without a ';' (as a
-# prefix: "&notit" -> "\u00acit"). A superset is fine: those rows go to Python.
-_ENTITY_RE = "&(#|[^\t\n\f <&#;]{1,32};|" + "|".join(sorted(
-    (name for name in html5 if not name.endswith(";")), key=len, reverse=True)) + ")"
-
-# CSV column -> comments column (plain strings, stripped, empty -> null).
-_COMMENT_TEXT_COLUMNS = {
-    column: name for name, column in csv_columns.TEXT.items()
-    if column not in ("comment_id", "document_type", "document_id")
-}
-_DATE_COLUMNS = {
-    **{column: name for name, column in csv_columns.DATES.items()},
-    "comment_start_date": "Comment Start Date",
-    "comment_end_date": "Comment Due Date",
-}
+_COST = """(filled in from the profile: see BENCHMARKS.md)"""
 
 # Columns compared to decide new / updated / unchanged (everything but fetched_at
 # and where the row was read: the same values from another file or line are unchanged).
@@ -126,8 +96,11 @@ DOCUMENT_COLUMNS = (
     "fr_doc_num", "posted_date", "comment_start_date", "comment_end_date",
     "open_for_comment", "withdrawn", "last_modified", "source", "raw",
 )
-_PROVENANCE = ("source_file_id", "source_line")
-_TEMP_TABLES = ("_bulk", "_bulk_status", "_bulk_doc_status", "_bulk_att", "_bulk_csv_rejects", "_bulk_csv_rejects_scans")
+_TEMP_TABLES = (
+    "_bulk", "_bulk_fixed", "_bulk_status", "_bulk_doc_status", "_bulk_att", "_bulk_plan", "_bulk_side",
+    "_bulk_csv_rejects", "_bulk_csv_rejects_scans", "_bulk_csv_again",
+    "_bulk_csv_again_scans",
+)
 
 
 def import_bulk_csv(
@@ -155,12 +128,13 @@ def import_bulk_csv(
             return _unchanged_report(report, known.state)
     pending = source_files.BackgroundScan(path) if scan is None else None
 
-    previous = con.execute("select current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"set memory_limit = {_literal(MEMORY_LIMIT)}")
+    previous = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"set memory_limit = {literal(MEMORY_LIMIT)}")
     try:
         with tempfile.TemporaryDirectory(prefix="comments-csv-") as tmp:
+            source = path  # what DuckDB reads: the file, or the exact path's clean copy
             try:
-                _stage(con, path, header)
+                _stage(con, source, header)
                 read_whole = True
             except InputError:  # DuckDB refused the file as a whole (e.g. mixed line ends)
                 read_whole = False
@@ -168,13 +142,14 @@ def import_bulk_csv(
             scan = scan or pending.result()
             located = _locate(con, scan) if read_whole else None
             if located is None:  # DuckDB's account of the file does not add up: read it exactly
-                located = _stage_exact(con, path, header, Path(tmp) / "clean.csv")
+                source = Path(tmp) / "clean.csv"
+                located = _stage_exact(con, path, header, source)
             report.rows_read = located.rows
             lines = located.accepted_lines
             con.register("_bulk_lines", pa.table({"rid": np.arange(len(lines), dtype=np.int64), "line": lines}))
             _fix_markup(con)
             progress(1)
-            _write(con, file_key, header, scan, located, report, progress)
+            _write(con, source, file_key, header, scan, located, report, progress)
     finally:
         for name in _TEMP_TABLES:
             con.execute(f"drop table if exists temp.{name}")
@@ -182,7 +157,7 @@ def import_bulk_csv(
             con.unregister("_bulk_lines")
         except duckdb.Error:
             pass
-        con.execute(f"set memory_limit = {_literal(previous)}")
+        con.execute(f"set memory_limit = {literal(previous)}")
         if pending is not None:
             pending.wait()
     progress(1)
@@ -200,6 +175,7 @@ def _unchanged_report(report: ImportReport, state: dict) -> ImportReport:
 
 def _write(
     con: duckdb.DuckDBPyConnection,
+    source: Path,
     file_key: str,
     header: list[str],
     scan: source_files.FileScan,
@@ -211,19 +187,19 @@ def _write(
     # Long comment strings: zstd is both faster to write and ~3x smaller than
     # DuckDB's default choice here (measured: benchmarks/import_csv.py).
     # The setting is global to the database instance, so it is restored after.
-    previous = con.execute("select current_setting('force_compression')").fetchone()[0]
+    previous = con.execute("select current_setting('force_compression')").fetchall()[0][0]
     con.execute("set force_compression = 'zstd'")
     con.execute("begin transaction")
     try:
         file_id = source_files.record(con, source=SOURCE, scan=scan, name=file_key, rows=located.rows, columns=header)
         rejects = _record_rejects(con, file_key, located, report)
         progress(1)
-        counts = _merge(con, "comments", "comment_id", COMMENT_COLUMNS, "is_comment", file_id)
+        counts = _merge_comments(con, source, header, file_id)
         report.new, report.updated, report.unchanged = counts["new"], counts["updated"], counts["unchanged"]
         report.skip("already stored from a richer source (api/mirrulations)", counts["kept"])
         progress(1)
         report.attachments = _save_attachments(con)
-        doc_counts = _merge(con, "documents", "document_id", DOCUMENT_COLUMNS, "not is_comment", file_id)
+        doc_counts = _merge_documents(con, file_id)
         report.documents = {k: doc_counts[k] for k in ("new", "updated", "unchanged", "kept")}
         report.dockets = _save_dockets(con)
         source_files.save_state(con, file_id, {
@@ -233,7 +209,7 @@ def _write(
             "documents": doc_counts["new"] + doc_counts["updated"] + doc_counts["unchanged"],
             "kept": counts["kept"],
             "documents_kept": doc_counts["kept"],
-            "skipped": {k: v for k, v in report.skipped.items()},
+            "skipped": dict(report.skipped),
             "dockets": report.dockets,
             "rejects": rejects,
         })
@@ -243,7 +219,7 @@ def _write(
         con.execute("rollback")
         raise
     finally:
-        con.execute(f"set force_compression = {_literal(previous or 'auto')}")
+        con.execute(f"set force_compression = {literal(previous or 'auto')}")
 
 
 # --------------------------------------------------------------------------- checks
@@ -282,153 +258,19 @@ def read_header(path: Path) -> list[str]:
     return header
 
 
-# --------------------------------------------------------------------------- staging
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _read_csv(path: Path, header: list[str], rejects: str) -> str:
-    """SQL: DuckDB's read_csv of the file, every column as text, refused records to temp.<rejects>."""
-    columns = "{" + ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in header) + "}"
-    # DuckDB's read buffer must hold the longest record; a file smaller than the
-    # cap cannot hold a longer one, so it is read exactly whatever it holds.
-    record = min(_MAX_RECORD, max(path.stat().st_size + 1, 2 << 20))
-    return (
-        f"read_csv({_literal(str(path))}, columns = {columns}, header = true, auto_detect = false,"
-        f" delim = ',', quote = '\"', escape = '\"', max_line_size = {record}, buffer_size = {record},"
-        f" store_rejects = true, rejects_table = {_literal(rejects)}, rejects_scan = {_literal(rejects + '_scans')})"
-    )
-
-
-def _newlines_sql(names: list[str], col) -> str:
-    """SQL: how many b"\n" the fields hold (the lines a row spans beyond its first)."""
-    return " + ".join(
-        f"coalesce(case when contains({col(n)}, chr(10)) then strlen({col(n)}) - strlen(replace({col(n)}, chr(10), '')) end, 0)"
-        for n in names
-    )
+# --------------------------------------------------------------------------- first read
 
 
 def _stage(con: duckdb.DuckDBPyConnection, path: Path, header: list[str]) -> None:
-    """Parse and map the whole file into the temp table `_bulk` (one SQL statement).
-
-    Layered projections: the first maps fields to typed values, the next ones
-    tidy the comment's white space one step each (a step runs only on rows that
-    need it), the last builds `text` and `source_extra` from values computed once.
-    """
-    raw_names = {name: f"_c{i}" for i, name in enumerate(header)}
-
-    def col(name: str) -> str:
-        return f"r.{_ident(name)}" if name in header else "null::varchar"
-
-    def text(name: str) -> str:  # records._str: stripped, empty -> null
-        return f"nullif(trim({col(name)}), '')"
-
-    def ts(name: str) -> str:
-        return csv_columns.ts_sql(col(name))
-
-    def bad_ts(name: str) -> str:
-        return f"(nullif(trim({col(name)}), '') is not null and ({ts(name)}) is null)"
-
-    def integer(name: str) -> str:
-        return f"try_cast(trim({col(name)}) as integer)"
-
-    def boolean(name: str) -> str:  # records._bool
-        v = f"nullif(trim({col(name)}), '')"
-        return f"case when {v} is null then null else lower({v}) in ('true', '1', 'yes', 'y') end"
-
-    # Text: the exact html_to_text for the few rows that need Python (_fix_markup):
-    # what its HTML parser could read as markup ('<' before a letter, '/', '!' or
-    # '?'), what html.unescape could change (_ENTITY_RE), a NUL, or a white-space
-    # character only Python's str.strip() knows. All but four of those are outside
-    # ASCII, so they are looked for only in the quarter of rows that are not ASCII
-    # (strlen counts bytes, length characters). Prose such as "R&D" or "<2 minutes"
-    # stays in SQL: in the real bulk CSV that is 14 of the 15 rows the old test sent to Python.
-    c = col("Comment")
-    needs_python = (
-        f"coalesce((contains({c}, '<') and regexp_matches({c}, '<[A-Za-z!/?]'))"
-        f" or (contains({c}, '&') and regexp_matches({c}, {_literal(_ENTITY_RE)}))"
-        f" or contains({c}, chr(0))"
-        f" or (({' or '.join(f'contains({c}, chr({code}))' for code in _ODD_SPACES if code < 0x80)}"
-        f" or (strlen({c}) <> length({c}) and ({' or '.join(f'contains({c}, chr({code}))' for code in _ODD_SPACES if code >= 0x80)})))"
-        f" and regexp_matches({c}, {_literal(_ODD_AT_EDGE_RE)})), false)"
-    )
-    # A field over the size limit rejects its row (csv_lines.MAX_FIELD_BYTES says why).
-    # strlen is the byte length, kept with the string: no scan of the text.
-    limit = csv_lines.MAX_FIELD_BYTES
-    oversized = " ".join(
-        f"when strlen({col(name)}) > {limit} then "
-        f"{_literal(f'field {json.dumps(name)} is ')} || strlen({col(name)}) || {_literal(f' bytes, over the {limit}-byte limit for one field')}"
-        for name in header
-    )
-    date_checks = " ".join(
-        f"when {bad_ts(csv_name)} then {_literal(csv_name + ' is not a date: ')} || left(trim({col(csv_name)}), 40)"
-        for csv_name in _DATE_COLUMNS.values()
-    )
-    doc_id, doc_type = text("Document ID"), text("Document Type")
-    reject = (
-        f"case {oversized} when {doc_id} is null then 'missing Document ID'"
-        f" when not regexp_full_match({doc_id}, '[A-Za-z0-9][A-Za-z0-9_.-]*') then 'malformed Document ID'"
-        f" when {doc_type} is null then 'missing Document Type'"
-        f" {date_checks} else null end"
-    )
-    is_comment = f"{doc_type} is not distinct from {_literal(COMMENT_TYPE)}"
-    typed = [
-        f"{doc_id} as id",
-        f"{doc_type} as document_type",
-        f"{is_comment} as is_comment",
-        f"coalesce({text('Docket ID')}, regexp_replace({doc_id}, '-[^-]*$', '')) as docket_id",
-        f"{text('Comment on Document ID')} as comment_on_document_id",
-        *(f"{text(csv_name)} as {column}" for column, csv_name in _COMMENT_TEXT_COLUMNS.items()),
-        *(f"{ts(csv_name)} as {column}" for column, csv_name in _DATE_COLUMNS.items()),
-        f"{text('Federal Register Number')} as fr_doc_num",
-        f"{integer('Duplicate Comments')} as duplicate_comments",
-        f"{integer('Page Count')} as page_count",
-        f"{boolean('Is Withdrawn?')} as withdrawn",
-        f"case when {needs_python} then {c} end as html_source",
-        f"{text('Attachment Files')} as attachment_files",
-        f"{reject} as reject_reason",
-        f"({_newlines_sql(header, col)})::integer as newlines",  # lines the row spans beyond its first
-        # Documents, a handful per docket, keep their whole row as before.
-        f"case when not ({is_comment}) then '{{' || concat_ws(',', "
-        + ", ".join(f"{_literal(json.dumps(name) + ':')} || to_json({col(name)})" for name in header)
-        + ") || '}' end as raw",
-    ]
-    names = [e.rsplit(" as ", 1)[1] for e in typed]
-    first = ", ".join(typed) + f", {c} as _t, " + ", ".join(f"{col(n)} as {raw_names[n]}" for n in header)
-
-    # The comment's white space, as textutil.html_to_text tidies it, one step per
-    # layer; each step is the identity on a row without its trigger, so a step
-    # runs only where needed (the literal tests cost far less than the regexes).
-    steps = [
-        (" or ".join(f"contains(_t, chr({code}))" for code in (9, 13, 11, 12, 160)),
-         "replace(replace(replace(replace(replace(_t, chr(9), ' '), chr(13), ' '), chr(11), ' '), chr(12), ' '), chr(160), ' ')"),
-        ("contains(_t, '  ')", "regexp_replace(_t, '  +', ' ', 'g')"),
-        ("contains(_t, ' ' || chr(10)) or contains(_t, chr(10) || ' ')",
-         "replace(replace(_t, ' ' || chr(10), chr(10)), chr(10) || ' ', chr(10))"),
-        ("contains(_t, chr(10) || chr(10) || chr(10))", "regexp_replace(_t, '\\n\\n\\n+', chr(10) || chr(10), 'g')"),
-    ]
-    query = f"select {first} from {_read_csv(path, header, '_bulk_csv_rejects')} r"
-    for condition, change in steps:
-        query = f"select * replace (case when {condition} then {change} else _t end as _t) from ({query})"
-    extra = csv_columns.extra_json_sql(header, lambda n: raw_names[n], lambda column: column)
-    # Edges last, as html_to_text's final strip: DuckDB's trim(x, characters)
-    # costs ~10x a gated regex here (it reads every character of the text).
-    for edge, pattern in (("starts_with", "^[ \\n]+"), ("ends_with", "[ \\n]+$")):
-        query = (
-            f"select * replace (case when {edge}(_t, ' ') or {edge}(_t, chr(10))"
-            f" then regexp_replace(_t, '{pattern}', '') else _t end as _t) from ({query})"
-        )
-    final = ", ".join(names) + f", _t as text, case when is_comment then {extra} end as extra"
+    """First read: what every row needs but its comment text, into the temp table `_bulk`."""
     for name in ("_bulk_csv_rejects", "_bulk_csv_rejects_scans"):
         con.execute(f"drop table if exists temp.{name}")
+    columns = ", ".join(Mapping(header).stage_columns())
     try:
-        con.execute(f"create or replace temp table _bulk as select {final} from ({query})")
+        con.execute(
+            f"create or replace temp table _bulk as select {columns}"
+            f" from {read_csv(path, header, '_bulk_csv_rejects', _MAX_RECORD)} r"
+        )
     except duckdb.Error as exc:  # what store_rejects cannot take (the file as a whole)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path} cannot be read as a bulk-download CSV: {first_line[:200]}") from None
@@ -527,59 +369,168 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, file_key: str, rows: list[tup
 
 
 def _fix_markup(con: duckdb.DuckDBPyConnection) -> None:
-    """Rows with markup or entities: the exact html_to_text, in Python (they are few)."""
+    """Rows with markup or entities: the exact html_to_text, in Python (they are few).
+
+    The results go to `_bulk_fixed`, which the merge prefers to the SQL text
+    (an UPDATE of the staged table would rewrite it: ~1 s for a million rows).
+    """
     rows = con.execute("select rowid, html_source from _bulk where html_source is not null and reject_reason is null").fetchall()
-    if not rows:
-        return
-    fixed = pa.table({"row_no": [r[0] for r in rows], "text": [html_to_text(r[1]) for r in rows]})
-    con.register("_bulk_fixed", fixed)
+    fixed = pa.table({"rid": pa.array([r[0] for r in rows], pa.int64()),
+                      "text": pa.array([html_to_text(r[1]) for r in rows], pa.string())})
+    con.register("_bulk_fixed_rows", fixed)
     try:
-        con.execute("update _bulk set text = f.text from _bulk_fixed f where _bulk.rowid = f.row_no")
+        con.execute("create or replace temp table _bulk_fixed as select * from _bulk_fixed_rows")
     finally:
-        con.unregister("_bulk_fixed")
+        con.unregister("_bulk_fixed_rows")
 
 
 # --------------------------------------------------------------------------- merging
 
 
-def _select_comment(alias: str = "b") -> dict[str, str]:
-    b = alias
-    return {
-        "comment_id": f"{b}.id",
-        "docket_id": f"{b}.docket_id",
-        "document_id": f"{b}.comment_on_document_id",
-        "comment_on_object_id": "null::varchar",
-        "agency_id": f"{b}.agency_id",
-        "document_type": f"{b}.document_type",
-        "subtype": f"{b}.subtype",
-        "posted_date": f"{b}.posted_date",
-        "received_date": f"{b}.received_date",
-        "postmark_date": f"{b}.postmark_date",
-        "last_modified": "null::timestamp",  # unknown: the next sync re-fetches the detail
-        "modify_date": "null::timestamp",
-        "title": f"{b}.title",
-        "text": f"{b}.text",
-        "organization": f"{b}.organization",
-        "category": f"{b}.category",
-        "gov_agency": f"{b}.gov_agency",
-        "gov_agency_type": f"{b}.gov_agency_type",
-        "first_name": f"{b}.first_name",
-        "last_name": f"{b}.last_name",
-        "city": f"{b}.city",
-        "state": f"{b}.state",
-        "country": f"{b}.country",
-        "submitter_rep": f"{b}.submitter_rep",
-        "duplicate_comments": f"{b}.duplicate_comments",
-        "tracking_nbr": f"{b}.tracking_nbr",
-        "withdrawn": f"{b}.withdrawn",
-        "reason_withdrawn": f"{b}.reason_withdrawn",
-        "restrict_reason": f"{b}.restrict_reason",
-        "page_count": f"{b}.page_count",
-        "attachment_count": f"{_attachment_orders(b + '.attachment_files')}",
-        "source": f"'{SOURCE}'",
-        "raw": "null::json",  # the row is in the file (source_file_id, source_line) and source_extra
-        "source_extra": f"{b}.extra::json",
-    }
+def _merge_comments(con: duckdb.DuckDBPyConnection, source: Path, header: list[str], file_id: int) -> dict[str, int]:
+    """Second read: the file's comments into `comments` under the merge rule.
+
+    When every valid comment is new and its id appears once in the file (a first
+    import), rows go from read_csv straight into the table, matched to their
+    first-read row (for the line) by id. Otherwise (a re-import of a changed
+    file, a CSV after a sync, an id repeated in the file) every row is staged
+    whole in file order, matched to its first-read row by position (both are
+    plain scans of the same file), and compared.
+    """
+    m = Mapping(header)
+    valid = "b.reject_reason is null and b.is_comment"
+    cols = ", ".join((*COMMENT_COLUMNS, "source_file_id", "source_line", "fetched_at"))
+    values = ", ".join(COMMENT_COLUMNS)  # comment_rows() names its columns as the table does
+    params = {"now": now_utc(), "file": file_id}
+    again = read_csv(source, header, "_bulk_csv_again", _MAX_RECORD)
+    con.execute("create or replace temp table _bulk_status (rid bigint, id varchar, status varchar)")
+    repeated_or_stored = con.execute(
+        f"""
+        select exists (select 1 from _bulk where id is not null group by id having count(*) > 1)
+            or exists (select 1 from _bulk b join comments e on e.comment_id = b.id where {valid})
+        """
+    ).fetchall()[0][0]
+    if repeated_or_stored:
+        return _merge_staged(con, m, again, cols, values, params)
+
+    con.execute(
+        f"""
+        create or replace temp table _bulk_plan as
+        select b.rowid as rid, b.id, l.line from _bulk b join _bulk_lines l on l.rid = b.rowid where {valid}
+        """
+    )
+    planned = con.execute("select count(*) from _bulk_plan").fetchall()[0][0]
+    rows = m.comment_rows(
+        f"{again} r join _bulk_plan p on p.id = {m.key()} left join _bulk_fixed f on f.rid = p.rid",
+        carried=["p.line"],
+        fixed="f.text",
+    )
+    # The CSV side has no size estimate: left to itself the optimizer may build
+    # the hash table from the whole file. As written, the plan is the build side.
+    previous = con.execute("select current_setting('disabled_optimizers')").fetchall()[0][0]
+    con.execute("set disabled_optimizers = 'join_order,build_side_probe_side'")
+    try:
+        inserted = con.execute(
+            f"insert into comments ({cols}) select {values}, $file, line, $now from ({rows})", params
+        ).fetchall()[0][0]
+    finally:
+        con.execute(f"set disabled_optimizers = {literal(previous or '')}")
+    if inserted != planned:
+        raise InputError(f"{source} changed while it was being imported ({inserted:,} of {planned:,} rows read again); try again")
+    return {"new": inserted, "updated": 0, "unchanged": 0, "kept": 0}
+
+
+def _merge_staged(con, m: Mapping, again: str, cols: str, values: str, params: dict) -> dict[str, int]:
+    """Every row staged whole (row k of `_bulk_side` is row k of `_bulk`), compared, merged."""
+    con.execute(f"create or replace temp table _bulk_side as {m.comment_rows(f'{again} r', carried=[], fixed='null::varchar')}")
+    staged, expected, first = con.execute(
+        "select (select count(*) from _bulk_side), (select count(*) from _bulk), (select min(rowid) from _bulk_side)"
+    ).fetchall()[0]
+    if staged != expected:
+        raise InputError(f"the file changed while it was being imported ({staged:,} of {expected:,} rows read again); try again")
+    # A table made inside a transaction numbers its rows from a large offset.
+    rid = f"(s.rowid - {int(first or 0)})"
+    side = (
+        f"select {rid} as rid, l.line, s.* replace (coalesce(f.text, s.text) as text)"
+        f" from _bulk_side s join _bulk b on b.rowid = {rid} join _bulk_lines l on l.rid = {rid}"
+        f" left join _bulk_fixed f on f.rid = {rid}"
+        " where b.reject_reason is null and b.is_comment"
+    )
+    same = " and ".join(f"s.{c} is not distinct from e.{c}" for c in COMMENT_COLUMNS if c != "comment_id")
+    con.execute(
+        f"""
+        insert into _bulk_status
+        select s.rid, s.comment_id,
+               case when e.comment_id is null then 'new'
+                    when e.source is distinct from '{SOURCE}' then 'kept'
+                    when {same} then 'unchanged'
+                    else 'updated' end
+        from ({side}) s left join comments e on e.comment_id = s.comment_id
+        """
+    )
+    counts = {"new": 0, "updated": 0, "unchanged": 0, "kept": 0}
+    counts |= dict(con.execute("select status, count(*) from _bulk_status group by status").fetchall())
+    chosen = f"select s.* from ({side}) s join _bulk_status t on t.rid = s.rid where t.status = "
+    if counts["new"]:
+        con.execute(f"insert into comments ({cols}) select {values}, $file, line, $now from ({chosen}'new')", params)
+    if counts["updated"]:
+        con.execute(f"insert or replace into comments ({cols}) select {values}, $file, line, $now from ({chosen}'updated')", params)
+    if counts["unchanged"]:
+        _refresh_provenance(con, "comments", "comment_id", "_bulk_status", params["file"])
+    return counts
+
+
+def _refresh_provenance(con, table: str, key: str, status: str, file_id: int) -> None:
+    """The same values read again now come from this file and line.
+
+    (So a later re-import of this file can be checked by its id alone.)
+    """
+    con.execute(
+        f"""
+        update {table} set source_file_id = $file, source_line = l.line
+        from {status} s join _bulk_lines l on l.rid = s.rid
+        where {table}.{key} = s.id and s.status = 'unchanged'
+          and ({table}.source_file_id is distinct from $file or {table}.source_line is distinct from l.line)
+        """,
+        {"file": file_id},
+    )
+
+
+def _merge_documents(con: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, int]:
+    """The file's documents (from the first read, whole rows in `raw`) under the merge rule."""
+    select = _select_document()
+    staged = "b.reject_reason is null and not b.is_comment"
+    same = " and ".join(f"({select[c]}) is not distinct from e.{c}" for c in DOCUMENT_COLUMNS if c != "document_id")
+    con.execute(
+        f"""
+        create or replace temp table _bulk_doc_status as
+        select b.rowid as rid, b.id as id,
+               case when e.source is distinct from '{SOURCE}' then 'kept'
+                    when {same} then 'unchanged'
+                    else 'updated' end as status
+        from _bulk b join documents e on e.document_id = b.id
+        where {staged}
+        """
+    )
+    counts = dict(con.execute("select status, count(*) from _bulk_doc_status group by status").fetchall())
+    cols = ", ".join((*DOCUMENT_COLUMNS, "source_file_id", "source_line", "fetched_at"))
+    exprs = ", ".join(select[c] for c in DOCUMENT_COLUMNS)
+    lines = "join _bulk_lines l on l.rid = b.rowid"
+    params = {"now": now_utc(), "file": file_id}
+    counts["new"] = con.execute(
+        f"insert into documents ({cols}) select {exprs}, $file, l.line, $now from _bulk b {lines}"
+        f" where {staged} and b.rowid not in (select rid from _bulk_doc_status)",
+        params,
+    ).fetchall()[0][0]
+    if counts.get("updated"):
+        con.execute(
+            f"insert or replace into documents ({cols}) select {exprs}, $file, l.line, $now"
+            f" from _bulk b {lines} join _bulk_doc_status s on s.rid = b.rowid where s.status = 'updated'",
+            params,
+        )
+    if counts.get("unchanged"):
+        _refresh_provenance(con, "documents", "document_id", "_bulk_doc_status", file_id)
+    return {k: counts.get(k, 0) for k in ("new", "updated", "unchanged", "kept")}
 
 
 def _select_document(alias: str = "b") -> dict[str, str]:
@@ -603,87 +554,6 @@ def _select_document(alias: str = "b") -> dict[str, str]:
     }
 
 
-def _attachment_orders(files: str) -> str:
-    """How many distinct attachments (doc orders) an "Attachment Files" list names."""
-    # One URL (most rows that have any): one attachment. Then the common list:
-    # every URL ends in .../attachment_N.ext, so one regex
-    # over the whole list gives the orders (~2x cheaper than a lambda per URL).
-    # Otherwise each URL is keyed on its order, or on itself when it has none.
-    orders = f"regexp_extract_all({files}, '/attachment_(\\d+)[^/,]*(?:,|$)', 1)"
-    exact = (
-        f"len(list_distinct(list_transform(string_split({files}, ','),"
-        f" lambda u: coalesce(regexp_extract(trim(u), '/attachment_(\\d+)[^/]*$', 1), trim(u)))))"
-    )
-    return (
-        f"case when {files} is null then 0 when not contains({files}, ',') then 1"
-        f" when len({orders}) = len(string_split({files}, ',')) and not contains({files}, ' ')"
-        f" then len(list_distinct({orders})) else {exact} end"
-    )
-
-
-def _merge(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    key: str,
-    columns: tuple[str, ...],
-    kind: str,
-    file_id: int,
-) -> dict[str, int]:
-    """Insert or replace the staged rows of one kind into `table` under the merge rule."""
-    select = _select_comment() if table == "comments" else _select_document()
-    staged = f"b.reject_reason is null and {kind}"
-    # Rows already stored: kept (richer source), unchanged or updated. Only
-    # (row, status) is materialized; in a first import this is empty and cheap.
-    same = " and ".join(f"({select[c]}) is not distinct from e.{c}" for c in columns if c != key)
-    status = "_bulk_status" if table == "comments" else "_bulk_doc_status"
-    con.execute(
-        f"""
-        create or replace temp table {status} as
-        select b.rowid as rid, b.id as id,
-               case when e.source is distinct from '{SOURCE}' then 'kept'
-                    when {same} then 'unchanged'
-                    else 'updated' end as status
-        from _bulk b join {table} e on e.{key} = b.id
-        where {staged}
-        """
-    )
-    counts = dict(con.execute(f"select status, count(*) from {status} group by status").fetchall())
-    cols = ", ".join((*columns, *_PROVENANCE, "fetched_at"))
-    exprs = ", ".join(select[c] for c in columns)
-    # _bulk_lines holds each staged row's first line, in rowid order.
-    lines = "join _bulk_lines l on l.rid = b.rowid"
-    params = {"now": now_utc(), "file": file_id}
-    # New rows: straight from _bulk, every row whose id the table does not hold.
-    counts["new"] = con.execute(
-        f"insert into {table} ({cols}) select {exprs}, $file, l.line, $now from _bulk b {lines}"
-        f" where {staged} and b.rowid not in (select rid from {status})",
-        params,
-    ).fetchone()[0]
-    if counts.get("updated"):
-        con.execute(
-            f"insert or replace into {table} ({cols}) select {exprs}, $file, l.line, $now"
-            f" from _bulk b {lines} join {status} s on s.rid = b.rowid where s.status = 'updated'",
-            params,
-        )
-    if counts.get("unchanged"):
-        # The same values read again: they now come from this file and line (so a
-        # later re-import of this file can be checked by its id alone).
-        con.execute(
-            f"""
-            update {table} set source_file_id = $file, source_line = l.line
-            from {status} s join _bulk_lines l on l.rid = s.rid
-            where {table}.{key} = s.id and s.status = 'unchanged'
-              and ({table}.source_file_id is distinct from $file or {table}.source_line is distinct from l.line)
-            """,
-            {"file": file_id},
-        )
-    return {k: counts.get(k, 0) for k in ("new", "updated", "unchanged", "kept")}
-
-
-_ORDER_RE = "/attachment_(\\d+)[^/]*$"  # .../attachment_3.pdf -> 3
-_FORMAT_RE = "/[^/]*\\.([A-Za-z0-9]+)$"  # .../attachment_3.pdf -> pdf
-
-
 def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
     """Attachment metadata from "Attachment Files" for the comments this import wrote.
 
@@ -691,7 +561,7 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
     text-bearing one is chosen (records.TEXT_FORMAT_PREFERENCE) and all are kept
     in file_formats, as the API sync does.
     """
-    preference = "[" + ", ".join(_literal(f) for f in TEXT_FORMAT_PREFERENCE) + "]"
+    preference = "[" + ", ".join(literal(f) for f in TEXT_FORMAT_PREFERENCE) + "]"
     con.execute(
         f"""
         create or replace temp table _bulk_att as
@@ -703,8 +573,8 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
         ), single as (
             -- one URL (trimmed and non-empty already): no unnest, no grouping
             select comment_id, files as url,
-                   coalesce(try_cast(regexp_extract(files, '{_ORDER_RE}', 1) as integer), 1) as doc_order,
-                   nullif(lower(regexp_extract(files, '{_FORMAT_RE}', 1)), '') as format
+                   coalesce(try_cast(regexp_extract(files, '{ORDER_RE}', 1) as integer), 1) as doc_order,
+                   nullif(lower(regexp_extract(files, '{FORMAT_RE}', 1)), '') as format
             from listed where not contains(files, ',')
         ), parts as (
             select comment_id, string_split(files, ',') as urls from listed where contains(files, ',')
@@ -712,8 +582,8 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
             select comment_id, trim(unnest(urls)) as url, generate_subscripts(urls, 1) as pos from parts
         ), described as (
             select comment_id, url, pos,
-                   coalesce(try_cast(regexp_extract(url, '{_ORDER_RE}', 1) as integer), pos) as doc_order,
-                   nullif(lower(regexp_extract(url, '{_FORMAT_RE}', 1)), '') as format
+                   coalesce(try_cast(regexp_extract(url, '{ORDER_RE}', 1) as integer), pos) as doc_order,
+                   nullif(lower(regexp_extract(url, '{FORMAT_RE}', 1)), '') as format
             from files where url <> ''
         )
         select comment_id, doc_order, url, format,
@@ -729,15 +599,9 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
         from described group by comment_id, doc_order
         """
     )
-    # New rows by a plain insert (the usual case); then CSV-made rows whose URLs
-    # changed. Rows the API wrote (they carry an attachment id) are left alone.
-    written = con.execute(
-        """
-        insert into attachments (comment_id, doc_order, url, format, file_formats)
-        select comment_id, doc_order, url, format, file_formats from _bulk_att a
-        where not exists (select 1 from attachments e where e.comment_id = a.comment_id and e.doc_order = a.doc_order)
-        """
-    ).fetchone()[0]
+    # CSV-made rows whose URLs changed (found before the insert below, so the
+    # rows it adds are not compared with themselves); rows the API wrote (they
+    # carry an attachment id) are left alone. Then new rows by a plain insert.
     changed = con.sql(
         """
         select a.* from _bulk_att a join attachments e using (comment_id, doc_order)
@@ -745,6 +609,13 @@ def _save_attachments(con: duckdb.DuckDBPyConnection) -> int:
           and (e.url is distinct from a.url or e.file_formats::varchar is distinct from a.file_formats::varchar)
         """
     ).to_arrow_table()
+    written = con.execute(
+        """
+        insert into attachments (comment_id, doc_order, url, format, file_formats)
+        select comment_id, doc_order, url, format, file_formats from _bulk_att a
+        where not exists (select 1 from attachments e where e.comment_id = a.comment_id and e.doc_order = a.doc_order)
+        """
+    ).fetchone()[0]
     if changed.num_rows:
         con.register("_bulk_att_changed", changed)
         try:
