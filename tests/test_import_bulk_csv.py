@@ -478,6 +478,7 @@ def test_reimporting_the_same_bytes_reads_nothing_unless_what_they_stored_change
     copy = tmp_path / "copy.csv"
     copy.write_bytes(REAL.read_bytes())
     assert reimport(copy)[1] is False and store.scalar(con, "select count(*) from import_files") == 1
+    assert store.scalar(con, "select name from import_files") == str(copy.resolve())  # where it was last read
 
     # A row it stored was deleted since: the file is read again and the row comes back.
     gone = next(r for r in read_rows()[1] if r["Document Type"] == "Public Submission")["Document ID"]

@@ -45,8 +45,24 @@ How it runs (all SQL in bulk_csv_sql.py):
 Why two reads: staging the text of a million rows (~1.9 GB in DuckDB's memory)
 spilled at the memory limit and cost more CPU than parsing the file again.
 
-Where the time goes: see the measured split in BENCHMARKS.md (bulk CSV import)
-and `_COST` below.
+Where the time goes (benchmarks/import_csv.py, 1,000,000 generated rows, 1.2 GB,
+2 cores; CPU seconds from timers around each statement, split further by
+removing one expression at a time on 200,000 rows; figures in BENCHMARKS.md):
+- hashing the file: ~1.7 (sha256 ~1.2, line count ~0.3; in a thread beside
+  the first read);
+- first read: ~6.7 (DuckDB's CSV parse ~1.6, line spans ~1.5, the checks ~1.2,
+  the html_to_text test ~1, ids, dockets and document rows the rest);
+- second read into `comments`: ~16.4: parse ~1.6, id and primary key ~1.9, the
+  text's zstd compression ~3.1, white-space tidying ~3, leftovers
+  (`source_extra`) ~3, the other typed columns ~3, attachment counts ~0.7;
+- attachments from "Attachment Files" ~3.3; html_to_text in Python for the 0.3%
+  of rows that need it ~0.8; commit ~0.8.
+About 30 CPU-s, 3.0 per 100k rows (the single-read importer that kept the row
+as JSON: 4.4). 100,000 rows/s on two cores needs at most 2.0 per 100k with both
+cores busy throughout; parsing the file twice, compressing the text, the
+primary key and the tidying alone take ~1.1 of that, and the rest is spread
+over many small costs, so the target is out of reach here: ~65,000 rows/s if
+both cores were free and busy throughout, less when they are shared (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -77,8 +93,6 @@ MEMORY_LIMIT = "1200MB"
 # Longest CSV record DuckDB is asked to read; its read buffer must be as large.
 # A longer one is caught by the line account and read by the exact path.
 _MAX_RECORD = 64 << 20
-
-_COST = """(filled in from the profile: see BENCHMARKS.md)"""
 
 # Columns compared to decide new / updated / unchanged (everything but fetched_at
 # and where the row was read: the same values from another file or line are unchanged).
@@ -123,7 +137,7 @@ def import_bulk_csv(
         scan = source_files.scan_file(path)
         known = source_files.find(con, scan.sha256)
         if known is not None and source_files.unchanged_since_import(con, known, file_key):
-            source_files.touch(con, known.file_id)
+            source_files.touch(con, known.file_id, file_key)
             progress(steps)
             return _unchanged_report(report, known.state)
     pending = source_files.BackgroundScan(path) if scan is None else None

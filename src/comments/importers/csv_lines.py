@@ -15,7 +15,8 @@ a line longer than DuckDB can hold), the file is read once with Python's csv
 module instead (`sanitize`): records of the wrong width, with bytes that are not
 UTF-8 or with a field over the size limit are rejected with their line, the rest
 are written to a clean copy that DuckDB then reads without surprises. Slower
-(~25 s per GB here), and only for damaged files.
+(~30 CPU-s more per GB here: the whole import takes about twice as long), and
+only for files DuckDB does not read whole.
 
 Lines are counted by b"\\n" (as `wc -l`, `sed -n Np` and editors count them), so
 a CRLF file numbers its lines like an LF one.
