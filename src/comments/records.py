@@ -117,6 +117,10 @@ def comment_row(
         "attachment_count": len(rel) if isinstance(rel, list) else None,
         "source": source,
         "raw": json.dumps(detail, ensure_ascii=False, separators=(",", ":")),
+        # A bulk CSV's provenance (migration 010) no longer describes this row.
+        "source_file_id": None,
+        "source_line": None,
+        "source_extra": None,
         "fetched_at": fetched_at or now_utc(),
     }
 
@@ -202,6 +206,8 @@ def document_row(record: Mapping, *, source: str = "api") -> dict:
         "last_modified": parse_ts(a.get("lastModifiedDate")),
         "source": source,
         "raw": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+        "source_file_id": None,
+        "source_line": None,
         "fetched_at": now_utc(),
     }
 
