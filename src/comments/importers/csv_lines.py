@@ -35,15 +35,16 @@ import numpy as np
 
 from comments.importers.source_files import FileScan
 
-# A record above this is rejected whole (regulations.gov's comment box takes 5,000
-# characters; longer texts arrive as attachments). A bigger field is a damaged
-# file, typically a quote left open that swallows the rows after it, or a hostile
-# one; storing it would put megabytes into every text scan of the analysis.
+# A row with a field above this is rejected whole (regulations.gov's comment box
+# takes 5,000 characters; longer texts arrive as attachments). A bigger field is
+# a damaged file, typically a quote left open that swallows the rows after it,
+# or a hostile one; storing it would put megabytes into every text scan of the
+# analysis, and rejecting it names the line where the damage starts.
 MAX_FIELD_BYTES = 1 << 20
 
 
 def too_large(name: str, size: int) -> str:
-    """The reject reason for an oversized field (the SQL in bulk_csv spells it the same way)."""
+    """The reject reason for an oversized field (bulk_csv_sql spells it the same way in SQL)."""
     return f'field "{name}" is {size} bytes, over the {MAX_FIELD_BYTES}-byte limit for one field'
 
 
