@@ -184,11 +184,7 @@ class Lister:
     def _query(self, query: Slice, sort: str = "lastModifiedDate,documentId") -> Iterator[_Page]:
         """Up to 20 pages of one query, until a page that is not full (the flags are not read)."""
         for number in range(1, MAX_PAGE_NUMBER + 1):
-            body = self.client.comment_list(
-                self.docket_id, page_number=number, page_size=PAGE_SIZE, sort=sort,
-                last_modified_ge=query.lm_ge, last_modified_le=query.lm_le,
-                comment_on_id=query.comment_on, posted_date=query.posted_day,
-            )
+            body = self._list(query, number, PAGE_SIZE, sort)
             items = [i for i in (body.get("data") or []) if isinstance(i, dict) and i.get("id")]
             meta = body.get("meta") or {}
             total = _int(meta.get("totalElements"))
@@ -199,18 +195,20 @@ class Lister:
             if not more:
                 return
 
-    def _count(self, query: Slice) -> int | None:
-        body = self.client.comment_list(
-            self.docket_id, page_number=1, page_size=5, last_modified_ge=query.lm_ge,
-            last_modified_le=query.lm_le, comment_on_id=query.comment_on, posted_date=query.posted_day,
+    def _list(self, query: Slice, number: int, size: int, sort: str = "lastModifiedDate,documentId") -> dict:
+        """One page of the comment list under `query`'s filters."""
+        return self.client.comment_list(
+            self.docket_id, page_number=number, page_size=size, sort=sort,
+            last_modified_ge=query.lm_ge, last_modified_le=query.lm_le,
+            comment_on_id=query.comment_on, posted_date=query.posted_day,
         )
+
+    def _count(self, query: Slice) -> int | None:
+        body = self._list(query, 1, 5)
         return _int((body.get("meta") or {}).get("totalElements"))
 
     def _first(self, query: Slice, sort: str) -> dict | None:
-        body = self.client.comment_list(
-            self.docket_id, page_number=1, page_size=5, sort=sort, last_modified_ge=query.lm_ge,
-            last_modified_le=query.lm_le, comment_on_id=query.comment_on,
-        )
+        body = self._list(query, 1, 5, sort)
         items = body.get("data") or []
         return items[0] if items and isinstance(items[0], dict) else None
 
