@@ -11,6 +11,7 @@ import csv
 import glob
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from comments.textutil import html_to_text
@@ -22,6 +23,26 @@ BULK = ROOT / "tests" / "data" / "CMS-2025-0050-0031.bulk.csv"
 # 199 real comments of USDA-2017-0002 (text box only), see docs/stance_labeling.md for provenance
 USDA = ROOT / "tests" / "data" / "USDA-2017-0002.comments.csv"
 CLASSES = ("support", "oppose", "mixed", "unclear")
+# The dockets whose texts ship with the repository (every run can score them).
+BUNDLED_DOCKETS = ("CMS-2022-0163", "CMS-2025-0050", "USDA-2017-0002")
+# Labeled dockets whose texts are NOT in the repository (taken from a public repository by the
+# session's snapshot tool, which may not be committed: docs/stance_labeling.md): read from
+# `<dir>/<DOCKET>.comments.csv` (columns `Document ID`, `Comment`) in $STANCE_EVAL_DATA, or in
+# the shared data folder beside the checkout. Missing: those items are left out, and said so.
+EXTERNAL_DOCKETS = ("ICEB-2015-0002",)
+
+
+def external_dirs() -> list[Path]:
+    dirs = [Path(d) for d in os.environ.get("STANCE_EVAL_DATA", "").split(os.pathsep) if d]
+    return dirs + [ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data"]
+
+
+def external_file(docket: str) -> Path | None:
+    for d in external_dirs():
+        f = d / f"{docket}.comments.csv"
+        if f.is_file():
+            return f
+    return None
 
 
 def split_of(comment_id: str) -> str:
@@ -39,10 +60,18 @@ def load_items() -> list[dict]:
     with open(USDA, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             texts[row["Document ID"]] = html_to_text(row.get("Comment")) or ""
+    for docket in EXTERNAL_DOCKETS:
+        f = external_file(docket)
+        if f is not None:
+            with open(f, encoding="utf-8", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    texts[row["Document ID"]] = html_to_text(row.get("Comment")) or ""
     items = []
     for line in EVAL.read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
+            if item["docket"] not in BUNDLED_DOCKETS and item["comment_id"] not in texts:
+                continue  # an external docket whose texts are not here
             item["text"] = texts[item["comment_id"]]
             item["split"] = split_of(item["comment_id"])
             items.append(item)
