@@ -177,6 +177,8 @@ def accuracy_record(result: dict) -> dict:
 
     return {
         "labeled_set": "tests/data/stance_eval.jsonl (hand-labeled; method in docs/stance_labeling.md)",
+        "method": "rules with the cue phrases each docket teaches (stance_lexicon), as the analysis runs them",
+        "dockets": sorted(result["by_docket"]),
         "split": "test = the half of the set (by a hash of the comment id) not looked at while writing the rules",
         "test": rounded(result["test"]),
         "all": rounded(result["all"]),
