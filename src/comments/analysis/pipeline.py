@@ -266,16 +266,26 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     # two spellings with one normalized key must not share a cached Stance.
     stance_cache: dict[str, stance_rules.Stance] = {}
 
-    cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
-    # Phrases the docket's own firmly decided texts teach about its sides (stance_lexicon): they
-    # decide only texts the other cues leave unclear.
-    learned = stance_lexicon.learn(data.bodies, title=_docket_title(con, docket_id), extra_cues=cues)
-    cues = stance_lexicon.with_learned(cues, learned)
+    own_cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
 
-    def stance_of_text(text: str) -> stance_rules.Stance:
+    def rules_alone(text: str) -> stance_rules.Stance:
         s = stance_cache.get(text)
         if s is None:
+            s = stance_cache[text] = stance_rules.classify(text, extra_cues=own_cues)
+        return s
+
+    # Phrases the docket's own firmly decided texts teach about its sides (stance_lexicon): they
+    # decide only texts the other cues leave unclear, so only those are classified again.
+    learned = stance_lexicon.learn(data.bodies, title=_docket_title(con, docket_id), classify=rules_alone,
+                                   extra_cues=own_cues)
+    cues = stance_lexicon.with_learned(own_cues, learned)
+    relearned: set[str] = set()
+
+    def stance_of_text(text: str) -> stance_rules.Stance:
+        s = rules_alone(text)
+        if s.stance == "unclear" and cues is not own_cues and text not in relearned:
             s = stance_cache[text] = stance_rules.classify(text, extra_cues=cues)
+            relearned.add(text)
         return s
 
     # Campaigns (helper E's detector), judged by stance so opposites never merge.
@@ -311,6 +321,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     )
     own_rows = np.flatnonzero(~in_campaign)
     stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
+    relearned.clear()
     labels.update(decided.columns)
     template_stance = decided.template_stance
     stance_model_row = decided.model_row

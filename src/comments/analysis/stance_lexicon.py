@@ -105,14 +105,14 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
     for text in texts:
         if not text or not text.strip():
             continue
-        key = " ".join(_words(text))
+        key = " ".join(_words(text[:HEAD_CHARS]))
         if not key or key in seen:
             continue
         seen.add(key)
-        found = phrases(text) - named
         s = classify(text)
         if s.stance in firm and s.confidence >= FIRM_CONFIDENCE and min(s.support_score, s.oppose_score) == 0:
-            firm[s.stance].update(found if len(key) <= SHORT_CHARS else _stance_phrases(text, s.stance, cues) - named)
+            found = phrases(text) if len(key) <= SHORT_CHARS else _stance_phrases(text, s.stance, cues)
+            firm[s.stance].update(found - named)
             n_firm[s.stance] += 1
     out: dict[str, list[str]] = {"learned_support": [], "learned_oppose": []}
     for side, other in (("support", "oppose"), ("oppose", "support")):
@@ -138,7 +138,9 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
 
 
 def with_learned(cues: Mapping[str, Sequence[str]] | None, learned: Mapping[str, Sequence[str]]) -> dict | None:
-    """The caller's cues plus the learned ones (None when both are empty)."""
+    """The caller's cues plus the learned ones (the caller's own object when nothing was learned)."""
+    if not any(learned.values()):
+        return cues
     merged = {k: list(v) for k, v in (cues or {}).items()}
     for k, v in learned.items():
         if v:
