@@ -33,7 +33,7 @@ import comments
 from comments import store
 from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
-from comments.analysis import stance_step
+from comments.analysis import stance_lexicon, stance_step
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.codebook import Codebook
 from comments.analysis.codebook import theme_seeds as codebook_theme_seeds
@@ -266,12 +266,26 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     # two spellings with one normalized key must not share a cached Stance.
     stance_cache: dict[str, stance_rules.Stance] = {}
 
-    cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
+    own_cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
 
-    def stance_of_text(text: str) -> stance_rules.Stance:
+    def rules_alone(text: str) -> stance_rules.Stance:
         s = stance_cache.get(text)
         if s is None:
+            s = stance_cache[text] = stance_rules.classify(text, extra_cues=own_cues)
+        return s
+
+    # Phrases the docket's own firmly decided texts teach about its sides (stance_lexicon): they
+    # decide only texts the other cues leave unclear, so only those are classified again.
+    learned = stance_lexicon.learn(data.bodies, title=_docket_title(con, docket_id), classify=rules_alone,
+                                   extra_cues=own_cues)
+    cues = stance_lexicon.with_learned(own_cues, learned)
+    relearned: set[str] = set()
+
+    def stance_of_text(text: str) -> stance_rules.Stance:
+        s = rules_alone(text)
+        if s.stance == "unclear" and cues is not own_cues and text not in relearned:
             s = stance_cache[text] = stance_rules.classify(text, extra_cues=cues)
+            relearned.add(text)
         return s
 
     # Campaigns (helper E's detector), judged by stance so opposites never merge.
@@ -307,10 +321,11 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     )
     own_rows = np.flatnonzero(~in_campaign)
     stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
+    relearned.clear()
     labels.update(decided.columns)
     template_stance = decided.template_stance
     stance_model_row = decided.model_row
-    stance_notes = [stance_summary(stance_model_row), *decided.notes]
+    stance_notes = [stance_summary(stance_model_row), *decided.notes, *stance_lexicon.describe(learned)]
     del decided
     clock.lap("stance")
     progress(1)
@@ -449,6 +464,13 @@ def _docket_context(con, docket_id: str) -> str:
     """The docket's title and abstract: what theme labels must not repeat."""
     row = con.execute("select title, abstract from dockets where docket_id = ?", [docket_id]).fetchone()
     return " ".join(p for p in (row or ()) if p)
+
+
+def _docket_title(con, docket_id: str) -> str:
+    """The docket's title and its documents' titles (what the proposal is called), one per line."""
+    rows = con.execute("""select title from dockets where docket_id = ? union
+                          select title from documents where docket_id = ?""", [docket_id, docket_id]).fetchall()
+    return "\n".join(sorted(t for (t,) in rows if t))
 
 
 def _merged_cues(*sources: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
