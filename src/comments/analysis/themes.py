@@ -70,7 +70,7 @@ class ThemeParams:
     merge_floor: float = 0.25         # ... or at least this close and much closer than to the rest
     merge_lift: float = 1.7
     merge_rest_quantile: float = 0.75
-    merge_shared_terms: int = 2       # ... or at least merge_floor close and sharing this many of their top 5 terms
+    merge_shared_terms: int = 3       # ... or at least merge_floor close and sharing this many of their top 8 terms
     new_theme_tightness: float = 0.5   # re-run: mean cosine of a new cluster's passages to its centroid
     min_units: int = 3                # a theme needs at least this many unique texts
     min_theme_share: float = 0.2      # a text raises a theme besides its main one with this share of its passages
@@ -350,7 +350,9 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     if seeds is not None:
         seeds, seed_fit, seed_held = seeds
         # a text seen last time in no theme (a cover note, a stray remark) is not new either
-        held_before = {k for p in previous for k in p.unit_keys} | seen
+        # (themes known only by their words, a codebook's, held nothing: every text is placed anew)
+        held_before = {k for p in previous for k in p.unit_keys}
+        held_before |= seen if held_before else set()
         unit_is_new = np.array([u.key not in held_before for u in units], dtype=bool)
         if not unit_is_new[fit_units].any():
             # Nothing new to place: the themes are last run's membership, as it stands.
@@ -750,7 +752,7 @@ def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, p
     return centroids, ids
 
 
-def _shared_top_terms(centroids: np.ndarray, components: np.ndarray, top: int = 5) -> np.ndarray:
+def _shared_top_terms(centroids: np.ndarray, components: np.ndarray, top: int = 8) -> np.ndarray:
     """How many of their `top` heaviest vocabulary terms two centroids share (centroids x centroids)."""
     weights = centroids @ components
     best = np.argsort(-weights, axis=1, kind="stable")[:, :top]
@@ -1087,6 +1089,8 @@ def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> li
             continue
         s, e = _shorten(u.text, *span, max_chars)
         quote = u.text[s:e]
+        if not (re.match(r"^[\"“‘'(\[]?[A-Z0-9]", quote) and re.search(r"[.!?][\"”’')\]]*$", quote)):
+            continue  # cut inside a sentence: a fragment is no quote
         norm = re.sub(r"\W+", " ", quote.lower()).strip()
         if norm in used_text:
             continue
