@@ -218,3 +218,68 @@ def test_previous_themes_are_read_back_with_the_units_they_held(tmp_path):
     prev = load_previous_themes(con, "D")
     assert prev == [PreviousTheme("T001", ("sex",), False, ("c3", "campaign:C0001")),
                     PreviousTheme("T002", (), True, ("c3",))]
+
+
+# --- a form letter counts under the themes it argues ---------------------------------------
+
+
+def test_a_text_raises_its_main_theme_and_those_it_spends_real_space_on():
+    import numpy as np
+
+    from comments.analysis.themes import _NOT_COUNTED, ThemeParams, _substantive
+
+    params = ThemeParams()
+    # unit 0: a 15-passage form letter, 12 on theme 0, 2 on theme 1, 1 on theme 2
+    # unit 1: a 10-passage letter, 4 on theme 1, 3 on theme 2, 2 on theme 0, 1 far from all (-1)
+    # unit 2: a 2-passage note, one on each of themes 1 and 2
+    p_unit = np.array([0] * 15 + [1] * 10 + [2] * 2)
+    p_cluster = np.array([0] * 12 + [1, 1, 2] + [1] * 4 + [2] * 3 + [0] * 2 + [-1] + [1, 2])
+    out = _substantive(p_cluster, p_unit, params)
+
+    def raised(u):
+        return set(out[(p_unit == u) & (out != _NOT_COUNTED)].tolist())
+
+    assert raised(0) == {0}, "two grazing passages of fifteen do not make the letter raise theme 1"
+    assert raised(1) == {1, 2, 0}, "3+ passages, or 20% of the text, count; the catch-all does not beside a topic"
+    assert raised(2) == {1, 2}
+    assert _substantive(out, p_unit, params).tolist() == out.tolist(), "a fixed point: a re-run rebuilds the same"
+
+
+def test_the_largest_form_letter_is_counted_under_the_theme_it_argues(two_runs):
+    """The issue: the 225 copies of the one letter (on the provider's sex) were counted in all three
+    top themes. Its copies now raise the one theme its letter argues, which is about sex."""
+    *runs, bodies = two_runs
+    for run in runs:
+        counts = {}
+        for tid, comments in run["held"].items():
+            counts[tid] = len(comments)
+        biggest = max(run["themes"], key=lambda t: counts.get(t["theme_id"], 0))
+        # the comments of the largest campaign are those most themes share; find them by the letter's text
+        letter = [c for c, b in bodies.items() if "Administrative Gender" in (b or "")]
+        assert len(letter) > 100
+        # (a few singletons quote the letter inside letters of their own, which raise what they raise)
+        raised = {tid for tid, comments in run["held"].items() if len(set(letter) & set(comments)) > 0.1 * len(letter)}
+        labels = [t["label"] for t in run["themes"] if t["theme_id"] in raised]
+        assert len(raised) == 1, labels
+        about = next(t for t in run["themes"] if t["theme_id"] in raised)
+        assert {"sex", "gender", "women", "female", "male"} & set(about["keywords"][:5]), about["label"]
+        assert biggest["theme_id"] in raised
+
+
+def test_disclaimers_and_signatures_are_neither_passages_nor_quotes():
+    from comments.analysis.significance import is_quotable_sentence
+    from comments.analysis.themes import ThemeParams, passages
+
+    text = ("Rural patients need telehealth listings in the directory so they can find a clinician across state lines.\n\n"
+            "This submission may or may not contain error and or flaw.\n\n"
+            "Licensure data should show every state a clinician may practice in, with any sanctions.\n\n--\n"
+            "Jane Roe, retired nurse, Anytown\nSection 504 of the Rehabilitation Act shall apply to all of this.")
+    spans = passages(text, ThemeParams())
+    got = [text[s:e] for s, e in spans]
+    assert not any("may or may not contain" in g for g in got), got
+    assert not any("Section 504" in g for g in got), "the e-mail signature block is not the comment"
+    assert any("telehealth" in g for g in got) and any("Licensure" in g for g in got)
+    assert not is_quotable_sentence("This submission may or may not contain error and or flaw in its details.")
+    assert not is_quotable_sentence("If I can be of any assistance my email is data at example dot com today.")
+    assert not is_quotable_sentence("Acme Health is a privately held analytics company that equips providers with data.")
+    assert is_quotable_sentence("Licensure data should show every state a clinician may practice in, with sanctions.")

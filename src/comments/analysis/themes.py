@@ -56,7 +56,7 @@ from comments.analysis.normalize import sentences
 @dataclass(frozen=True)
 class ThemeParams:
     min_themes: int = 3
-    max_themes: int = 18
+    max_themes: int = 16
     min_passage_words: int = 8
     max_passage_chars: int = 400
     max_passages_per_unit: int = 30
@@ -485,6 +485,22 @@ def _substantive(p_cluster: np.ndarray, p_unit: np.ndarray, params: ThemeParams)
     live = out != _NOT_COUNTED
     if not live.any():
         return out
+    # one integer per (unit, cluster) pair: unit * width + cluster + 1 (the catch-all -1 is 0)
+    width = int(out.max()) + 2
+    pair = p_unit.astype(np.int64) * width + (out.astype(np.int64) + 1)
+    keys, counts = np.unique(pair[live], return_counts=True)
+    units, clusters = keys // width, keys % width - 1
+    totals = np.bincount(p_unit[live], minlength=int(p_unit.max()) + 1)
+    # main theme per unit: most passages, a topic before the catch-all, then the lower cluster number
+    order = np.lexsort((clusters, clusters == -1, -counts, units))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = units[order][1:] != units[order][:-1]
+    is_main = np.zeros(len(keys), dtype=bool)
+    is_main[order[first]] = True
+    keep = is_main | ((clusters != -1) & ((counts >= params.min_theme_passages)
+                                          | (counts >= params.min_theme_share * totals[units])))
+    out[live & ~np.isin(pair, keys[keep])] = _NOT_COUNTED
+    return out
     pairs = np.stack([p_unit[live], out[live]], axis=1)
     uniq, counts = np.unique(pairs, axis=0, return_counts=True)
     totals = np.bincount(p_unit[live], minlength=int(p_unit.max()) + 1)
