@@ -769,11 +769,14 @@ def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, p
 
 
 def _shared_top_terms(centroids: np.ndarray, components: np.ndarray, top: int = 8) -> np.ndarray:
-    """How many of their `top` heaviest vocabulary terms two centroids share (centroids x centroids)."""
+    """How many of their `top` heaviest vocabulary terms two centroids share (centroids x centroids),
+    not counting terms at the top of more than a fifth of the centroids."""
     weights = centroids @ components
     best = np.argsort(-weights, axis=1, kind="stable")[:, :top]
     onehot = np.zeros((len(centroids), components.shape[1]), dtype=np.int32)
     np.put_along_axis(onehot, best, 1, axis=1)
+    # a term at the top of many clusters ("health", "care", "data") is the docket's, not a topic's
+    onehot[:, onehot.sum(axis=0) > max(2, 0.2 * len(centroids))] = 0
     return onehot @ onehot.T
 
 
