@@ -395,7 +395,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
             t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context,
             [len(campaign_unit_comments.get(k) or (k,)) for k in t.unit_keys])
         if label.lower() in used_labels:  # two themes named by their stance: tell them apart
-            label = f"{label}: {next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)}"
+            label = f"{label} ({next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)})"
         used_labels.add(label.lower())
         theme_rows.append({
             "theme_id": t.theme_id, "label": label, "keywords": t.keywords,

@@ -1053,7 +1053,9 @@ def overall_label(keywords: list[str], stances: list[str], context: str, weights
     texts that take a side both by unique texts and by comments (`weights`: the comments each text
     stands for), so a form letter that opposes cannot sit under a "support" name, and the same for
     "General objections to ..."; otherwise "General remarks on ...". A stance is not a topic: the
-    name says the texts have none ("General"), and the stance table under it gives the split."""
+    name says the texts have none ("General"), and the stance table under it gives the split.
+    When most of its texts take no side either, it is no stance theme but unrelated remarks that
+    share no phrase: "Assorted remarks, no common topic"."""
     title_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", (context or "").lower())} - set(_label_stop())
     head = next((k for k in keywords if " " not in k and _stem(k) in title_words and k not in _GENERIC), None)
     thing = f"the {head}" if head else "the proposal"
@@ -1069,6 +1071,10 @@ def overall_label(keywords: list[str], stances: list[str], context: str, weights
                 return False
         return True
 
+    sided = sum(st in ("support", "oppose", "mixed") for st in stances)
+    if sided < 0.5 * len(stances):
+        # most of its texts take no side either: a cluster of unrelated remarks, not a stance
+        return ASSORTED_LABEL
     if leans("support", "oppose"):
         return f"General support for {thing}"
     if leans("oppose", "support"):
@@ -1076,7 +1082,10 @@ def overall_label(keywords: list[str], stances: list[str], context: str, weights
     return f"General remarks on {thing}"
 
 
-OVERALL_LABEL = re.compile(r"^General (?:support for|objections to|remarks on) the [\w-]+$")
+ASSORTED_LABEL = "Assorted remarks, no common topic"
+# (a second theme of the same name carries its top keyword in brackets)
+OVERALL_LABEL = re.compile(
+    r"^(?:General (?:support for|objections to|remarks on) the [\w-]+|Assorted remarks, no common topic)(?: \([^()]+\))?$")
 
 
 def _ranked(themes: list[Theme]) -> list[Theme]:
