@@ -471,9 +471,17 @@ def _last_theme_params(con, docket_id: str) -> dict | None:
 
 
 def _docket_context(con, docket_id: str) -> tuple[str, str]:
-    """(the docket's title and abstract: what theme labels must not repeat, its title alone)."""
+    """(the docket's title and abstract: what theme labels must not repeat, its title alone).
+    A docket known only from a bulk CSV has no title: its notice's (or rule's) title stands in."""
     row = con.execute("select title, abstract from dockets where docket_id = ?", [docket_id]).fetchone()
-    return " ".join(p for p in (row or ()) if p), (row[0] if row else None) or ""
+    title = (row[0] if row else None) or ""
+    if not title:
+        doc = con.execute(
+            """select title from documents where docket_id = ? and title is not null
+               order by case document_type when 'Proposed Rule' then 0 when 'Rule' then 1 when 'Notice' then 2
+                        else 3 end, posted_date nulls last, document_id limit 1""", [docket_id]).fetchone()
+        title = doc[0] if doc else ""
+    return " ".join(p for p in (title, row[1] if row else None) if p), title
 
 
 def _merged_cues(*sources: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
