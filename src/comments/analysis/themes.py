@@ -990,7 +990,12 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
             cand.append((p_in * lift * lift * length * (1 + on_topic), g, topic is None or on_topic > 0,
                          core is None or core_hits > 0))
         cand.sort(key=lambda x: (not x[2], not x[3], -x[0], x[1]))
-        scored[c] = (_prefer_longer([(sc, g) for sc, g, on, hit in cand if on and hit])
+        ranked = _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and hit])
+        # a piece of a name ("Patient Safety" of "Patient Safety Action Network") says who wrote,
+        # not what is argued: among the best few, such phrases go last
+        head, texts_c = ranked[:6], [p_text[i] for i in samples[c]]
+        head.sort(key=lambda x: _part_of_name(x[1], texts_c))
+        scored[c] = (head + ranked[6:]
                      + _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and not hit])
                      + [(sc, g) for sc, g, on, _ in cand if not on])
         on_topic_of[c] = {g for _, g, on, _ in cand if on}
@@ -1010,6 +1015,27 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         used.add(choice)
         labels[c] = _surface(choice, [p_text[i] for i in samples[c]])
     return labels
+
+
+def _part_of_name(phrase: str, texts: list[str]) -> bool:
+    """Whether most uses of the phrase are Capitalised and run on into another Capitalised word
+    ("Patient Safety Action Network", "the Electronic Caregiver Addison platform"): a name."""
+    words = phrase.split()
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9])" + r"[^A-Za-z0-9.;:!?,\n]+".join(re.escape(w).replace("'", "['’]") for w in words)
+        + r"(?![A-Za-z0-9])", re.IGNORECASE)
+    uses = named = 0
+    for t in texts:
+        for m in pattern.finditer(t):
+            uses += 1
+            form = m.group(0)
+            if not all(w[:1].isupper() for w in form.split() if w.lower() not in _label_stop()):
+                continue
+            after = re.match(r"\s+(?:of\s+|for\s+|and\s+)?([A-Z][a-z]+)", t[m.end():m.end() + 30])
+            before = re.search(r"([A-Z][a-z]+)\s+$", t[max(0, m.start() - 30):m.start()])
+            if after or (before and not re.search(r"[.!?]\s*\S*\s+$", t[max(0, m.start() - 30):m.start()])):
+                named += 1
+    return uses > 0 and named > 0.5 * uses
 
 
 def _prefer_longer(cand: list[tuple[float, str]]) -> list[tuple[float, str]]:
