@@ -285,3 +285,33 @@ def test_disclaimers_and_signatures_are_neither_passages_nor_quotes():
     assert not is_quotable_sentence("If I can be of any assistance my email is data at example dot com today.")
     assert not is_quotable_sentence("Acme Health is a privately held analytics company that equips providers with data.")
     assert is_quotable_sentence("Licensure data should show every state a clinician may practice in, with sanctions.")
+
+
+def test_a_piece_of_a_name_is_told_from_a_common_noun_phrase():
+    from comments.analysis.themes import _part_of_name
+
+    named = ["The Patient Safety Action Network supports the directory.",
+             "We at Patient Safety Action Network ask for more.", "Patient Safety Action Network agrees."]
+    plain = ["Patient safety depends on accurate listings.", "We care about patient safety in rural clinics.",
+             "Errors in the directory put patient safety at risk."]
+    assert _part_of_name("patient safety", named)
+    assert not _part_of_name("patient safety", plain)
+    assert not _part_of_name("clean air act", ["Repeal the rules made under the Clean Air Act.",
+                                               "The Clean Air Act was never meant for this."])
+
+
+def test_a_docket_without_a_title_takes_its_notices_title_as_its_subject(tmp_path):
+    from comments.analysis.pipeline import _docket_context
+
+    con = store.connect(tmp_path / "c.duckdb")
+    try:
+        con.execute("insert into dockets (docket_id, agency_id) values ('CMS-2025-0050', 'CMS')")
+        con.execute("insert into documents (document_id, docket_id, document_type, title) values "
+                    "('CMS-2025-0050-0002', 'CMS-2025-0050', 'Supporting & Related Material', 'Slides'),"
+                    "('CMS-2025-0050-0031', 'CMS-2025-0050', 'Notice', 'Request for Information: Health Technology Ecosystem')")
+        context, title = _docket_context(con, "CMS-2025-0050")
+        assert title == "Request for Information: Health Technology Ecosystem" and title in context
+        con.execute("update dockets set title = 'Health Tech RFI', abstract = 'An abstract.' where docket_id = 'CMS-2025-0050'")
+        assert _docket_context(con, "CMS-2025-0050") == ("Health Tech RFI An abstract.", "Health Tech RFI")
+    finally:
+        con.close()
