@@ -4,12 +4,16 @@ Input is one `Unit` per unique text: a campaign (its template, counted once but
 weighted by its size; key `campaign:<campaign_id>`) or a singleton comment (key
 = comment id). Each unit is cut into passages (runs of sentences inside a
 paragraph, up to ~400 characters), so a long letter can carry several themes.
-Framing passages ("X appreciates the opportunity to respond on behalf of...")
-are left out when the text has anything else to say: they are about the
-letter, not the rule.
+Framing sentences ("X appreciates the opportunity to respond on behalf of...",
+"Re: ... Docket ID ...") are left out when the text has anything else to say,
+and disclaimers ("This submission may or may not contain error") and an e-mail
+signature block never join a passage: they are about the letter, not the rule.
+A text raises its main theme and any other theme that holds a fifth of its
+passages or three of them (`_substantive`), not every theme one passage grazes.
 
 Method (deterministic: fixed random_state, one thread, inputs sorted by key):
-1. TF-IDF (unigrams + bigrams, English and comment boilerplate stop words)
+1. TF-IDF (unigrams + bigrams, English and comment boilerplate stop words, and
+   the docket title's words: its subject, in most passages, is no topic)
    fitted on the passages (a deterministic sample of at most `fit_sample`
    passages on big dockets), reduced with truncated SVD (LSA), rows unit length.
 2. First run: k-means for every k in [min_themes, max_themes]; the k with the
@@ -22,22 +26,30 @@ Method (deterministic: fixed random_state, one thread, inputs sorted by key):
    few spherical k-means steps then settle all centroids. So themes that still
    exist keep their identity (and id), and new ids mean new topics.
 3. Themes whose centroids are nearly the same direction (cosine >=
-   `merge_similarity`) are merged: two clusters about sex and gender identity
-   are one theme for a reader.
+   `merge_similarity`), or far closer to each other than to the rest, or that
+   share 3 of their 8 heaviest distinctive terms, are merged, and merged again
+   after settling: two clusters about sex and gender identity are one theme
+   for a reader.
 4. Passages far from every centroid, and themes of fewer than `min_units`
-   unique texts, go to a catch-all "Other topics".
+   unique texts, go to a catch-all "Other topics" (dropped, its texts in no
+   theme, when it has fewer than 3 texts or 3 quotable sentences).
 5. Label: the most distinctive phrase of the theme: a 2-5 word n-gram that
    does not begin or end with a stop word, occurring verbatim in many of the
    theme's texts and rarely elsewhere (score = share inside x log-lift over the
    other themes, longer phrases slightly preferred), shown in its most common
-   spelling. Keywords: the top terms of the theme's mean TF-IDF vector.
-6. Quotes: informative passages nearest the centroid (no greetings, "see
-   attached", sign-offs), from distinct texts, cut to at most ~300 characters
-   at a sentence boundary; always `text[start:end]` of the unit's effective
-   text, so an exact substring.
-7. Ids: a theme seeded by a previous theme keeps its id; on a first run, or
-   for previous themes given only by keywords, ids are matched by keyword
-   overlap (Jaccard >= `match_jaccard`). Unmatched themes get new ids.
+   spelling; phrases made of the theme's top terms first, pieces of names
+   ("Patient Safety" of "Patient Safety Action Network") last. A theme with
+   no such phrase gets "" and the caller names it (`overall_label`).
+   Keywords: the top terms of the theme's mean TF-IDF vector.
+6. Quotes: whole sentences among the theme's most central passages, closest
+   to the theme, stating a position, a demand or evidence, and using the
+   label's words (no greeting, "see attached", sign-off, disclaimer, offer of
+   help, company self-description or fragment), from distinct texts; always
+   `text[start:end]` of the unit's effective text, so an exact substring.
+7. Ids: a theme seeded by a previous theme keeps its id; on a first run, for
+   previous themes given only by keywords, or when the last run used other
+   theme parameters (`afresh`), ids are matched by keyword overlap (Jaccard >=
+   `match_jaccard`). Unmatched themes get new ids.
 """
 
 from __future__ import annotations
