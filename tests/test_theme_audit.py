@@ -6,9 +6,9 @@ import csv
 import re
 import shutil
 
+import briefing_fixture as fx
 import pytest
 
-import briefing_fixture as fx
 from comments import store
 from comments.briefing.data import gather
 from comments.errors import InputError
