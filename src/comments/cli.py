@@ -31,10 +31,11 @@ from comments.commands import (  # noqa: E402
     ingest,
     labels,
     outputs,
+    themes,
     tracking,
 )
 
-for module in (ingest, attachments, imports, analysis, labels, codebook, outputs, explore, tracking):
+for module in (ingest, attachments, imports, analysis, labels, themes, codebook, outputs, explore, tracking):
     module.register(app)
 
 

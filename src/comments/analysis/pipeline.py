@@ -397,18 +397,20 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
 
     significance = significance_rows(units)
     clock.lap("significance")
-    previous, names = _theme_seeds(con, docket_id, codebook)
-    context = _docket_context(con, docket_id)
-    themes = find_themes(units, params.themes, previous=previous, context=context)
+    previous, names, afresh = _theme_seeds(con, docket_id, codebook, params.themes)
+    context, title = _docket_context(con, docket_id)
+    themes = find_themes(units, params.themes, previous=previous, context=context, title=title, afresh=afresh,
+                         seen=_seen_units(con, docket_id, units) if previous else frozenset())
     del units
     clock.lap("themes")
     theme_rows = []
     used_labels: set[str] = set()
     for rank, t in enumerate(themes.themes, start=1):
         label = names.get(t.theme_id) or t.label or overall_label(
-            t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context)
+            t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context,
+            [len(campaign_unit_comments.get(k) or (k,)) for k in t.unit_keys])
         if label.lower() in used_labels:  # two themes named by their stance: tell them apart
-            label = f"{label}: {next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)}"
+            label = f"{label} ({next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)})"
         used_labels.add(label.lower())
         theme_rows.append({
             "theme_id": t.theme_id, "label": label, "keywords": t.keywords,
@@ -446,24 +448,55 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     )
 
 
-def _theme_seeds(con, docket_id: str, codebook: Codebook | None):
-    """(previous themes for `find_themes`, theme_id -> the analyst's name).
+def _theme_seeds(con, docket_id: str, codebook: Codebook | None, theme_params: ThemeParams | None = None):
+    """(previous themes for `find_themes`, theme_id -> the analyst's name, whether to cluster afresh).
 
     With a codebook that lists themes, they are the seeds (by their words; texts are free to
     move, so a split or a merge takes effect) and name the themes they become; the last
-    run's catch-all keeps its id. Otherwise the last run's themes, with the texts they held.
+    run's catch-all keeps its id. Otherwise the last run's themes, with the texts they held,
+    unless the last run used other theme parameters (or an older method, `ThemeParams.method`):
+    then texts are clustered afresh and ids carried by keyword overlap only.
     """
     previous = load_previous_themes(con, docket_id)
     if codebook is None or not codebook.themes:
-        return previous, {}
+        afresh = bool(previous) and theme_params is not None \
+            and _last_theme_params(con, docket_id) != json.loads(json.dumps(asdict(theme_params)))
+        return previous, {}, afresh
     seeds, names = codebook_theme_seeds(codebook, [p.theme_id for p in previous])
-    return seeds + [(p.theme_id, [], True) for p in previous if p.is_catch_all], names
+    return seeds + [(p.theme_id, [], True) for p in previous if p.is_catch_all], names, False
 
 
-def _docket_context(con, docket_id: str) -> str:
-    """The docket's title and abstract: what theme labels must not repeat."""
+def _seen_units(con, docket_id: str, units: list[Unit]) -> set[str]:
+    """Keys of the units whose text the last analysis already had (its `comment_labels` rows are
+    still in place while this run computes): a text in no theme last time is not new now."""
+    known = {cid for (cid,) in con.execute(
+        "select comment_id from comment_labels where docket_id = ?", [docket_id]).fetchall()}
+    return {u.key for u in units if u.comment_id in known}
+
+
+def _last_theme_params(con, docket_id: str) -> dict | None:
+    """The theme parameters of the docket's last complete analysis (None if unknown)."""
+    row = con.execute(
+        "select parameters from analysis_runs where docket_id = ? and status = 'complete' "
+        "order by started_at desc limit 1", [docket_id]).fetchone()
+    try:
+        return (json.loads(row[0]) or {}).get("themes") if row and row[0] else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _docket_context(con, docket_id: str) -> tuple[str, str]:
+    """(the docket's title and abstract: what theme labels must not repeat, its title alone).
+    A docket known only from a bulk CSV has no title: its notice's (or rule's) title stands in."""
     row = con.execute("select title, abstract from dockets where docket_id = ?", [docket_id]).fetchone()
-    return " ".join(p for p in (row or ()) if p)
+    title = (row[0] if row else None) or ""
+    if not title:
+        doc = con.execute(
+            """select title from documents where docket_id = ? and title is not null
+               order by case document_type when 'Proposed Rule' then 0 when 'Rule' then 1 when 'Notice' then 2
+                        else 3 end, posted_date nulls last, document_id limit 1""", [docket_id]).fetchone()
+        title = doc[0] if doc else ""
+    return " ".join(p for p in (title, row[1] if row else None) if p), title
 
 
 def _docket_title(con, docket_id: str) -> str:

@@ -128,8 +128,8 @@ def theme_stance_rows(t: dict, stances: list[str]) -> tuple[list[str], list[list
 def theme_totals_line(tt: dict) -> str:
     return (f"By main theme the themes hold {fmt_num(tt['main_comments'])} comments: each of the "
             f"{fmt_num(tt['comments_with_theme'])} comments with a theme once. "
-            f"{fmt_num(tt['comments_without_theme'])} comments have no text the analysis could read "
-            "(attachments not read, empty boxes) and no theme.")
+            f"{fmt_num(tt['comments_without_theme'])} comments raise no theme: their text was not read "
+            "(attachments), is empty or only covers an attachment, or is a stray remark that fits no theme.")
 
 
 def significant_line(r: dict) -> str:
