@@ -20,16 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "data" / "stance_eval.jsonl"
 MIRR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
 BULK = ROOT / "tests" / "data" / "CMS-2025-0050-0031.bulk.csv"
-# 199 real comments of USDA-2017-0002 (text box only), see docs/stance_labeling.md for provenance
-USDA = ROOT / "tests" / "data" / "USDA-2017-0002.comments.csv"
 CLASSES = ("support", "oppose", "mixed", "unclear")
 # The dockets whose texts ship with the repository (every run can score them).
-BUNDLED_DOCKETS = ("CMS-2022-0163", "CMS-2025-0050", "USDA-2017-0002")
-# Labeled dockets whose texts are NOT in the repository (taken from a public repository by the
-# session's snapshot tool, which may not be committed: docs/stance_labeling.md): read from
+BUNDLED_DOCKETS = ("CMS-2022-0163", "CMS-2025-0050")
+# Labeled dockets whose texts are NOT in the repository (taken from public repositories, whose
+# files this project does not redistribute: docs/stance_labeling.md says where they are): read from
 # `<dir>/<DOCKET>.comments.csv` (columns `Document ID`, `Comment`) in $STANCE_EVAL_DATA, or in
 # the shared data folder beside the checkout. Missing: those items are left out, and said so.
-EXTERNAL_DOCKETS = ("ICEB-2015-0002",)
+EXTERNAL_DOCKETS = ("USDA-2017-0002", "ICEB-2015-0002")
 
 
 def external_dirs() -> list[Path]:
@@ -57,9 +55,6 @@ def load_items() -> list[dict]:
     with open(BULK, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             texts[row["Document ID"]] = (row.get("Comment") or "").strip()
-    with open(USDA, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            texts[row["Document ID"]] = html_to_text(row.get("Comment")) or ""
     for docket in EXTERNAL_DOCKETS:
         f = external_file(docket)
         if f is not None:
@@ -104,9 +99,6 @@ def docket_texts(docket: str) -> list[str]:
     if docket == "CMS-2025-0050":
         with open(BULK, encoding="utf-8", newline="") as fh:
             return [(row.get("Comment") or "").strip() for row in csv.DictReader(fh)]
-    if docket == "USDA-2017-0002":
-        with open(USDA, encoding="utf-8", newline="") as fh:
-            return [html_to_text(row.get("Comment")) or "" for row in csv.DictReader(fh)]
     # an external docket: its whole text file when there is one (`<DOCKET>.all.csv`), else the sample
     for name in (f"{docket}.all.csv", f"{docket}.comments.csv"):
         for d in external_dirs():

@@ -14,14 +14,15 @@ from comments.analysis.stance import classify, inherit
 from tests.stance_eval import ACCURACY_FILE, BUNDLED_DOCKETS, CLASSES, accuracy_record, evaluate, load_items
 
 MARGIN = 0.05
-# measured figures on the three bundled dockets (docs/stance_labeling.md), per split:
-# class -> (precision, recall). (The fourth docket's texts are not in the repository.)
+# measured figures per split: class -> (precision, recall).
+# Measured on the dockets whose texts ship here (CMS-2022-0163, CMS-2025-0050; 229 labels): the
+# floors every run can check. The four-docket figures are in docs/stance_labeling.md.
 MEASURED = {
-    "test": {"support": (0.909, 0.667), "oppose": (0.929, 0.722), "mixed": (0.500, 0.250), "unclear": (0.632, 0.902)},
-    "all": {"support": (0.882, 0.641), "oppose": (0.877, 0.814), "mixed": (0.750, 0.375), "unclear": (0.669, 0.883)},
+    "test": {"support": (0.864, 0.826), "oppose": (0.962, 0.714), "mixed": (0.500, 0.250), "unclear": (0.742, 0.920)},
+    "all": {"support": (0.851, 0.833), "oppose": (0.949, 0.812), "mixed": (0.750, 0.375), "unclear": (0.807, 0.923)},
 }
 # the issue's yardstick, macro-F1 over support and oppose (measured; the issue's target is 0.80)
-MEASURED_MACRO_F1 = {"test": 0.791, "all": 0.794}
+MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859}
 
 
 
@@ -103,7 +104,7 @@ def test_members_inherit_unless_additions_disagree():
 
 def test_hand_labeled_set_per_class_floors():
     items = [i for i in load_items() if i["docket"] in BUNDLED_DOCKETS]
-    assert len(items) >= 300
+    assert len(items) >= 220
     labels = {i["label"] for i in items}
     assert labels == set(CLASSES)
     assert {i["docket"] for i in items} == set(BUNDLED_DOCKETS)
@@ -132,19 +133,18 @@ def test_shipped_accuracy_figures_are_the_current_ones():
 
 def test_cue_gates_never_change_a_score():
     """Each cue's key words only skip regexes that cannot match: gated and ungated scoring agree on
-    every sentence of the three evaluation dockets' texts (labeled or not)."""
+    every sentence of the evaluation dockets' texts we hold (labeled or not)."""
     import csv
 
     from comments.analysis.stance import DEFAULT_CUES, score_sentence, sentence_spans
     from comments.textutil import html_to_text
-    from tests.stance_eval import BULK, MIRR, USDA
+    from tests.stance_eval import BULK, MIRR
 
     texts = [i["text"] for i in load_items()]
     texts += [html_to_text(json.loads(f.read_text(encoding="utf-8"))["data"]["attributes"].get("comment")) or ""
               for f in sorted(MIRR.glob("*.json"))]
-    for path in (BULK, USDA):
-        with open(path, encoding="utf-8", newline="") as fh:
-            texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
+    with open(BULK, encoding="utf-8", newline="") as fh:
+        texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
     checked = 0
     for text in texts:
         for start, end in sentence_spans(text)[:80]:
