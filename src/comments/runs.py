@@ -93,9 +93,9 @@ def fetch_attachments(
     for _ in range(-(-pending // batch_files)):  # ceil: each batch finishes its files
         counts = stage("process-attachment-batch", _process_batch, docket_id, db, batch_files, workers, retry_failed, advance)
         for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-        if counts.get("processed", 0) < batch_files:
-            break
+            totals[key] = value if key == "stopped" else totals.get(key, 0) + value
+        if counts.get("stopped") or counts.get("processed", 0) < batch_files:
+            break  # all done, or the download host cannot be reached (the rest stay pending)
     return totals
 
 
