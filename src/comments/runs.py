@@ -43,12 +43,15 @@ def sync_docket(
     progress: ProgressFn = noop,
     attachments: Callable[[str, str], dict[str, int]] | None = None,
     stage: Stage = direct,
+    on_synced: Callable[[dict], None] | None = None,
 ) -> dict:
     """The sync stages of `comments.sync.STAGES`, then (unless it failed) the docket's attachments.
 
     `attachments(docket_id, db)` runs the attachment stage (default:
     `fetch_attachments` with the same `stage`); the flow passes its subflow.
     Returns the run's summary dict, with the attachment counts and seconds.
+    `on_synced(summary)` hears the comments' summary before the attachments start (they
+    can take hours on a big docket; an interrupt there must not hide what the sync did).
     """
     from comments.sync import sync_docket as sync_stages
 
@@ -58,6 +61,8 @@ def sync_docket(
     finally:
         con.close()
     summary = result.as_dict()
+    if on_synced is not None:
+        on_synced(summary)
     if not no_attachments and result.status != "failed":
         started = time.monotonic()
         run_attachments = attachments or (lambda d, path: fetch_attachments(d, path, stage=stage))
