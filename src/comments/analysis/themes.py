@@ -43,7 +43,7 @@ Method (deterministic: fixed random_state, one thread, inputs sorted by key):
    Keywords: the top terms of the theme's mean TF-IDF vector.
    Anchoring: a text stays in a theme only if it uses one of the theme's own words (its label's
    or its three heaviest terms' that are not generic, singular or plural); the others go to the
-   catch-all, and membership, labels and anchoring are iterated to a fixed point (`_anchor`).
+   catch-all (`_anchor`, once), and membership and labels are rebuilt from what is left.
 6. Quotes: whole sentences among the theme's most central passages, closest
    to the theme, stating a position, a demand or evidence, and using the
    label's words (no greeting, "see attached", sign-off, disclaimer, offer of
@@ -95,7 +95,6 @@ class ThemeParams:
     random_state: int = 0
     anchor_labels: bool = True        # a member text uses a word of its theme's label
     anchor_terms: int = 3             # ... or one of its heaviest terms that is not generic
-    anchor_rounds: int = 8            # membership -> labels -> anchoring, to a fixed point
     method: int = 3                   # bumped when the method changes: a run with another re-clusters
 
 
@@ -406,10 +405,12 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     unit_index = {u.key: ui for ui, u in enumerate(units)}
     kept_before = {} if afresh else {
         p.theme_id: frozenset(unit_index[k] for k in p.unit_keys if k in unit_index) for p in previous}
-    for _round in range(params.anchor_rounds):
-        # Membership, labels, then the texts that use none of their theme's own words leave it
-        # (`_anchor`), and again from the narrowed membership until nothing moves: the final
-        # membership is its own fixed point, so a re-run that starts from it rebuilds the same.
+    # Membership, labels, then the texts that use none of their theme's own words leave it
+    # (`_anchor`, once), and membership and labels are rebuilt from what is left. A re-run starts
+    # from that membership, which `_finalize` keeps, and `_anchor` never takes a text out of a
+    # theme that held it last run: so it rebuilds the same themes.
+    anchored_once = checked_quotes = not params.anchor_labels
+    while True:
         centroids, ids, a_fit = _finalize(held, ids, z_fit, fit_units, params)
         if len(centroids) == 0:
             return _all_other(units, p_unit, p_span, params, previous)
@@ -424,21 +425,25 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
             topic={c: {w for t in top_terms[c][:20] for w in t.split()} for c in members},
             core={c: {w for t in top_terms[c][:6] for w in t.split()} for c in members},
         )
-        if not params.anchor_labels:
-            break
-        anchored = _anchor(p_cluster, p_unit_arr, labels, generic, words_of, params,
-                           {c: top_terms[c][: params.anchor_terms] for c in labels},
-                           {c: kept_before.get(ids[c], frozenset()) for c in labels})
-        held = [np.unique(fit_units[anchored[fit_idx] == c]) for c in range(k)]
-        if np.array_equal(anchored, p_cluster):
+        if not anchored_once:
+            anchored_once = True
+            anchored = _anchor(p_cluster, p_unit_arr, labels, generic, words_of, params,
+                               {c: top_terms[c][: params.anchor_terms] for c in labels},
+                               {c: kept_before.get(ids[c], frozenset()) for c in labels})
+            if not np.array_equal(anchored, p_cluster):
+                held = [np.unique(fit_units[anchored[fit_idx] == c]) for c in range(k)]
+                continue
+        if not checked_quotes:
+            checked_quotes = True
             # a theme narrowed to texts with fewer than 3 quotable sentences is no theme a reader can use
             few = [c for c in labels if len(np.unique(p_unit_arr[members[c]])) <= 2 * params.min_units
                    and len(_theme_quotes(units, members[c][np.argsort(-p_sim[members[c]], kind="stable")].tolist(),
                                          p_unit, p_span, centroids[c], vec, svd, label=labels[c])) < 3]
-            if not few:
-                break
-            for c in few:
-                held[c] = np.zeros(0, dtype=np.int64)
+            if few:
+                held = [np.zeros(0, dtype=np.int64) if c in few else np.unique(fit_units[p_cluster[fit_idx] == c])
+                        for c in range(k)]
+                continue
+        break
     themes: list[Theme] = []
     by_cluster: dict[int, Theme] = {}
     for c in clusters:
@@ -524,18 +529,29 @@ def _top_terms(x_all, idx, terms) -> list[str]:
 
 
 class _UnitWords:
-    """The stemmed words of each unit's text, computed when first asked for."""
+    """Whether a unit's text uses any of some words (singular or plural), its lower-cased text
+    computed when first asked for."""
 
     def __init__(self, units: list[Unit]):
         self.units = units
-        self.cache: dict[int, frozenset[str]] = {}
+        self.lower: dict[int, str] = {}
 
-    def __getitem__(self, ui: int) -> frozenset[str]:
-        got = self.cache.get(ui)
-        if got is None:
-            got = frozenset(_stem(w) for w in re.findall(r"[a-z0-9]+", (self.units[ui].text or "").lower()))
-            self.cache[ui] = got
-        return got
+    def uses(self, ui: int, pattern: re.Pattern) -> bool:
+        low = self.lower.get(ui)
+        if low is None:
+            low = self.lower[ui] = (self.units[ui].text or "").lower().replace("’", "'")
+        return pattern.search(low) is not None
+
+
+def _words_pattern(stems: frozenset[str] | set[str]) -> re.Pattern:
+    """Any of the words, singular or plural ("directory" also finds "directories")."""
+    forms = set()
+    for w in stems:
+        forms |= {w, w + "s", w + "es"}
+        if w.endswith("y"):
+            forms.add(w[:-1] + "ies")
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(sorted(map(re.escape, forms), key=lambda f: (-len(f), f)))
+                      + r")(?![a-z0-9])")
 
 
 def _anchor_words(label: str, generic: frozenset[str]) -> frozenset[str]:
@@ -572,7 +588,8 @@ def _anchor(p_cluster, p_unit, labels, generic, words_of, params, top=None, kept
         own |= {_stem(w) for t in (top or {}).get(c, ()) for w in t.split()
                 if w not in generic and _stem(w) not in generic and w not in _label_stop()}
         before = (kept or {}).get(c, frozenset())
-        off = [int(u) for u in units if int(u) not in before and not (own & words_of[int(u)])]
+        pattern = _words_pattern(own)
+        off = [int(u) for u in units if int(u) not in before and not words_of.uses(int(u), pattern)]
         if off:
             out[idx[np.isin(p_unit[idx], off)]] = -1
     out = _substantive(out, p_unit, params)
