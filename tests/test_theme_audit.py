@@ -12,7 +12,7 @@ import pytest
 from comments import store
 from comments.briefing.data import gather
 from comments.errors import InputError
-from comments.theme_audit import audit_figures, import_audit, write_audit
+from comments.theme_audit import audit_figures, import_audit, sample, write_audit
 
 DOCKET = fx.DOCKET
 
@@ -91,5 +91,19 @@ def test_audit_refuses_bad_input_with_one_line(db, tmp_path):
             write_audit(con, DOCKET, out, per_theme=1, near=0)
         with pytest.raises(InputError, match="no themes"):
             write_audit(con, "NOPE-0000-0000", tmp_path / "b.csv")
+    finally:
+        con.close()
+
+
+def test_another_seed_draws_another_sample(db):
+    con = store.connect(db)
+    try:
+        first = sample(con, DOCKET, per_theme=2, near=0)
+        again = sample(con, DOCKET, per_theme=2, near=0)
+        other = sample(con, DOCKET, per_theme=2, near=0, seed="second look")
+        key = [(r["theme_id"], r["comment_id"]) for r in first]
+        assert key == [(r["theme_id"], r["comment_id"]) for r in again], "the same seed, the same sample"
+        assert key != [(r["theme_id"], r["comment_id"]) for r in other]
+        assert {r["theme_id"] for r in first} == {r["theme_id"] for r in other}, "every theme either way"
     finally:
         con.close()

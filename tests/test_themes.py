@@ -247,6 +247,41 @@ def test_a_text_raises_its_main_theme_and_those_it_spends_real_space_on():
     assert _substantive(out, p_unit, params).tolist() == out.tolist(), "a fixed point: a re-run rebuilds the same"
 
 
+def test_a_text_that_uses_none_of_its_themes_words_goes_to_the_catch_all():
+    import numpy as np
+
+    from comments.analysis.themes import ThemeParams, Unit, _anchor, _UnitWords
+
+    texts = [
+        "Medical records should follow the patient.",           # 0: theme 0, says "records"
+        "My record was lost twice by two clinics.",             # 1: theme 0, "record" (singular)
+        "We fully support the directory for everyone.",         # 2: theme 0, a general letter
+        "Patients want their medical records in one place.",    # 3: theme 0
+        "FHIR endpoints belong in the directory.",              # 4: theme 1
+        "An API on FHIR is the right format.",                  # 5: theme 1
+        "The FHIR standard is mature enough.",                  # 6: theme 1
+        "A great idea that will help many people.",             # 7: theme 1, a general letter
+    ] + [f"Stray remark number {i} on something else." for i in range(6)]  # 8-13: the catch-all
+    units = [Unit(str(i), str(i), t) for i, t in enumerate(texts)]
+    p_unit = np.arange(14)
+    p_cluster = np.array([0, 0, 0, 0, 1, 1, 1, 1] + [-1] * 6)
+    labels = {0: "Medical records", 1: "FHIR API"}
+    generic = frozenset({"medical", "patient", "patients", "directory"})
+    params = ThemeParams()
+    out = _anchor(p_cluster, p_unit, labels, generic, _UnitWords(units), params)
+    assert out[:8].tolist() == [0, 0, -1, 0, 1, 1, 1, -1], "the general letters leave; 'record' counts for 'records'"
+    # a text the theme held last run stays (a re-run does not reshuffle old comments)
+    kept = _anchor(p_cluster, p_unit, labels, generic, _UnitWords(units), params, kept={0: frozenset({2})})
+    assert kept[:8].tolist() == [0, 0, 0, 0, 1, 1, 1, -1]
+    # a theme left with fewer than min_units texts goes whole
+    narrow = _anchor(p_cluster, p_unit, {0: "Medical records", 1: "Telehealth visits"}, generic,
+                     _UnitWords(units), params)
+    assert (narrow[4:8] == -1).all()
+    # a theme of 30%+ of the texts is the docket's subject: its words cannot test membership
+    broad = _anchor(np.array([0] * 8 + [-1] * 6), p_unit, {0: "Medical records"}, generic, _UnitWords(units), params)
+    assert (broad[:8] == 0).all()
+
+
 def test_the_largest_form_letter_is_counted_under_the_theme_it_argues(two_runs):
     """The issue: the 225 copies of the one letter (on the provider's sex) were counted in all three
     top themes. Its copies now raise the one theme its letter argues, which is about sex."""

@@ -91,8 +91,10 @@ def _keyword_score(body: str, keywords: list[str]) -> int:
     return sum(1 for k in keywords[:10] if re.search(r"\b" + re.escape(k.lower()) + r"\b", low))
 
 
-def sample(con: duckdb.DuckDBPyConnection, docket_id: str, per_theme: int = 6, near: int = 2) -> list[dict]:
-    """Rows to audit (see the module doc): per theme, `per_theme` members and `near` near non-members."""
+def sample(con: duckdb.DuckDBPyConnection, docket_id: str, per_theme: int = 6, near: int = 2,
+           seed: str = "") -> list[dict]:
+    """Rows to audit (see the module doc): per theme, `per_theme` members and `near` near non-members.
+    Another `seed` draws another sample (texts already marked were seen: a fresh audit needs fresh texts)."""
     if per_theme < 1 or near < 0:
         raise InputError("--per-theme must be at least 1 and --near at least 0")
     themes = con.execute(
@@ -105,7 +107,8 @@ def sample(con: duckdb.DuckDBPyConnection, docket_id: str, per_theme: int = 6, n
     out = []
     for theme_id, label, keywords, _catch_all in themes:
         keywords = list(keywords or [])
-        members = sorted((u for u in units if theme_id in u["themes"]), key=lambda u: _order(theme_id, u["unit_key"]))
+        members = sorted((u for u in units if theme_id in u["themes"]), key=lambda u: _order(seed, theme_id, u["unit_key"]) if seed
+                         else _order(theme_id, u["unit_key"]))
         for u in members[:per_theme]:
             out.append({"theme_id": theme_id, "theme_label": label, "kind": "member", "comment_id": u["comment_id"],
                         "excerpt": _excerpt(u["body"], keywords)})
@@ -120,10 +123,10 @@ def sample(con: duckdb.DuckDBPyConnection, docket_id: str, per_theme: int = 6, n
 
 
 def write_audit(con: duckdb.DuckDBPyConnection, docket_id: str, out: str | Path, *, per_theme: int = 6,
-                near: int = 2, force: bool = False) -> int:
+                near: int = 2, force: bool = False, seed: str = "") -> int:
     """Write the audit sample to `out` (AUDIT_COLUMNS, `belongs` blank); returns the rows written."""
     check_out(out, force)
-    rows = sample(con, docket_id, per_theme, near)
+    rows = sample(con, docket_id, per_theme, near, seed)
     write_rows(out, AUDIT_COLUMNS, [
         (r["theme_id"], r["theme_label"], r["kind"], r["comment_id"], "", r["excerpt"]) for r in rows])
     return len(rows)

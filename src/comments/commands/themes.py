@@ -25,6 +25,7 @@ def audit_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
     per_theme: Annotated[int, typer.Option("--per-theme", help="Member texts per theme.", min=1)] = 6,
     near: Annotated[int, typer.Option("--near", help="Nearby texts outside each theme.", min=0)] = 2,
+    seed: Annotated[str, typer.Option("--seed", help="Draw another sample of members (any word).")] = "",
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
@@ -37,7 +38,7 @@ def audit_command(
     from comments.theme_audit import write_audit
 
     with closing(store.connect_existing(settings.db_path(db))) as con:
-        written = write_audit(con, docket_id, out, per_theme=per_theme, near=near, force=force)
+        written = write_audit(con, docket_id, out, per_theme=per_theme, near=near, force=force, seed=seed)
     typer.echo(f"wrote {written} texts of {docket_id} to {out}: fill the belongs column (yes / no), "
                f"then run `comments themes import {out}`")
 
