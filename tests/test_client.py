@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from comments import settings
 from comments.client import (
     AuthError,
     BadRequest,
@@ -23,7 +24,6 @@ from comments.client import (
     ServerError,
     TransportError,
 )
-from comments import settings
 from comments.errors import ConfigError
 from comments.replay import Faults
 
