@@ -11,7 +11,14 @@ import json
 import pytest
 
 from comments.analysis.stance import classify, inherit
-from tests.stance_eval import ACCURACY_FILE, BUNDLED_DOCKETS, CLASSES, accuracy_record, evaluate, load_items
+from tests.stance_eval import (
+    ACCURACY_FILE,
+    BUNDLED_DOCKETS,
+    CLASSES,
+    accuracy_record,
+    evaluate,
+    load_items,
+)
 
 MARGIN = 0.05
 # measured figures per split: class -> (precision, recall).
