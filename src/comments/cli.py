@@ -29,12 +29,13 @@ from comments.commands import (  # noqa: E402
     explore,
     imports,
     ingest,
+    keys,
     labels,
     outputs,
     tracking,
 )
 
-for module in (ingest, attachments, imports, analysis, labels, codebook, outputs, explore, tracking):
+for module in (ingest, attachments, imports, analysis, labels, codebook, outputs, explore, tracking, keys):
     module.register(app)
 
 

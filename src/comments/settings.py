@@ -14,6 +14,9 @@ environment (never from options, so they stay out of shell history and logs).
 | COMMENTS_SYNC_CONCURRENCY | 8 | comment details in flight at once during a sync (1-64) |
 | COMMENTS_ATTACHMENT_TIMEOUT | 120 | seconds one attachment download may take in all |
 | COMMENTS_PREFECT | auto | run commands as Prefect flows: auto (when a Prefect API is configured), on, off |
+| COMMENTS_DB_WAIT | 120 | seconds to wait while another process holds the database |
+| COMMENTS_SHARED_LIMITS | auto | per-key rate limits and one writer per docket on the Prefect server: auto (when a Prefect API is configured), on, off |
+| COMMENTS_WATCHLIST | ./watchlist.toml | the watchlist `comments track` and the planner deployment read |
 """
 
 from __future__ import annotations
@@ -148,10 +151,14 @@ def attachment_timeout(env: dict[str, str] | None = None) -> float:
 
 def prefect_mode(env: dict[str, str] | None = None) -> str:
     """COMMENTS_PREFECT: `auto` (flows when a Prefect API is configured), `on` or `off`."""
+    return _mode("COMMENTS_PREFECT", env)
+
+
+def _mode(name: str, env: dict[str, str] | None) -> str:
     env = os.environ if env is None else env
-    raw = (env.get("COMMENTS_PREFECT") or "auto").strip().lower()
+    raw = (env.get(name) or "auto").strip().lower()
     if raw not in PREFECT_MODES:
-        raise ConfigError(f"COMMENTS_PREFECT must be one of {', '.join(PREFECT_MODES)}, got {raw!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(PREFECT_MODES)}, got {raw!r}")
     return raw
 
 
@@ -184,3 +191,28 @@ def check_all(env: dict[str, str] | None = None) -> None:
     sync_concurrency(env)
     attachment_timeout(env)
     prefect_mode(env)
+    db_wait(env)
+    shared_limits_mode(env)
+
+
+DEFAULT_DB_WAIT_S = 120.0
+
+
+def db_wait(env: dict[str, str] | None = None) -> float:
+    """COMMENTS_DB_WAIT: seconds to wait while another process holds the database (default 120)."""
+    env = os.environ if env is None else env
+    raw = (env.get("COMMENTS_DB_WAIT") or "").strip()
+    if not raw:
+        return DEFAULT_DB_WAIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"COMMENTS_DB_WAIT must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"COMMENTS_DB_WAIT must be a number of seconds, not negative, got {raw!r}")
+    return value
+
+
+def shared_limits_mode(env: dict[str, str] | None = None) -> str:
+    """COMMENTS_SHARED_LIMITS: `auto` (on when a Prefect API is configured), `on` or `off`."""
+    return _mode("COMMENTS_SHARED_LIMITS", env)
