@@ -37,7 +37,7 @@ from flows import limits, runtime
 from flows.stages import TaskBatches, as_task
 
 BATCH_FILES = runs.BATCH_FILES
-DASK_BATCH_FILES = 50  # smaller batches on Dask: more of them to spread over the workers
+DASK_BATCH_FILES = 100  # smaller batches on Dask: more of them to spread over the workers (each a task: ~0.5 s)
 
 # The CLI sets the progress callback for a run in its own process
 # (callables cannot be flow parameters).

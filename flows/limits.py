@@ -38,6 +38,9 @@ from __future__ import annotations
 
 import contextvars
 import math
+import random
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -108,13 +111,97 @@ def _translated(acquire: Callable[[], None], what: str) -> None:
 
 
 class KeyPacer:
-    """The client's pacer: one slot of the key's shared rate limit per request, taken strictly."""
+    """The client's pacer: one slot of the key's shared rate limit per request, taken strictly.
+
+    Slots are taken several at a time (`chunk`, at most half the limit's
+    burst) and handed to this process's requests; a slot not used within
+    `HOLD_S` of being taken is dropped, never saved for later. The budget
+    still holds: a request leaves at most HOLD_S after its slot was taken,
+    inside the limit's slack (`rate_limit_settings`; `comments keys setup
+    --slack`, 5 s by default).
+
+    The slots are asked for with the Prefect API's own increment call, and
+    retried here, in a way that keeps up with a busy server: Prefect's
+    `rate_limit` waits the Retry-After the server sends, which grows with
+    every request denied meanwhile, and its HTTP client answers the 503 a
+    SQLite-backed server gives when its file is locked (3% of increments
+    with three workers) with a 2, 4 then 8 s back-off. Together they held
+    three workers on two keys at 10-15 requests/s against a limit of 80.
+    Here a denied request waits the time `chunk` slots take to come back,
+    a 503 a tenth of a second, both with jitter (docs/scale.md). A limit
+    that does not exist is an error, as `rate_limit(strict=True)` makes it.
+    """
+
+    CHUNK = 4
+    HOLD_S = 0.5
+
+    def __init__(self, chunk: int = CHUNK, hold_s: float = HOLD_S) -> None:
+        self.chunk, self.hold_s = chunk, hold_s
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._held: dict[str, tuple[int, float]] = {}   # key id -> (slots in hand, usable until)
+        self._limits: dict[str, tuple[int, float]] = {}  # key id -> (slots per call, slot decay per second)
+        self._client = None
 
     def __call__(self, key_id: str) -> None:
-        from prefect.concurrency.sync import rate_limit
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key_id, threading.Lock())
+        with key_lock:  # one call to the server per key at a time; the other threads take its slots
+            n, until = self._held.get(key_id, (0, 0.0))
+            if n > 0 and time.monotonic() < until:
+                self._held[key_id] = (n - 1, until)
+                return
+            size = self._take(key_id)
+            self._held[key_id] = (size - 1, time.monotonic() + self.hold_s)
+
+    def _take(self, key_id: str) -> int:
+        """Block until `size` slots of the key's limit are ours; returns `size`."""
+        from prefect.exceptions import ObjectNotFound
 
         name = key_limit_name(key_id)
-        _translated(lambda: rate_limit(name, occupy=1, strict=True), f"API key {key_id} ({name})")
+        client = self._prefect()
+        if key_id not in self._limits:
+            try:
+                limit = client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                raise ConfigError(f"no Prefect limit for API key {key_id} ({name}): {SETUP_HINT}") from None
+            # never the whole burst: taking it needs an empty bucket, and the other processes starve
+            self._limits[key_id] = (max(1, min(self.chunk, limit.limit // 2)), limit.slot_decay_per_second or 1.0)
+        size, decay = self._limits[key_id]
+        while True:
+            response = self._increment(client, name, size)
+            if response.status_code == 423:  # not yet: about when `size` slots are back
+                time.sleep(size / decay * random.uniform(0.5, 1.5))
+                continue
+            if response.status_code == 503:  # the server's database was busy: ask again shortly
+                time.sleep(random.uniform(0.05, 0.15))
+                continue
+            response.raise_for_status()
+            if not any(limit.get("name") == name for limit in response.json()):  # deleted since we read it
+                self._limits.pop(key_id, None)
+                raise ConfigError(f"no Prefect limit for API key {key_id} ({name}): {SETUP_HINT}")
+            return size
+
+    def _increment(self, client, name: str, size: int):
+        """One increment request, without the Prefect client's own retries (see the class doc)."""
+        import httpx
+
+        http = client._client  # the Prefect client's HTTP client: its base URL, headers and auth
+        request = http.build_request("POST", "/v2/concurrency_limits/increment",
+                                     json={"names": [name], "slots": size, "mode": "rate_limit"})
+        try:
+            return httpx.Client.send(http, request)  # httpx's send, not Prefect's retrying override
+        except (httpx.TransportError, OSError):
+            return httpx.Response(503)  # a dropped connection: ask again, as for a busy server
+
+    def _prefect(self):
+        with self._lock:
+            if self._client is None:
+                from prefect.client.orchestration import get_client
+
+                self._client = get_client(sync_client=True)
+                self._client.__enter__()
+            return self._client
 
 
 class DownloadPacer:

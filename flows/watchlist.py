@@ -45,7 +45,7 @@ DEPLOYMENTS = {
     "analyze": "analyze_docket/analyze",
     "brief": "brief_docket/brief",
 }
-POLL_S = 3.0
+POLL_S = 2.0  # how often a waiting stage asks the server about its run
 
 
 def stage_parameters(plan: wl_lib.DocketPlan, stage: str, *, dask_address: str | None = None) -> dict:

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # answer "Incorrect result size: expected 1, actual 2"): one retry, then give up.
 PERMANENT_500_MARKERS = ("Incorrect result size",)
 USER_AGENT = f"comments/{__version__} (public-comment aggregation; python-requests/{requests.__version__})"
-HOUR = 3600.0
 BODY_EXCERPT = 300
 
 
@@ -206,6 +205,7 @@ class RegulationsClient:
         on_wait: Callable[[float, str], None] | None = None,
         session: requests.Session | None = None,
         pacer: Callable[[str], None] | None = None,
+        rate_window_s: float | None = None,
     ):
         if api_keys is None:
             keys = settings.api_keys()
@@ -224,6 +224,8 @@ class RegulationsClient:
         self.pacer = pacer
         self.base_url = (base_url or settings.base_url()).rstrip("/")
         self.rate_limit_per_hour = float(rate_limit_per_hour or settings.rate_limit_per_hour())
+        # the budget's rolling window: an hour on regulations.gov (REGULATIONS_GOV_RATE_WINDOW)
+        self.window_s = float(rate_window_s or settings.rate_window())
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_rate_limit_waits = max_rate_limit_waits
@@ -337,7 +339,7 @@ class RegulationsClient:
             with self._lock:
                 now = self._clock()
                 for key in self._keys:
-                    while key.sent and key.sent[0] <= now - HOUR:
+                    while key.sent and key.sent[0] <= now - self.window_s:
                         key.sent.popleft()
                 ready_at = []
                 for offset in range(len(self._keys)):
@@ -362,7 +364,7 @@ class RegulationsClient:
         if len(key.sent) >= self.rate_limit_per_hour:
             # our own count of the rolling hour is full: the oldest request must age out
             index = len(key.sent) - int(self.rate_limit_per_hour)
-            at = max(at, key.sent[index] + HOUR)
+            at = max(at, key.sent[index] + self.window_s)
         return at
 
     def _budget_reason(self, key: _Key) -> str:
@@ -403,8 +405,8 @@ class RegulationsClient:
             if key.remaining is None or remaining < key.remaining or sent_at - key.remaining_sent_at > 60:
                 key.remaining, key.remaining_sent_at = remaining, sent_at
             if remaining <= self.reserve:
-                # Rest the key: about one slot frees per (hour / limit) on a rolling window.
-                per_slot = HOUR / (limit or self.rate_limit_per_hour)
+                # Rest the key: about one slot frees per (window / limit) on a rolling window.
+                per_slot = self.window_s / (limit or self.rate_limit_per_hour)
                 key.rested_until = max(key.rested_until, self._clock() + per_slot * (self.reserve - remaining + 1))
                 key.rest_reason = f"X-RateLimit-Remaining {remaining}"
 

@@ -8,6 +8,7 @@ environment (never from options, so they stay out of shell history and logs).
 | REGULATIONS_GOV_API_KEY | (none) | one key, or several comma-separated |
 | REGULATIONS_GOV_BASE_URL | https://api.regulations.gov/v4 | API root |
 | REGULATIONS_GOV_RATE_LIMIT | 1000 | requests per hour per key |
+| REGULATIONS_GOV_RATE_WINDOW | 3600 | the rate limit's rolling window in seconds (an hour on regulations.gov; a stand-in may compress it) |
 | COMMENTS_DB | ./data/comments.duckdb | default database path |
 | COMMENTS_ATTACHMENT_HOSTS | downloads.regulations.gov | hosts attachments may come from |
 | COMMENTS_ATTACHMENT_MAX_BYTES | 52428800 (50 MB) | largest attachment downloaded |
@@ -89,6 +90,24 @@ def rate_limit_per_hour(env: dict[str, str] | None = None) -> float:
         raise ConfigError(f"REGULATIONS_GOV_RATE_LIMIT must be a number of requests per hour, got {raw[:40]!r}") from None
     if not math.isfinite(value) or value <= 0:  # nan, inf and 1e400 (= inf) parse as floats
         raise ConfigError(f"REGULATIONS_GOV_RATE_LIMIT must be a positive, finite number of requests per hour, got {raw[:40]!r}")
+    return value
+
+
+def rate_window(env: dict[str, str] | None = None) -> float:
+    """REGULATIONS_GOV_RATE_WINDOW: seconds of the rolling window REGULATIONS_GOV_RATE_LIMIT counts in.
+
+    An hour on regulations.gov. A stand-in server may count in a shorter
+    window (`python -m comments.replay --rate-window`, the scale test), and the
+    client must pace and rest its keys by the same window.
+    """
+    env = os.environ if env is None else env
+    raw = (env.get("REGULATIONS_GOV_RATE_WINDOW") or "").strip() or "3600"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"REGULATIONS_GOV_RATE_WINDOW must be a positive number of seconds, got {raw[:40]!r}")
     return value
 
 
@@ -185,6 +204,7 @@ def check_all(env: dict[str, str] | None = None) -> None:
         api_keys(env)
     base_url(env)
     rate_limit_per_hour(env)
+    rate_window(env)
     db_path(env=env)
     attachment_hosts(env)
     attachment_max_bytes(env)

@@ -352,6 +352,15 @@ def extract_batch(
     memory cap (`TimedPool`), wherever this runs. Returns the rows with their
     results, ready for `write_results`.
     """
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        from comments.errors import ConfigError
+
+        raise ConfigError(
+            "this process may not start child processes, which extraction needs (per-file time and memory "
+            "limits); on Dask, start the cluster's workers with DASK_DISTRIBUTED__WORKER__DAEMON=False"
+        )
     tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
     with TimedPool(extract_fn, workers=workers, time_limit=time_limit or FILE_TIME_LIMIT_S) as pool:
         return _extract(rows, known, FileStore(files_dir), pool, tools, noop)
