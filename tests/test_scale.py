@@ -30,6 +30,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -259,13 +260,15 @@ def test_a_reader_answers_while_a_writer_process_syncs(tmp_path):
             store.release(con)
             time.sleep(0.1)
         con.close()
-    """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    """)], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COMMENTS_DB_WAIT": "60"})
     try:
         assert writer.stdout.readline().strip() == "ready"
         seen = []
         while writer.poll() is None:
             with store.reading(db, wait=10) as con:
                 seen.append(con.execute("select api_total from sync_state where docket_id = 'D-1'").fetchone())
+            time.sleep(0.02)  # a reader asks now and then (one that never lets go holds every writer off)
         assert writer.wait(timeout=60) == 0
         assert len(seen) >= 5 and len({s for s in seen if s}) >= 3  # it read while the writer went on
     finally:
@@ -391,7 +394,7 @@ def test_status_answers_while_comments_sync_writes(replay, tmp_path, capsys):
     server = replay(snap, api_keys=("test-key",), faults=Faults(latency=0.01))
     db = tmp_path / "c.duckdb"
     env = {**os.environ, "REGULATIONS_GOV_API_KEY": "test-key", "REGULATIONS_GOV_BASE_URL": server.base_url,
-           "REGULATIONS_GOV_RATE_LIMIT": "1000000", "PYTHONPATH": os.pathsep.join(sys.path)}
+           "REGULATIONS_GOV_RATE_LIMIT": "1000000", "PYTHONPATH": os.pathsep.join(sys.path), "COMMENTS_DB_WAIT": "60"}
     env.pop("PREFECT_API_URL", None)
     sync = subprocess.Popen([sys.executable, "-m", "comments.cli", "sync", snap.docket_id, "--db", str(db),
                              "--no-attachments"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -411,3 +414,34 @@ def test_status_answers_while_comments_sync_writes(replay, tmp_path, capsys):
     assert any(0 < n < len(snap) for n in seen), seen    # read while the sync was writing
     assert seen == sorted(seen)                          # page by page, never backwards
     assert statuses == [0] and f"{snap.docket_id}" in capsys.readouterr().out
+
+
+def test_status_tells_a_live_sync_run_from_a_dead_one_and_a_second_sync_waits_for_the_live(tmp_path):
+    """Once writers share the file, being able to open it says nothing about a `running` run:
+    its process does (host, pid and the pid's start time, so a reused pid is not taken for it)."""
+    from comments.client import RegulationsClient
+    from comments.commands.ingest import status_lines
+    from comments.sync import DocketBusy, DocketSync, this_process
+
+    db = tmp_path / "c.duckdb"
+    me = this_process()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with closing(store.connect(db)) as con:
+        records.save_comments(con, [{"data": {"id": f"{d}-0001", "type": "comments", "attributes": {
+            "docketId": d, "comment": "x", "postedDate": "2025-01-02T00:00:00Z"}}} for d in ("LIVE-2025-0001", "DEAD-2025-0001")])
+        for docket, pid, started in (("LIVE-2025-0001", me["pid"], me["pid_started"]), ("DEAD-2025-0001", gone.pid, me["pid_started"])):
+            con.execute("insert into sync_runs (run_id, docket_id, started_at, status, host, pid, pid_started, heartbeat_at)"
+                        " values (?, ?, now(), 'running', ?, ?, ?, now())", [docket, docket, me["host"], pid, started])
+    with store.reading(db) as con:
+        text = "\n".join(status_lines(con))
+    assert f"running; 0 new, 0 updated, 0 failed, 0 requests (process {me['pid']} on {me['host']}" in text
+    assert "failed; 0 new, 0 updated, 0 failed, 0 requests (interrupted: the process ended before the run finished)" in text
+
+    client = RegulationsClient("k", base_url="http://127.0.0.1:9", max_retries=0)
+    with closing(store.connect(db)) as con:
+        with pytest.raises(DocketBusy, match=f"process {me['pid']}"):
+            DocketSync(con, client, "LIVE-2025-0001").start()
+        DocketSync(con, client, "DEAD-2025-0001").start()  # the dead run is closed, a new one starts
+        rows = con.execute("select status, message from sync_runs where docket_id = 'DEAD-2025-0001' order by started_at").fetchall()
+    assert rows[0] == ("failed", "interrupted: the process ended before the run finished") and rows[1][0] == "running"
