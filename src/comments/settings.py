@@ -100,14 +100,22 @@ def rate_window(env: dict[str, str] | None = None) -> float:
     window (`python -m comments.replay --rate-window`, the scale test), and the
     client must pace and rest its keys by the same window.
     """
+    return _seconds("REGULATIONS_GOV_RATE_WINDOW", 3600.0, env)
+
+
+def _seconds(name: str, default: float, env: dict[str, str] | None, *, zero: bool = False) -> float:
+    """A setting that is a number of seconds: positive (or 0 when `zero`), finite; `default` when unset."""
     env = os.environ if env is None else env
-    raw = (env.get("REGULATIONS_GOV_RATE_WINDOW") or "").strip() or "3600"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"REGULATIONS_GOV_RATE_WINDOW must be a positive number of seconds, got {raw[:40]!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        what = "a number of seconds, not negative" if zero else "a positive number of seconds"
+        raise ConfigError(f"{name} must be {what}, got {raw[:40]!r}")
     return value
 
 
@@ -155,17 +163,7 @@ def attachment_max_bytes(env: dict[str, str] | None = None) -> int:
 
 def attachment_timeout(env: dict[str, str] | None = None) -> float:
     """Seconds one attachment download may take from its first request to its last byte."""
-    env = os.environ if env is None else env
-    raw = env.get("COMMENTS_ATTACHMENT_TIMEOUT")
-    if not raw:
-        return DEFAULT_ATTACHMENT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"COMMENTS_ATTACHMENT_TIMEOUT must be a positive number of seconds, got {raw!r}")
-    return value
+    return _seconds("COMMENTS_ATTACHMENT_TIMEOUT", DEFAULT_ATTACHMENT_TIMEOUT_S, env)
 
 
 def prefect_mode(env: dict[str, str] | None = None) -> str:
@@ -220,17 +218,7 @@ DEFAULT_DB_WAIT_S = 120.0
 
 def db_wait(env: dict[str, str] | None = None) -> float:
     """COMMENTS_DB_WAIT: seconds to wait while another process holds the database (default 120)."""
-    env = os.environ if env is None else env
-    raw = (env.get("COMMENTS_DB_WAIT") or "").strip()
-    if not raw:
-        return DEFAULT_DB_WAIT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"COMMENTS_DB_WAIT must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"COMMENTS_DB_WAIT must be a number of seconds, not negative, got {raw!r}")
-    return value
+    return _seconds("COMMENTS_DB_WAIT", DEFAULT_DB_WAIT_S, env, zero=True)
 
 
 def shared_limits_mode(env: dict[str, str] | None = None) -> str:
