@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from comments import runs, settings
+from comments import runs
 from comments.progress import noop
+from flows import limits, runtime
 from flows.stages import as_task
 
 # The CLI sets the progress callback for a run in its own process
@@ -24,8 +25,11 @@ def analyze_docket(docket_id: str, db: str | None = None, overrides: dict[str, s
     """Analyze `docket_id` in the database at `db` (default: $COMMENTS_DB).
 
     `overrides` sets analysis parameters by name, e.g. {"campaigns.min_containment": "0.5"}.
+    With shared limits on, the docket's one-writer limit is held meanwhile (flows/limits.py).
     """
-    return runs.analyze(docket_id, settings.db_path(db), overrides, progress=hooks["progress"], stage=as_task)
+    path = runtime.db_path(db)
+    with limits.docket_lock(docket_id):
+        return runs.analyze(docket_id, path, overrides, progress=hooks["progress"], stage=as_task)
 
 
 if __name__ == "__main__":  # pragma: no cover

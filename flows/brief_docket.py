@@ -2,7 +2,11 @@
 
 Thin wiring over `comments.runs.brief`: one task writes the file (and returns
 the gathered numbers), one publishes a markdown summary and a table (this
-step is Prefect's own: a direct run has no artifacts to publish).
+step is Prefect's own: a direct run has no artifacts to publish). With
+`changes` (the watchlist planner's brief stage), a task first records what
+changed since the last run (`comments.runs.record_changes`: the state
+snapshot, and `<DOCKET>.changes.md` beside the briefing) under the docket's
+one-writer limit, and the briefing opens with it.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from comments import runs, settings
+from comments import runs
 from comments.briefing.renderers import md_escape
+from flows import limits, runtime
 from flows.stages import as_task
 
 
@@ -52,11 +57,24 @@ def publish(brief: dict, out: str) -> None:
 
 
 @flow(name="brief_docket")
-def brief_docket(docket_id: str, db: str | None = None, out: str = "briefing.html", show_names: bool = False) -> dict:
-    """Write the briefing for `docket_id` to `out` (.html, .md or .docx) and publish artifacts."""
-    brief = runs.brief(docket_id, settings.db_path(db), out, show_names, stage=as_task)
+def brief_docket(
+    docket_id: str, db: str | None = None, out: str = "briefing.html", show_names: bool = False, changes: bool = False,
+) -> dict:
+    """Write the briefing for `docket_id` to `out` (.html, .md or .docx) and publish artifacts.
+
+    `changes`: first record what changed since the last run (written beside `out`), and open with it.
+    """
+    path = runtime.db_path(db)
+    diff = None
+    if changes:
+        with limits.docket_lock(docket_id):
+            diff = runs.record_changes(docket_id, path, Path(out).parent, stage=as_task)
+    brief = runs.brief(docket_id, path, out, show_names, changes=diff, stage=as_task)
     publish(brief, out)
-    return runs.brief_summary(brief, out)
+    summary = runs.brief_summary(brief, out)
+    if diff is not None:
+        summary["changes"] = {k: v for k, v in diff.items() if k not in ("markdown", "diff")}
+    return summary
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,7 +41,13 @@ def ensure() -> None:
 
     if PREFECT_API_URL.value():
         return
+    import os
+
     from prefect.server.api import server as server_module
+
+    # A server of this process serves no other worker: there are no limits to share
+    # (flows/limits.py), for this process and the flow-run processes it starts.
+    os.environ.setdefault("COMMENTS_SHARED_LIMITS", "off")
 
     if not isinstance(server_module.subprocess, _Subprocess):
         server_module.subprocess = _Subprocess()

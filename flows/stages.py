@@ -17,9 +17,32 @@ from prefect.cache_policies import NO_CACHE
 _tasks: dict[tuple[str, Callable], Task] = {}
 
 
-def as_task(name: str, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
-    """A stage runner (`comments.runs`, `comments.tracking`): run `fn(*args, **kwargs)` as the task `name`."""
+def task_for(name: str, fn: Callable) -> Task:
+    """`fn` as the task `name` (made once per name and function)."""
     key = (name, fn)
     if key not in _tasks:
         _tasks[key] = task(fn, name=name, cache_policy=NO_CACHE)
-    return _tasks[key](*args, **kwargs)
+    return _tasks[key]
+
+
+def as_task(name: str, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
+    """A stage runner (`comments.runs`, `comments.watchlist`): run `fn(*args, **kwargs)` as the task `name`."""
+    return task_for(name, fn)(*args, **kwargs)
+
+
+class TaskBatches:
+    """`comments.runs.Batches` as Prefect tasks on the flow run's task runner (a DaskTaskRunner:
+    flows/attachments.py): `map` is `Task.map`, `submit` is `Task.submit`."""
+
+    def map(self, name: str, fn: Callable, *lists: list, **kwargs: Any) -> list:
+        from prefect import unmapped
+
+        return list(task_for(name, fn).map(*lists, **{k: unmapped(v) for k, v in kwargs.items()}))
+
+    def submit(self, name: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        return task_for(name, fn).submit(*args, **kwargs)
+
+    def as_completed(self, futures: list):
+        from prefect.futures import as_completed
+
+        return as_completed(futures)

@@ -8,7 +8,13 @@ comment stage checkpoints every page itself, so a task per comment would only
 add overhead. Retries of single requests live in the client, not in Prefect.
 
 The API key is never a flow parameter (parameters are stored by Prefect):
-the client reads it from the environment.
+the client reads it from the environment. So does the database: `db` None
+means $COMMENTS_DB of the worker that runs the flow, read at run time.
+
+With shared limits on (a Prefect server: flows/limits.py) every request
+waits for a slot of its key's shared rate limit, and each docket is synced
+under its one-writer limit. The database is held only while a page is saved
+(`store.shared`), so other workers and `comments status` use it meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from comments import runs
 from comments.client import RegulationsClient
 from comments.progress import noop
 from flows import attachments as attachment_flow
+from flows import limits, runtime
 from flows.stages import as_task
 
 # The CLI sets these for the run in its own process (callables cannot be flow
@@ -47,14 +54,13 @@ def sync_docket(
     base_url: str | None = None,
 ) -> list[dict]:
     """Bring each docket up to date in the DuckDB file `db`; returns one summary dict per docket."""
-    from comments import settings
-
-    db_path = str(settings.db_path(db))
-    client = RegulationsClient(base_url=base_url, on_wait=hooks["on_wait"])
+    db_path = runtime.db_path(db)
+    client = RegulationsClient(base_url=base_url, on_wait=hooks["on_wait"], pacer=limits.key_pacer())
     results: list[dict] = []
     for docket_id in docket_ids:
-        results.append(runs.sync_docket(
-            db_path, client, docket_id, max_comments=max_comments, no_attachments=no_attachments,
-            progress=hooks["progress"], attachments=attachments_stage, stage=as_task,
-        ))
+        with limits.docket_lock(docket_id):
+            results.append(runs.sync_docket(
+                db_path, client, docket_id, max_comments=max_comments, no_attachments=no_attachments,
+                progress=hooks["progress"], attachments=attachments_stage, stage=as_task,
+            ))
     return results

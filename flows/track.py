@@ -1,15 +1,20 @@
 """Prefect flow `track`: every docket of a watchlist, synced, analyzed, briefed, and what changed.
 
-Thin wiring over `comments.tracking.run_watchlist` (the one definition of a
-tracking run's steps): one task per step per docket (sync, attachments,
-analyze, what changed, brief) and one per watchlist search, each a short call
-into the library with plain parameters; then the artifacts. A docket whose
-step fails is reported and the other dockets go on; the flow run fails at the
-end if any docket failed, so the Prefect UI shows it.
+Thin wiring over `comments.watchlist.run_watchlist` (the one definition of a
+tracking run in one process): one task per step per docket (sync,
+attachments, analyze, what changed, brief) and one per watchlist search, each
+a short call into the library with plain parameters; then the artifacts. A
+docket whose step fails is reported and the other dockets go on; the flow run
+fails at the end if any docket failed, so the Prefect UI shows it. With
+shared limits on (flows/limits.py) the writing steps hold the docket's
+one-writer limit and requests take slots of their key's shared rate limit,
+as the deployments do. (Spread over a work pool's workers instead: the
+`plan-watchlist` flow, flows/watchlist.py.)
 
 Run it once:            python -m flows.track run --watchlist watchlist.toml
 Serve it on a schedule: python -m flows.track serve --watchlist watchlist.toml [--cron "0 6 * * *"]
-(or `comments track --serve`). See docs/tracking.md for a real Prefect server and workers.
+(or `comments track --serve`: the flow runs it starts end with it). See
+docs/tracking.md and docs/scale.md for a real Prefect server and workers.
 """
 
 from __future__ import annotations  # noqa: I001  (flows must load before prefect)
@@ -24,14 +29,16 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
 
-from comments import terminal, tracking
+from comments import processes, terminal
+from comments import watchlist as watchlists
+from flows import limits
 from flows.stages import as_task
 
 DEPLOYMENT_NAME = "daily-watchlist"
 DEFAULT_CRON = "0 6 * * *"  # daily, 06:00 in the schedule's time zone
 DEFAULT_TIMEZONE = "UTC"
-DEFAULT_WATCHLIST = tracking.DEFAULT_WATCHLIST
-default_watchlist = tracking.default_watchlist
+DEFAULT_WATCHLIST = watchlists.DEFAULT_WATCHLIST
+default_watchlist = watchlists.default_watchlist
 
 
 @flow(name="track", log_prints=False, validate_parameters=True)
@@ -44,10 +51,14 @@ def track(
     """Run the watchlist once; returns {summary, dockets: [...], searches: [...]}.
 
     When a docket failed, the run ends Failed (the others were still tracked)
-    and a direct call raises `comments.tracking.TrackingFailed`.
+    and a direct call raises `comments.watchlist.TrackingFailed`.
     """
-    wl = tracking.load_watchlist(watchlist or default_watchlist())
-    result = tracking.run_watchlist(wl, db=db, skip=tuple(skip or ()), max_comments=max_comments, stage=as_task)
+    wl = watchlists.load_watchlist(watchlist or default_watchlist())
+    result = watchlists.run_watchlist(
+        wl, db=db, skip=tuple(skip or ()), max_comments=max_comments, stage=as_task,
+        lock=limits.docket_lock if limits.enabled() else None, pacer=limits.key_pacer(),
+        download_pacer=limits.download_pacer(),
+    )
     for run in result.dockets:
         if run.changes:
             create_markdown_artifact(
@@ -76,8 +87,8 @@ def track(
     if result.failed:
         # A Failed state with a message: the run shows as failed in the UI, the
         # caller gets TrackingFailed, and no traceback is printed for a user's typo.
-        return Failed(message=result.summary(), data=tracking.TrackingFailed(result.summary()))
-    return tracking.run_summary(result)
+        return Failed(message=result.summary(), data=watchlists.TrackingFailed(result.summary()))
+    return watchlists.run_summary(result)
 
 
 def _artifact_key(docket_id: str) -> str:
@@ -98,7 +109,10 @@ def serve(
 
     Needs a Prefect API (PREFECT_API_URL) to be useful: runs are scheduled and
     shown there, and `prefect deployment run track/daily-watchlist` starts one now.
+    The flow runs Prefect's runner starts here (processes of their own) end
+    with this process, even when it is killed (`comments.processes.own_children`).
     """
+    processes.own_children()
     parameters = {"watchlist": str(Path(watchlist or default_watchlist()).resolve())}
     if db:
         parameters["db"] = str(Path(db).resolve())
@@ -132,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--name", default=DEPLOYMENT_NAME)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        tracking.load_watchlist(args.watchlist or default_watchlist())  # fail fast on a bad file
+        watchlists.load_watchlist(args.watchlist or default_watchlist())  # fail fast on a bad file
         serve(args.watchlist, args.db, cron=args.cron, timezone=args.timezone, name=args.name)
         return 0
     out = track(watchlist=args.watchlist, db=args.db)

@@ -5,7 +5,7 @@ baseline, then a new form-letter campaign whose template carries a `<script>`
 payload and a private commenter's name, two more copies of the docket's real
 campaign, and a singleton signed by a private individual; re-analysed by the
 real pipeline. The HTML, Markdown and Word briefings must carry the numbers of
-the changes dict (which `comments.tracking` computes from SQL state), escape
+the changes dict (which `comments.changes` computes from SQL state), escape
 the payload, and never show the private names.
 """
 
@@ -19,9 +19,9 @@ import briefing_fixture as fx
 import docx
 import pytest
 
-from comments import records, store, tracking
+from comments import changes, records, store
 from comments.analysis.pipeline import analyze_docket
-from comments.briefing import write_briefing
+from comments.briefing import changes_file, write_briefing
 from comments.briefing.privacy import REDACTED
 from comments.briefing.renderers import fmt_num, fmt_signed, md_escape
 from comments.errors import InputError
@@ -76,7 +76,7 @@ def _briefings(con, out_dir, name: str, changes: dict) -> dict[str, str]:
     return texts
 
 
-def _for_briefing(result: tracking.DocketChanges) -> dict:
+def _for_briefing(result: changes_file.DocketChanges) -> dict:
     return {**result.changes, "previous_run_at": result.previous_run_at, "run_at": result.run_at}
 
 
@@ -87,7 +87,7 @@ def tracked(tmp_path_factory):
     db = fx.build(tmp / "comments.duckdb")
     con = store.connect(db)
     try:
-        first = tracking.record_changes(con, DOCKET, run_at=T0)
+        first = changes_file.record_changes(con, DOCKET, run_at=T0)
         out = {"first": (first, _briefings(con, tmp, "first", _for_briefing(first)))}
 
         old_campaign, template = con.execute(
@@ -100,12 +100,12 @@ def tracked(tmp_path_factory):
         records.save_comments(con, added, source="mirrulations")
         analyze_docket(con, DOCKET)
 
-        second = tracking.record_changes(con, DOCKET, run_at=T1)
+        second = changes_file.record_changes(con, DOCKET, run_at=T1)
         out["second"] = (second, _briefings(con, tmp, "second", _for_briefing(second)))
         out["old_campaign"] = old_campaign
         out["added"] = sorted(a["data"]["id"] for a in added)
 
-        third = tracking.record_changes(con, DOCKET, run_at=T2)   # nothing new, no re-analysis
+        third = changes_file.record_changes(con, DOCKET, run_at=T2)   # nothing new, no re-analysis
         out["third"] = (third, _briefings(con, tmp, "third", _for_briefing(third)))
         write_briefing(con, DOCKET, tmp / "plain.html")
         out["plain"] = (tmp / "plain.html").read_text(encoding="utf-8")
@@ -168,8 +168,8 @@ def test_section_comes_first_and_reports_the_changes_dict(tracked):
 
     # Stance, by unique texts and by submissions: the dict's before/after and change, in all three.
     by = ch["stance"]["by"]
-    assert sum(by["submissions"][s]["delta"] for s in tracking.STANCES) == n
-    for s in tracking.STANCES:
+    assert sum(by["submissions"][s]["delta"] for s in changes.STANCES) == n
+    for s in changes.STANCES:
         for measure in ("unique_texts", "submissions"):
             row = by[measure][s]
             key = s.replace(" ", "_")  # 'not read' -> not_read in keys
@@ -218,7 +218,7 @@ def test_first_run_and_no_change_notes(tracked):
         assert "First tracked run: baseline recorded" in sec, fmt
         assert "New campaign" not in sec and "Stance" not in sec, fmt  # a baseline, not "everything is new"
     third, texts = tracked["third"]
-    assert not tracking.has_changes(third.changes)
+    assert not changes.has_changes(third.changes)
     for fmt, sec in _section(texts).items():
         assert "No changes since 2026-03-09 06:00 UTC" in sec, fmt
     # Without changes (plain `comments brief`) there is no such section.
@@ -242,7 +242,7 @@ def test_long_lists_are_cut_and_say_how_many_more(tracked):
     themes_after = {t: {**v, "comments": 10 + i + 1} for i, (t, v) in enumerate(themes_before.items())}
     campaigns = {f"C{i:04d}": {"size": 3 + i, "submissions": 3 + i, "stance": "oppose", "excerpt": f"letter {i}"}
                  for i in range(12)}
-    diff = tracking.diff_states(state(100, {}, themes_before), state(250, campaigns, themes_after))
+    diff = changes.diff_states(state(100, {}, themes_before), state(250, campaigns, themes_after))
     w = what_changed({**diff, "previous_run_at": T0}, NameGuard([]))
     assert w["new_comments"] == 150 and len(w["new_comment_links"]) == 10 and w["new_comments_not_listed"] == 140
     assert [c["size"] for c in w["new_campaigns"]] == [14, 13, 12, 11, 10]   # the largest new campaigns

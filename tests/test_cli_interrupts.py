@@ -391,7 +391,7 @@ def test_an_error_inside_any_stage_is_one_line(mode, replay, hostile, tmp_path):
     # check refuses it). With Prefect it is taken once the command has checked it and is starting
     # Prefect's local server, so the refusal comes from inside the flow run.
     holder = hold() if mode == "off" else None
-    proc = subprocess.Popen([sys.executable, "-c", COMMANDS, json.dumps(commands)], env=cli_env(COMMENTS_PREFECT=mode),
+    proc = subprocess.Popen([sys.executable, "-c", COMMANDS, json.dumps(commands)], env=cli_env(COMMENTS_PREFECT=mode, COMMENTS_DB_WAIT="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if holder is None:

@@ -95,21 +95,21 @@ def test_cli_bad_key_is_one_line(server, capsys, monkeypatch):
 
 
 def test_watchlist_search_reports_only_new_finds(server, tmp_path, bundled_snapshot):
-    from comments import tracking
+    from comments import watchlist
 
     db = tmp_path / "d.duckdb"
-    entry = tracking.SearchEntry("system of records", agency="DHS", open=True)
-    first = tracking.search_step(db, entry)
+    entry = watchlist.SearchEntry("system of records", agency="DHS", open=True)
+    first = watchlist.search_step(db, entry)
     assert {(f["kind"], f["id"]) for f in first["new"]} == {("docket", "DHS-2099-0001"), ("document", SORN_DOC)}
-    second = tracking.search_step(db, entry)
+    second = watchlist.search_step(db, entry)
     assert second["new"] == [] and len(second["found"]) == 2
     # A new notice appears on the server: only it is new next time.
     doc = copy.deepcopy(server.snapshot.documents[SORN_DOC])
     doc["data"]["id"] = "DHS-2099-0001-0002"
     doc["data"]["attributes"]["objectId"] = "0900006400000002"
     server.snapshot.add_document(doc)
-    third = tracking.search_step(db, entry)
+    third = watchlist.search_step(db, entry)
     assert [(f["kind"], f["id"]) for f in third["new"]] == [("document", "DHS-2099-0001-0002")]
-    md = tracking.render_discoveries_markdown([(entry, third["found"], third["new"])])
+    md = watchlist.render_discoveries_markdown([(entry, third["found"], third["new"])])
     assert len(third["found"]) == 3 and "3 found, 1 new since the last run." in md
     assert "**new** document [DHS-2099-0001-0002]" in md and "&lt;b&gt;notice&lt;/b&gt;" in md

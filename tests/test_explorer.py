@@ -517,7 +517,7 @@ def test_filters_from_a_url_and_back():
 
 
 def test_dblock_names_the_process_holding_the_file_without_locking_it(tmp_path):
-    from comments.explorer import dblock
+    from comments import dblock
 
     path = tmp_path / "x.duckdb"
     duckdb.connect(str(path)).close()

@@ -343,7 +343,7 @@ def test_a_docket_id_with_non_ascii_digits_is_refused_before_any_request(replay,
     assert server.stats.total == 0
     watchlist = tmp_path / "w.toml"
     watchlist.write_text('[[docket]]\nid = "ICEB-2015-\u0660\u0660\u0660\u0662"\n', encoding="utf-8")
-    from comments.tracking import load_watchlist
+    from comments.watchlist import load_watchlist
 
     with pytest.raises(InputError, match="needs an id like"):
         load_watchlist(watchlist)
@@ -384,6 +384,10 @@ def test_a_database_in_a_read_only_folder_is_one_line_not_a_traceback(tmp_path, 
     make_unwritable(db.parent)
 
     assert main(["search", DOCKET, "stored", "--db", str(db)]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    # search only reads the database, but its index lives beside it
+    assert line.startswith(f"error: cannot write the search index in {db.parent}") and "make that folder writable" in line
+    assert main(["analyze", DOCKET, "--db", str(db)]) == 2  # a writer needs the journal beside the file
     line = one_line_error(capsys.readouterr().err)
     assert line.startswith(f"error: cannot write to database {db}") and "make that folder writable" in line
     assert main(["status", DOCKET, "--db", str(db)]) == 0  # reading needs no journal

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -60,8 +61,10 @@ def test_database_held_by_another_process_is_a_one_line_user_error(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
+        started = time.monotonic()
         with pytest.raises(DatabaseLockedError) as err:
-            store.connect(path)
+            store.connect(path)  # COMMENTS_DB_WAIT is 1 s in the tests (conftest)
+        assert time.monotonic() - started >= 1  # it waited for the holder first
         assert "in use by another process" in str(err.value)
         assert "\n" not in str(err.value)
     finally:
@@ -79,3 +82,41 @@ def test_not_a_database_is_a_user_error(tmp_path):
 def test_read_only_open_of_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(InputError, match="comments sync"):
         store.connect(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_reopened_database_takes_arrow_batches_at_once(tmp_path):
+    """A second open finds the schema current and writes nothing; it must leave no open result
+    behind (DuckDB 2 refuses `register` while one is open), so a batch upsert works straight away."""
+    path = tmp_path / "c.duckdb"
+    store.connect(path).close()
+    stamp = (path.stat().st_size, path.stat().st_mtime_ns)
+    store.connect(path).close()
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == stamp  # nothing written: readers' copies stay valid
+    for text in ("first", "second"):
+        con = store.connect(path)
+        store.upsert(con, "comments", [{"comment_id": "A-1", "docket_id": "A", "text": text}], ["comment_id"])
+        assert con.execute("select text from comments").fetchall() == [(text,)]
+        con.close()
+
+
+def test_a_changed_view_is_recreated_on_the_next_open(tmp_path):
+    path = tmp_path / "c.duckdb"
+    con = store.connect(path)
+    con.execute("update schema_views set digest = 'an older version'")
+    con.execute("drop view comment_bodies")
+    con.close()
+    with store.reading(path) as con:  # a reader brings an older schema up to date first
+        assert con.execute("select count(*) from comment_bodies").fetchone()[0] == 0
+
+
+def test_a_reader_holds_writers_off_and_never_takes_their_lock(tmp_path):
+    path = tmp_path / "c.duckdb"
+    store.connect(path).close()
+    with store.reading(path) as con:
+        writer = subprocess.run(
+            [sys.executable, "-c", f"from comments import store; store.connect({str(path)!r}, wait=0.5)"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert con.execute("select count(*) from comments").fetchone() == (0,)
+    assert writer.returncode != 0 and "DatabaseLockedError" in writer.stderr
+    store.connect(path, wait=0).close()  # the reader let go: a writer gets in at once

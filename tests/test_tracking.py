@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from comments import store, tracking
+from comments import changes, store
+from comments import watchlist as watchlists
+from comments.briefing import changes_file
 from comments.errors import InputError
 from comments.replay import Snapshot
 
@@ -43,7 +45,7 @@ def theme(n, label="data sharing", uniq=None):
 
 def st(support, oppose, mixed=0, unclear=0, not_read=0):
     return {s: {"comments": n, "unique_texts": n, "submissions": n}
-            for s, n in zip(tracking.STANCES, (support, oppose, mixed, unclear, not_read), strict=True)}
+            for s, n in zip(changes.STANCES, (support, oppose, mixed, unclear, not_read), strict=True)}
 
 
 def test_diff_reports_new_grown_gone_and_stance_shift():
@@ -53,7 +55,7 @@ def test_diff_reports_new_grown_gone_and_stance_shift():
                   campaigns={"C0001": camp(4), "C0003": camp(3, "support", "I <b>support</b> *this*")},
                   themes={"T001": theme(3), "T002": theme(2, "cost"), "T003": theme(3, "biometrics")},
                   stance=st(6, 2))
-    ch = tracking.diff_states(before, after)
+    ch = changes.diff_states(before, after)
     assert ch["first_run"] is False
     assert ch["new_comments"] == ["e", "f", "g", "h"] and ch["removed_comments"] == []
     assert [c["campaign_id"] for c in ch["new_campaigns"]] == ["C0003"]
@@ -66,7 +68,7 @@ def test_diff_reports_new_grown_gone_and_stance_shift():
     assert (support["before"], support["after"], support["delta"]) == (3, 6, 3)
     assert (support["share_before"], support["share_after"], support["points"]) == (75.0, 75.0, 0.0)
     assert ch["stance"]["shifted"] == []
-    md = tracking.render_changes_markdown(ch, previous_run_at=datetime(2025, 3, 1), run_at=datetime(2025, 3, 8))
+    md = changes_file.render_changes_markdown(ch, previous_run_at=datetime(2025, 3, 1), run_at=datetime(2025, 3, 8))
     assert "What changed since the last run (2025-03-01 00:00 UTC)" in md
     assert "4 new comments: posted comments 4 → 8" in md and all(f"comment/{c})" in md for c in "efgh")
     assert "**New campaign C0003**: 3 copies" in md and "**Campaign C0001 grew by 2**: 2 → 4 copies" in md
@@ -78,23 +80,23 @@ def test_diff_reports_new_grown_gone_and_stance_shift():
 
 
 def test_stance_shift_is_reported_past_the_threshold():
-    ch = tracking.diff_states(state(["a"] * 1, stance=st(8, 2)), state(["a"], stance=st(8, 8)))
+    ch = changes.diff_states(state(["a"] * 1, stance=st(8, 2)), state(["a"], stance=st(8, 8)))
     shifted = {(s["stance"], s["measure"]): s["points"] for s in ch["stance"]["shifted"]}
     assert shifted[("support", "comments")] == -30.0 and shifted[("oppose", "comments")] == 30.0
-    assert tracking.has_changes(ch)
-    md = tracking.render_changes_markdown(ch)
+    assert changes.has_changes(ch)
+    md = changes_file.render_changes_markdown(ch)
     assert "oppose by unique texts: 20.0% → 50.0% (+30.0 points; 2 → 8)." in md
     assert "| oppose | 2 → 8 | +6 | 50.0% (+30.0) | 2 → 8 | +6 | 50.0% (+30.0) |" in md
 
 
 def test_no_change_and_first_run():
     s = state(["a", "b"], campaigns={"C0001": camp(2)}, themes={"T001": theme(2)}, stance=st(2, 0))
-    same = tracking.diff_states(s, copy.deepcopy(s))
-    assert not tracking.has_changes(same)
-    assert "No changes since 2025-03-01 00:00 UTC" in tracking.render_changes_markdown(same, previous_run_at=datetime(2025, 3, 1))
-    first = tracking.diff_states(None, s)
+    same = changes.diff_states(s, copy.deepcopy(s))
+    assert not changes.has_changes(same)
+    assert "No changes since 2025-03-01 00:00 UTC" in changes_file.render_changes_markdown(same, previous_run_at=datetime(2025, 3, 1))
+    first = changes.diff_states(None, s)
     assert first["first_run"] and [c["campaign_id"] for c in first["new_campaigns"]] == ["C0001"]
-    assert "First tracked run: baseline recorded (2 comments posted)" in tracking.render_changes_markdown(first)
+    assert "First tracked run: baseline recorded (2 comments posted)" in changes_file.render_changes_markdown(first)
 
 
 def test_changes_file_lists_everything_the_briefing_cuts():
@@ -103,7 +105,7 @@ def test_changes_file_lists_everything_the_briefing_cuts():
     after = state([f"c{i:03d}" for i in range(40)],
                   campaigns={f"C{i:04d}": camp(2 + i, excerpt=f"letter {i}") for i in range(9)},
                   themes={f"T{i:03d}": theme(6 + i, f"topic {i}") for i in range(12)})
-    md = tracking.render_changes_markdown(tracking.diff_states(before, after), previous_run_at=datetime(2025, 3, 1))
+    md = changes_file.render_changes_markdown(changes.diff_states(before, after), previous_run_at=datetime(2025, 3, 1))
     assert all(f"comment/c{i:03d})" in md for i in range(5, 40))
     assert " more" not in md.replace("points or more", "")   # no "… and N more"
     assert all(f"**New campaign C{i:04d}**: {2 + i} copies" in md for i in range(9))
@@ -121,10 +123,10 @@ def test_watchlist_parsing(tmp_path):
         '[[search]]\nterm = "computer matching agreement"\nagency = "ssa"\nopen = true\n',
         encoding="utf-8",
     )
-    wl = tracking.load_watchlist(path)
+    wl = watchlists.load_watchlist(path)
     assert wl.dockets == ["DHS-2025-0001", "CMS-2022-0163"]
     assert wl.db == tmp_path / "data/c.duckdb" and wl.out_dir == tmp_path / "out"
-    assert wl.searches == [tracking.SearchEntry("computer matching agreement", "SSA", True, False, 25)]
+    assert wl.searches == [watchlists.SearchEntry("computer matching agreement", "SSA", True, False, 25)]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -138,7 +140,7 @@ def test_bad_watchlists_are_user_errors(tmp_path, text, message):
     path = tmp_path / "w.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=message):
-        tracking.load_watchlist(path)
+        watchlists.load_watchlist(path)
 
 
 def test_missing_watchlist_is_one_line(tmp_path, capsys):
@@ -218,10 +220,10 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     out = tmp_path / "briefings"
     watchlist = tmp_path / "watchlist.toml"
     watchlist.write_text(f'[settings]\ndb = "t.duckdb"\nout_dir = "briefings"\n[[docket]]\nid = "{DOCKET}"\n')
-    wl = tracking.load_watchlist(watchlist)
+    wl = watchlists.load_watchlist(watchlist)
 
-    tracking.sync_step(db, DOCKET)                      # sync
-    first = tracking.run_watchlist(wl)                  # track
+    watchlists.sync_step(db, DOCKET)                      # sync
+    first = watchlists.run_watchlist(wl)                  # track
     assert first.failed == [], first.summary()
     assert first.dockets[0].changes["first_run"]
     assert (out / f"{DOCKET}.changes.md").is_file() and (out / f"{DOCKET}.html").is_file()
@@ -256,7 +258,7 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     for n in (9, 10):
         new_ids.append(snap.add_comment(_new_comment(n, template_text, now), last_modified=now + timedelta(seconds=n)))
 
-    second = tracking.run_watchlist(wl)                 # track again
+    second = watchlists.run_watchlist(wl)                 # track again
     assert second.failed == [], second.summary()
     ch = second.dockets[0].changes
     md = (out / f"{DOCKET}.changes.md").read_text(encoding="utf-8")
@@ -288,8 +290,8 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert set(ch["new_themes"]) == set(themes_after) - set(themes_before)
     assert sum(stance_after.values()) - sum(stance_before.values()) == 10
     # Unique texts: one new campaign (counted once) and two singletons.
-    assert sum(snapshot_row["stance"]["by"]["unique_texts"][s]["delta"] for s in tracking.STANCES) == 3
-    for s in tracking.STANCES:
+    assert sum(snapshot_row["stance"]["by"]["unique_texts"][s]["delta"] for s in changes.STANCES) == 3
+    for s in changes.STANCES:
         assert snapshot_row["stance"]["by"]["comments"][s]["delta"] == stance_after.get(s, 0) - stance_before.get(s, 0)
     # Private names never reach the section (the new letters are signed by "Pat Quill<n>").
     assert not re.search(r"Quill\d", md)
@@ -304,13 +306,13 @@ def test_track_reports_exactly_what_was_added(bundled_snapshot, replay, api_env,
     assert metric("changes_new_comments") == [10]
     assert metric(f"changes_campaign_{new_campaign}_size") == [6]
     assert metric(f"changes_campaign_{old_campaign}_added") == [2]
-    for s in tracking.STANCES:
+    for s in changes.STANCES:
         key = s.replace(" ", "_")  # 'not read' -> not_read in keys
         assert metric(f"changes_stance_{key}_submissions_delta") == [snapshot_row["stance"]["by"]["submissions"][s]["delta"]]
     assert all(metric(f"changes_theme_{t}_added") for t in ch["grown_themes"])
     assert not re.search(r"Quill\d", page)
 
-    third = tracking.run_watchlist(wl)                  # nothing new
+    third = watchlists.run_watchlist(wl)                  # nothing new
     assert "No changes" in third.dockets[0].changes["markdown"]
     con = store.connect(db)
     kept = [json.loads(r[0]) for r in con.execute(
@@ -367,6 +369,7 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
     import subprocess
     import sys
 
+    import psutil
     import requests
 
     server = replay(_small_snapshot(bundled_snapshot, campaign_copies=3, others_n=9))  # short run
@@ -400,9 +403,12 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
         )
         procs.append(prefect_server)
         _wait_for(lambda: requests.get(f"{api}/health", timeout=2).ok, 90, "the Prefect server", procs)
+        # With a server, the key's requests take slots of its shared rate limit (flows/limits.py),
+        # taken strictly: without `comments keys setup` the run fails (the first run below).
+        setup = [sys.executable, "-m", "comments.cli", "keys", "setup"]
 
         serving = subprocess.Popen(
-            [sys.executable, "-m", "flows.track", "serve", "--watchlist", str(watchlist)],
+            [sys.executable, "-m", "comments.cli", "track", "--serve", "--watchlist", str(watchlist)],
             env=env, stdout=open(logs / "serve.log", "wb"), stderr=subprocess.STDOUT, cwd=tmp_path,
         )
         procs.append(serving)
@@ -420,6 +426,10 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings(updates={PREFECT_API_URL: api}):
+            refused = run_deployment("track/daily-watchlist", timeout=150)
+            assert refused.state.is_failed() and "run `comments keys setup`" in refused.state.message
+            done = subprocess.run(setup, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0 and "test-key" not in done.stdout + done.stderr, done.stderr
             run = run_deployment("track/daily-watchlist", timeout=150)
         serve_log = (logs / "serve.log").read_text(errors="replace")
         assert run.state.is_completed(), f"{run.state!r}\n{serve_log[-3000:]}"
@@ -431,6 +441,16 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
         # The flow published its artifacts to the server.
         arts = requests.post(f"{api}/artifacts/filter", json={}, timeout=5).json()
         assert {a["key"] for a in arts} >= {"tracking-summary", "changes-cms-2022-0163"}
+
+        # A flow run the command started ends with the command, even when it is killed.
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            run_deployment("track/daily-watchlist", timeout=0)
+        runs = _wait_for(lambda: [p for p in psutil.Process(serving.pid).children() if "spawn_main" in " ".join(p.cmdline())],
+                         60, "the flow-run process", procs)
+        serving.kill()
+        serving.wait(timeout=10)
+        gone, alive = psutil.wait_procs(runs, timeout=2)
+        assert not alive, [p.cmdline() for p in alive]
     finally:
         for proc in reversed(procs):
             _stop(proc)

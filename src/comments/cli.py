@@ -29,13 +29,14 @@ from comments.commands import (  # noqa: E402
     explore,
     imports,
     ingest,
+    keys,
     labels,
     outputs,
     themes,
     tracking,
 )
 
-for module in (ingest, attachments, imports, analysis, labels, themes, codebook, outputs, explore, tracking):
+for module in (ingest, attachments, imports, analysis, labels, themes, codebook, outputs, explore, tracking, keys):
     module.register(app)
 
 

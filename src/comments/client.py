@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # answer "Incorrect result size: expected 1, actual 2"): one retry, then give up.
 PERMANENT_500_MARKERS = ("Incorrect result size",)
 USER_AGENT = f"comments/{__version__} (public-comment aggregation; python-requests/{requests.__version__})"
-HOUR = 3600.0
 BODY_EXCERPT = 300
 
 
@@ -206,6 +205,7 @@ class RegulationsClient:
         on_wait: Callable[[float, str], None] | None = None,
         session: requests.Session | None = None,
         pacer: Callable[[str], None] | None = None,
+        rate_window_s: float | None = None,
     ):
         if api_keys is None:
             keys = settings.api_keys()
@@ -229,6 +229,8 @@ class RegulationsClient:
         cap = rate_limit_per_hour or settings.rate_limit_cap()
         self.rate_limit_cap = float(cap) if cap else None
         self.rate_limit_per_hour = self.rate_limit_cap or float(settings.DEFAULT_RATE_LIMIT)
+        # the budget's rolling window: an hour on regulations.gov (REGULATIONS_GOV_RATE_WINDOW)
+        self.window_s = float(rate_window_s or settings.rate_window())
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_rate_limit_waits = max_rate_limit_waits
@@ -342,7 +344,7 @@ class RegulationsClient:
             with self._lock:
                 now = self._clock()
                 for key in self._keys:
-                    while key.sent and key.sent[0] <= now - HOUR:
+                    while key.sent and key.sent[0] <= now - self.window_s:
                         key.sent.popleft()
                 ready_at = []
                 for offset in range(len(self._keys)):
@@ -363,7 +365,7 @@ class RegulationsClient:
             self._wait(wait, f"all {len(self._keys)} key(s) {what} ({reason}); waiting")
 
     def limit_of(self, key: _Key) -> float:
-        """The requests `key` may send in a rolling hour."""
+        """The requests `key` may send in a rolling window (an hour on regulations.gov)."""
         if key.limit is None or key.limit <= 0:
             return self.rate_limit_per_hour
         return min(float(key.limit), self.rate_limit_cap or math.inf)
@@ -374,7 +376,7 @@ class RegulationsClient:
         if len(key.sent) >= limit:
             # our own count of the rolling hour is full: the oldest request must age out
             index = len(key.sent) - int(limit)
-            at = max(at, key.sent[index] + HOUR)
+            at = max(at, key.sent[index] + self.window_s)
         return at
 
     def _budget_reason(self, key: _Key) -> str:
@@ -415,8 +417,8 @@ class RegulationsClient:
             if key.remaining is None or remaining < key.remaining or sent_at - key.remaining_sent_at > 60:
                 key.remaining, key.remaining_sent_at = remaining, sent_at
             if remaining <= self.reserve:
-                # Rest the key: about one slot frees per (hour / limit) on a rolling window.
-                per_slot = HOUR / self.limit_of(key)
+                # Rest the key: about one slot frees per (window / limit) on a rolling window.
+                per_slot = self.window_s / self.limit_of(key)
                 key.rested_until = max(key.rested_until, self._clock() + per_slot * (self.reserve - remaining + 1))
                 key.rest_reason = f"X-RateLimit-Remaining {remaining}"
 

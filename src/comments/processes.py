@@ -60,3 +60,46 @@ def kill_group(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+# A process that calls `own_children()` names itself here ("pid:start time"); its
+# descendants read it when they start.
+OWNER_ENV = "COMMENTS_CHILDREN_DIE_WITH"
+
+
+def own_children() -> None:
+    """Processes this one starts from now on end when it ends, even when it is killed.
+
+    For children started by code we do not control (Prefect's runner spawns a
+    process per flow run): they inherit the environment, and each checks it
+    as it starts (`die_with_owner`, run when the `comments` package is
+    imported, before anything else of ours).
+    """
+    os.environ[OWNER_ENV] = f"{os.getpid()}:{_started(os.getpid())}"
+
+
+def die_with_owner() -> None:
+    """If an ancestor called `own_children()`: die with it, or at once if it has already ended.
+
+    A direct child asks the kernel (PR_SET_PDEATHSIG); any descendant that
+    starts after the owner ended (a flow-run process still importing when
+    the command was killed) ends itself. Its own children are ours too: they
+    end with it (`die_with_parent` where we start them).
+    """
+    owner = os.environ.get(OWNER_ENV, "")
+    pid, _, started = owner.partition(":")
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return
+    if os.getppid() == int(pid):
+        die_with_parent()
+    if _started(int(pid)) != started:  # gone (or its pid reused): nothing will tell us
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _started(pid: int) -> str:
+    """The process's start time as /proc gives it (clock ticks since boot), '' when it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "" if sys.platform.startswith("linux") else "?"

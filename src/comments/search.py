@@ -168,6 +168,11 @@ def search(
                 raise InputError(
                     f"the search index of {docket_id} is being built by another process; try again in a moment"
                 ) from None
+        except OSError as exc:  # the index lives beside the database (the database itself is only read)
+            raise InputError(
+                f"cannot write the search index in {root} ({exc.strerror or exc}): make that folder writable "
+                "or copy the database to one that is"
+            ) from None
     result = search_index.query(root, docket_id, parsed, require_all=require_all, limit=limit)
     ids = [cid for cid, _ in result.hits]
     texts = effective_texts(con, ids)

@@ -8,12 +8,16 @@ environment (never from options, so they stay out of shell history and logs).
 | REGULATIONS_GOV_API_KEY | (none) | one key, or several comma-separated |
 | REGULATIONS_GOV_BASE_URL | https://api.regulations.gov/v4 | API root |
 | REGULATIONS_GOV_RATE_LIMIT | 1000 | requests per hour per key |
+| REGULATIONS_GOV_RATE_WINDOW | 3600 | the rate limit's rolling window in seconds (an hour on regulations.gov; a stand-in may compress it) |
 | COMMENTS_DB | ./data/comments.duckdb | default database path |
 | COMMENTS_ATTACHMENT_HOSTS | downloads.regulations.gov | hosts attachments may come from |
 | COMMENTS_ATTACHMENT_MAX_BYTES | 52428800 (50 MB) | largest attachment downloaded |
 | COMMENTS_SYNC_CONCURRENCY | 8 | comment details in flight at once during a sync (1-64) |
 | COMMENTS_ATTACHMENT_TIMEOUT | 120 | seconds one attachment download may take in all |
 | COMMENTS_PREFECT | auto | run commands as Prefect flows: auto (when a Prefect API is configured), on, off |
+| COMMENTS_DB_WAIT | 120 | seconds to wait while another process holds the database |
+| COMMENTS_SHARED_LIMITS | auto | per-key rate limits and one writer per docket on the Prefect server: auto (when a Prefect API is configured), on, off |
+| COMMENTS_WATCHLIST | ./watchlist.toml | the watchlist `comments track` and the planner deployment read |
 """
 
 from __future__ import annotations
@@ -97,6 +101,32 @@ def rate_limit_cap(env: dict[str, str] | None = None) -> float | None:
     return value
 
 
+def rate_window(env: dict[str, str] | None = None) -> float:
+    """REGULATIONS_GOV_RATE_WINDOW: seconds of the rolling window REGULATIONS_GOV_RATE_LIMIT counts in.
+
+    An hour on regulations.gov. A stand-in server may count in a shorter
+    window (`python -m comments.replay --rate-window`, the scale test), and the
+    client must pace and rest its keys by the same window.
+    """
+    return _seconds("REGULATIONS_GOV_RATE_WINDOW", 3600.0, env)
+
+
+def _seconds(name: str, default: float, env: dict[str, str] | None, *, zero: bool = False) -> float:
+    """A setting that is a number of seconds: positive (or 0 when `zero`), finite; `default` when unset."""
+    env = os.environ if env is None else env
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        what = "a number of seconds, not negative" if zero else "a positive number of seconds"
+        raise ConfigError(f"{name} must be {what}, got {raw[:40]!r}")
+    return value
+
+
 def db_path(explicit: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     raw = explicit or env.get("COMMENTS_DB") or DEFAULT_DB
@@ -141,25 +171,19 @@ def attachment_max_bytes(env: dict[str, str] | None = None) -> int:
 
 def attachment_timeout(env: dict[str, str] | None = None) -> float:
     """Seconds one attachment download may take from its first request to its last byte."""
-    env = os.environ if env is None else env
-    raw = env.get("COMMENTS_ATTACHMENT_TIMEOUT")
-    if not raw:
-        return DEFAULT_ATTACHMENT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"COMMENTS_ATTACHMENT_TIMEOUT must be a positive number of seconds, got {raw!r}")
-    return value
+    return _seconds("COMMENTS_ATTACHMENT_TIMEOUT", DEFAULT_ATTACHMENT_TIMEOUT_S, env)
 
 
 def prefect_mode(env: dict[str, str] | None = None) -> str:
     """COMMENTS_PREFECT: `auto` (flows when a Prefect API is configured), `on` or `off`."""
+    return _mode("COMMENTS_PREFECT", env)
+
+
+def _mode(name: str, env: dict[str, str] | None) -> str:
     env = os.environ if env is None else env
-    raw = (env.get("COMMENTS_PREFECT") or "auto").strip().lower()
+    raw = (env.get(name) or "auto").strip().lower()
     if raw not in PREFECT_MODES:
-        raise ConfigError(f"COMMENTS_PREFECT must be one of {', '.join(PREFECT_MODES)}, got {raw!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(PREFECT_MODES)}, got {raw!r}")
     return raw
 
 
@@ -186,9 +210,25 @@ def check_all(env: dict[str, str] | None = None) -> None:
         api_keys(env)
     base_url(env)
     rate_limit_per_hour(env)
+    rate_window(env)
     db_path(env=env)
     attachment_hosts(env)
     attachment_max_bytes(env)
     sync_concurrency(env)
     attachment_timeout(env)
     prefect_mode(env)
+    db_wait(env)
+    shared_limits_mode(env)
+
+
+DEFAULT_DB_WAIT_S = 120.0
+
+
+def db_wait(env: dict[str, str] | None = None) -> float:
+    """COMMENTS_DB_WAIT: seconds to wait while another process holds the database (default 120)."""
+    return _seconds("COMMENTS_DB_WAIT", DEFAULT_DB_WAIT_S, env, zero=True)
+
+
+def shared_limits_mode(env: dict[str, str] | None = None) -> str:
+    """COMMENTS_SHARED_LIMITS: `auto` (on when a Prefect API is configured), `on` or `off`."""
+    return _mode("COMMENTS_SHARED_LIMITS", env)

@@ -31,6 +31,8 @@ fetches only what the file lacked or what changed since.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -43,6 +45,7 @@ import pyarrow as pa
 
 from comments import records, settings, store
 from comments.client import ApiError, AuthError, RateLimited, RegulationsClient
+from comments.errors import UserError
 from comments.listing import (  # noqa: F401  (eastern_filter_value: part of this module's API)
     PAGE_SIZE,
     Lister,
@@ -174,24 +177,45 @@ class DocketSync:
     # ------------------------------------------------------------ stages
 
     def start(self) -> None:
+        """Record the run as this process's; a live run of the docket elsewhere is an error, a dead one is closed.
+
+        One transaction: with the database shared by turns (`store.shared`) no
+        other process can start a run of this docket between the check and the insert.
+        """
         now = records.now_utc()
-        self.con.execute(
-            "update sync_runs set status = 'failed', message = 'interrupted: the process ended before the run finished'"
-            " where docket_id = ? and status = 'running'",
-            [self.docket_id],
-        )
-        self.con.execute(
-            "update listings set status = 'broken', finished_at = ? where docket_id = ? and status = 'running'",
-            [now, self.docket_id],
-        )
-        self.con.execute(
-            "insert into sync_runs (run_id, docket_id, started_at, status) values (?, ?, ?, 'running')",
-            [self.result.run_id, self.docket_id, now],
-        )
-        self._set_state(last_started_at=now, last_run_id=self.result.run_id)
+        owner = this_process()
+        self.con.execute("begin transaction")
+        try:
+            for run_id, started, host, pid, pid_started, heartbeat in self.con.execute(
+                "select run_id, started_at, host, pid, pid_started, heartbeat_at from sync_runs"
+                " where docket_id = ? and status = 'running'", [self.docket_id],
+            ).fetchall():
+                if run_is_live(host, pid, pid_started, heartbeat, now=now):
+                    raise DocketBusy(
+                        f"docket {self.docket_id} is being synced by process {pid} on {host} (since "
+                        f"{started:%Y-%m-%d %H:%M} UTC): wait for that run to finish"
+                    )
+                self.con.execute(
+                    "update sync_runs set status = 'failed', message = ? where run_id = ?", [DEAD_RUN, run_id]
+                )
+            self.con.execute(
+                "update listings set status = 'broken', finished_at = ? where docket_id = ? and status = 'running'",
+                [now, self.docket_id],
+            )
+            self.con.execute(
+                "insert into sync_runs (run_id, docket_id, started_at, status, host, pid, pid_started, heartbeat_at)"
+                " values (?, ?, ?, 'running', ?, ?, ?, ?)",
+                [self.result.run_id, self.docket_id, now, owner["host"], owner["pid"], owner["pid_started"], now],
+            )
+            self._set_state(last_started_at=now, last_run_id=self.result.run_id)
+            self.con.execute("commit")
+        except BaseException:
+            self.con.execute("rollback")
+            raise
 
     def metadata(self) -> None:
         """The docket and its documents. A docket that does not exist raises NotFound."""
+        self._release()
         detail = self.client.docket(self.docket_id)
         documents = list(self.client.documents(self.docket_id))
         self.con.execute("begin transaction")
@@ -246,6 +270,7 @@ class DocketSync:
                 full_passes += 1
                 total = listing.total
             else:
+                self._release()
                 total = api_total(self.client, self.docket_id)
             self.result.api_total = total
             if self._unpaged or total is None:
@@ -304,12 +329,12 @@ class DocketSync:
                 r.message = f"{ids.missing:,} listed comments not stored yet: run the same command again"
         now = records.now_utc()
         self.con.execute(
-            """update sync_runs set finished_at = ?, status = ?, requests = ?, list_requests = ?,
+            """update sync_runs set finished_at = ?, heartbeat_at = ?, status = ?, requests = ?, list_requests = ?,
                detail_requests = ?, new_comments = ?, updated = ?, unchanged = ?, failed = ?,
                duration_s = ?, rate_remaining = ?, message = ?, passes = ?, api_total = ?,
                listed = ?, missing = ?, removed = ?, from_bulk_csv = ?
                where run_id = ?""",
-            [now, r.status, r.requests, r.list_requests, r.detail_requests, r.new, r.updated, r.unchanged,
+            [now, now, r.status, r.requests, r.list_requests, r.detail_requests, r.new, r.updated, r.unchanged,
              r.failed, r.duration_s, r.rate_remaining, r.message or None, ",".join(r.passes) or None,
              r.api_total, r.listed, r.missing, r.removed, r.from_bulk_csv, r.run_id],
         )
@@ -357,12 +382,14 @@ class DocketSync:
             todo.append(item)
             processed.append(item)
             self._details += 1
+        self._release()
         details, failures, fatal = self._fetch(todo)
         if self.max_comments is None:
             self.progress(len(processed) - len(todo))
         if fatal is not None:
             cursor = None  # save what arrived, then stop the run
         self._commit(details, failures, modified, cursor, listing, listed if fatal is None else None, from_csv)
+        self._release()  # the next list page is a request too
         if fatal is not None:
             raise fatal
 
@@ -434,6 +461,7 @@ class DocketSync:
                 listing.new_ids += _record_listed(con, self.docket_id, listed, listing.started_at)
             if cursor is not None:
                 self._set_state(con=con, cursor_last_modified=cursor)
+            con.execute("update sync_runs set heartbeat_at = ? where run_id = ?", [records.now_utc(), self.result.run_id])
 
         if details:
             counts = records.save_comments(
@@ -454,6 +482,11 @@ class DocketSync:
 
     # ------------------------------------------------------------ helpers
 
+    def _release(self) -> None:
+        # Before every network wait: with a shared connection (`store.shared`) other
+        # processes use the database meanwhile; a plain connection keeps the file.
+        store.release(self.con)
+
     def _list_pass(self, kind: str, since: datetime | None) -> _Listing:
         """One listing from `since` (None: the whole docket), recorded with the ids it saw."""
         listing = _Listing(uuid.uuid4().hex, kind, records.now_utc())
@@ -462,6 +495,7 @@ class DocketSync:
             [listing.listing_id, self.docket_id, self.result.run_id, kind, listing.started_at],
         )
         lister = Lister(self.client, self.docket_id, self._documents)
+        self._release()
         announced = False
         try:
             for page in lister.pages(since):
@@ -573,6 +607,50 @@ class DocketSync:
             f" on conflict (docket_id) do update set {updates}",
             [self.docket_id, *values.values()],
         )
+
+
+# --------------------------------------------------------------------------- who runs a sync
+
+# Message of a run whose process is gone (killed, machine lost) before it finished.
+DEAD_RUN = "interrupted: the process ended before the run finished"
+# A run on another machine that saved no page for this long is taken for dead (at the
+# API's pace a page of 250 details takes one key 15 minutes).
+HEARTBEAT_STALE_S = 1800.0
+
+
+class DocketBusy(UserError):
+    """Another live process is syncing this docket."""
+
+
+def this_process() -> dict:
+    """What a run records about the process running it (`run_is_live` reads it back)."""
+    import psutil
+
+    return {"host": socket.gethostname(), "pid": os.getpid(), "pid_started": psutil.Process().create_time()}
+
+
+def run_is_live(host, pid, pid_started, heartbeat_at, *, now: datetime | None = None) -> bool:
+    """Whether the process that recorded a `running` sync run still runs it.
+
+    On this machine: its process id exists and started when the recorded one
+    did (a reused id is another process). Elsewhere: it saved a page within
+    HEARTBEAT_STALE_S. A run recorded without its process (an older version)
+    is taken for dead: that version held the file for the whole run.
+    """
+    import psutil
+
+    if host is None or pid is None:
+        return False
+    if host == socket.gethostname():
+        try:
+            proc = psutil.Process(int(pid))
+            return proc.status() != psutil.STATUS_ZOMBIE and (
+                pid_started is None or abs(proc.create_time() - float(pid_started)) < 1.0
+            )
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False
+    now = now or records.now_utc()
+    return heartbeat_at is not None and (now - heartbeat_at).total_seconds() < HEARTBEAT_STALE_S
 
 
 # --------------------------------------------------------------------------- ids

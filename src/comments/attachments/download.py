@@ -28,6 +28,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
@@ -239,6 +240,7 @@ class Downloader:
         backoff_base: float = 1.0,
         pace_s: float = 0.25,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        pacer: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.hosts = tuple(h.lower() for h in hosts)
@@ -255,6 +257,9 @@ class Downloader:
         self.retries = retries
         self.backoff_base = backoff_base
         self.pacer = Pacer(pace_s)
+        # called before every request, after the local pacing: a limit shared with other
+        # processes (a Prefect rate limit, flows/limits.py) blocks here until a download may start
+        self.shared_pacer = pacer
         self.requests = 0
         self._count_lock = threading.Lock()
         self._unreachable_in_a_row = 0
@@ -335,6 +340,8 @@ class Downloader:
         # Redirects are followed by hand so every hop's host is checked.
         for _hop in range(MAX_REDIRECTS + 1):
             self.pacer.wait()
+            if self.shared_pacer is not None:
+                self.shared_pacer()
             with self._count_lock:
                 self.requests += 1
             resp = self.session.get(

@@ -4,6 +4,16 @@ Work goes in chunks: while one chunk's files are extracted on every core,
 the next chunk's files download on a few threads. Each chunk's results are
 written in one batch, so an interrupted run keeps what it finished and the
 next run picks up the rest (rows still 'pending').
+
+The database reads and writes are separate from the work: `download_batch`
+and `extract_batch` touch no database, so a batch can run anywhere (a Dask
+worker, possibly on another machine that shares the file store:
+`comments.runs.fetch_attachments` with a batch runner), while one process
+reads what is pending (`pending_rows`, `known_files`, `known_extractions`)
+and writes what came back (`save_files`, `write_results`).
+`process_attachments` composes the same pieces in one process; with a shared
+connection (`store.shared`) it holds the database only while it reads and
+writes, not while files download or extract.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from comments import settings
+from comments import store as db
 from comments.attachments.download import INTERRUPTED, Downloaded, Downloader
 from comments.attachments.extract import extract_file
 from comments.attachments.filestore import FileStore
@@ -57,6 +68,7 @@ def process_attachments(
     download_threads: int = DOWNLOAD_THREADS,
     extract_fn=extract_file,
     download_deadline_s: float | None = None,
+    pacer=None,
 ) -> dict[str, int]:
     """Download and extract the docket's pending attachment files.
 
@@ -67,18 +79,12 @@ def process_attachments(
     Rows that `failed` are retried only with `retry_failed`; `needs_ocr`
     rows are retried whenever tesseract is installed. Each download may take
     `download_deadline_s` in all (default: COMMENTS_ATTACHMENT_TIMEOUT).
+    `pacer()` is called before every download request (a rate limit shared
+    with other processes).
     """
     tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
     store = FileStore(files_dir)
-    downloader = Downloader(
-        store,
-        hosts=tuple(hosts) if hosts is not None else settings.attachment_hosts(),
-        max_bytes=max_bytes if max_bytes is not None else settings.attachment_max_bytes(),
-        session=session,
-        pace_s=pace_s,
-        backoff_base=backoff_base,
-        deadline_s=download_deadline_s if download_deadline_s is not None else settings.attachment_timeout(),
-    )
+    downloader = _downloader(store, hosts, max_bytes, session, pace_s, backoff_base, download_deadline_s, pacer)
     rows = _pending_rows(con, docket_id, retry_failed=retry_failed, retry_ocr=bool(tools["tesseract_cmd"]), limit=limit)
     counts: Counter = Counter()
     progress(0, total=len(rows))
@@ -88,16 +94,26 @@ def process_attachments(
     chunks = [rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
     pool = TimedPool(extract_fn, workers=workers, time_limit=time_limit or FILE_TIME_LIMIT_S)
     threads = ThreadPoolExecutor(max(1, download_threads), thread_name_prefix="attachment-download")
+
+    def start(chunk: list[dict]):
+        plan = _plan_downloads(chunk, known_files(con, _urls(chunk)), store, downloader, threads)
+        db.release(con)  # the downloads run without the database
+        return plan
+
     try:
         with pool:
-            planned = _plan_downloads(con, chunks[0], store, downloader, threads)
+            planned = start(chunks[0])
             for index in range(len(chunks)):
-                finished, to_extract = _collect_downloads(con, planned, counts)
+                finished, to_extract, new_files = _collect_downloads(planned, counts)
+                save_files(con, new_files)
                 progress(len(finished))
                 if index + 1 < len(chunks):  # next chunk downloads while this one is extracted
-                    planned = _plan_downloads(con, chunks[index + 1], store, downloader, threads)
-                finished += _extract(con, to_extract, store, pool, tools, counts, progress)
-                _write_results(con, finished)
+                    planned = start(chunks[index + 1])
+                known = known_extractions(con, [r["sha256"] for r in to_extract])
+                db.release(con)  # so does the extraction
+                finished += _extract(to_extract, known, store, pool, tools, progress)
+                write_results(con, finished)
+                db.release(con)
                 for row in finished:
                     counts[row["status"]] += 1
                 if downloader.stopped:  # the host cannot be reached: the rest stay pending
@@ -282,8 +298,137 @@ def document_text_status_line(con: duckdb.DuckDBPyConnection, docket_id: str) ->
 
 def pending_count(con: duckdb.DuckDBPyConnection, docket_id: str, *, retry_failed: bool = False) -> int:
     """How many of the docket's attachment files a run would process now."""
+    return len(pending_rows(con, docket_id, retry_failed=retry_failed))
+
+
+def pending_rows(con: duckdb.DuckDBPyConnection, docket_id: str, *, retry_failed: bool = False) -> list[dict]:
+    """The docket's attachment rows a run would process now (plain dicts, in a stable order)."""
     retry_ocr = shutil.which("tesseract") is not None
-    return len(_pending_rows(con, docket_id, retry_failed=retry_failed, retry_ocr=retry_ocr, limit=None))
+    return _pending_rows(con, docket_id, retry_failed=retry_failed, retry_ocr=retry_ocr, limit=None)
+
+
+# --- batches that touch no database (they may run on another machine) ------------------
+
+
+def download_batch(
+    rows: list[dict],
+    known: dict[str, tuple[int | None, str]],
+    files_dir: str | Path,
+    *,
+    hosts: tuple[str, ...] | None = None,
+    max_bytes: int | None = None,
+    download_threads: int = DOWNLOAD_THREADS,
+    pace_s: float = 0.25,
+    pacer=None,
+    session=None,
+) -> dict:
+    """Download the files of `rows` into the file store (`known`: `known_files` for their URLs).
+
+    Returns {"finished": rows with a final status (failed, too_large, restricted),
+    "to_extract": rows with a stored file, "new_files": `attachment_files` rows,
+    "counts": {downloaded, reused, bytes_downloaded, requests}}. `pacer()` is
+    called before every request (a limit shared with other processes).
+    """
+    store = FileStore(files_dir)
+    downloader = _downloader(store, hosts, max_bytes, session, pace_s, 1.0, None, pacer)
+    counts: Counter = Counter()
+    with ThreadPoolExecutor(max(1, download_threads), thread_name_prefix="attachment-download") as threads:
+        plan = _plan_downloads(rows, known, store, downloader, threads)
+        finished, to_extract, new_files = _collect_downloads(plan, counts)
+    counts["requests"] = downloader.requests
+    return {"finished": finished, "to_extract": to_extract, "new_files": new_files, "counts": dict(counts)}
+
+
+def extract_batch(
+    rows: list[dict],
+    known: dict[str, dict],
+    files_dir: str | Path,
+    *,
+    workers: int | None = 1,
+    time_limit: float | None = None,
+    extract_fn=extract_file,
+) -> list[dict]:
+    """Extract the text of `rows` (stored files; `known`: `known_extractions` for their hashes).
+
+    Each file runs in a child process under the per-file time limit and
+    memory cap (`TimedPool`), wherever this runs. Returns the rows with their
+    results, ready for `write_results`.
+    """
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        from comments.errors import ConfigError
+
+        raise ConfigError(
+            "this process may not start child processes, which extraction needs (per-file time and memory "
+            "limits); on Dask, start the cluster's workers with DASK_DISTRIBUTED__WORKER__DAEMON=False"
+        )
+    tools = {"tesseract_cmd": shutil.which("tesseract"), "antiword_cmd": shutil.which("antiword")}
+    with TimedPool(extract_fn, workers=workers, time_limit=time_limit or FILE_TIME_LIMIT_S) as pool:
+        return _extract(rows, known, FileStore(files_dir), pool, tools, noop)
+
+
+def tally(rows: list[dict]) -> dict[str, int]:
+    """Files per final status among result rows."""
+    return dict(Counter(row["status"] for row in rows))
+
+
+def _downloader(store, hosts, max_bytes, session, pace_s, backoff_base, deadline_s, pacer) -> Downloader:
+    return Downloader(
+        store,
+        hosts=tuple(hosts) if hosts is not None else settings.attachment_hosts(),
+        max_bytes=max_bytes if max_bytes is not None else settings.attachment_max_bytes(),
+        session=session,
+        pace_s=pace_s,
+        backoff_base=backoff_base,
+        deadline_s=deadline_s if deadline_s is not None else settings.attachment_timeout(),
+        pacer=pacer,
+    )
+
+
+# --- the database side ---------------------------------------------------------------
+
+
+def known_files(con, urls: list[str]) -> dict[str, tuple[int | None, str]]:
+    """URLs already downloaded: url -> (announced size, sha256)."""
+    if not urls:
+        return {}
+    return {
+        url: (size, sha)
+        for url, size, sha in con.execute(
+            "select url, announced_size, sha256 from attachment_files where url in (select unnest(?::varchar[]))", [urls]
+        ).fetchall()
+    }
+
+
+def save_files(con, new_files: list[dict]) -> None:
+    """Record downloaded files (`download_batch`'s new_files) in `attachment_files`."""
+    if new_files:
+        db.upsert(con, "attachment_files", new_files, ["url"])
+
+
+def known_extractions(con, shas: list[str]) -> dict[str, dict]:
+    """Files extracted before (another comment attached the same bytes): sha256 -> result."""
+    shas = sorted({s for s in shas if s})
+    if not shas:
+        return {}
+    known = {}
+    for sha, status, text, pages, method, reason in con.execute(
+        """
+        select sha256, any_value(status), any_value(text), any_value(page_count),
+               any_value(extraction_method), any_value(reason)
+        from attachments
+        where sha256 in (select unnest(?::varchar[])) and status in (select unnest(?::varchar[]))
+        group by sha256
+        """,
+        [shas, list(_REUSABLE)],
+    ).fetchall():
+        known[sha] = {"status": status, "text": text, "page_count": pages, "method": method, "reason": reason}
+    return known
+
+
+def _urls(rows: list[dict]) -> list[str]:
+    return [r["url"] for r in rows if r["url"]]
 
 
 def summary_line(docket_id: str, counts: dict[str, int], seconds: float) -> str:
@@ -332,15 +477,8 @@ def _pending_rows(con, docket_id, *, retry_failed: bool, retry_ocr: bool, limit:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def _plan_downloads(con, rows, store: FileStore, downloader: Downloader, threads) -> list[tuple[dict, object]]:
+def _plan_downloads(rows, known, store: FileStore, downloader: Downloader, threads) -> list[tuple[dict, object]]:
     """For each row: a final result, a stored file to reuse, or a download under way."""
-    urls = [r["url"] for r in rows if r["url"]]
-    known = {
-        url: (size, sha)
-        for url, size, sha in con.execute(
-            "select url, announced_size, sha256 from attachment_files where url in (select unnest(?::varchar[]))", [urls]
-        ).fetchall()
-    }
     plan = []
     started: dict[str, Future] = {}  # one download per URL, even when several rows list it
     for row in rows:
@@ -366,8 +504,8 @@ def _plan_downloads(con, rows, store: FileStore, downloader: Downloader, threads
     return plan
 
 
-def _collect_downloads(con, plan, counts: Counter) -> tuple[list[dict], list[dict]]:
-    """Wait for the chunk's downloads; (rows already final, rows with a stored file to extract)."""
+def _collect_downloads(plan, counts: Counter) -> tuple[list[dict], list[dict], list[dict]]:
+    """Wait for the chunk's downloads; (rows already final, rows with a stored file to extract, new files)."""
     finished, to_extract, new_files = [], [], {}
     now = now_utc()
     for row, outcome in plan:
@@ -392,35 +530,20 @@ def _collect_downloads(con, plan, counts: Counter) -> tuple[list[dict], list[dic
             to_extract.append(base | {"sha256": result.sha256, "downloaded_at": now})
         else:
             finished.append(base | {"status": result.status, "reason": result.reason, "sha256": None})
-    if new_files:
-        from comments import store as db
-
-        db.upsert(con, "attachment_files", list(new_files.values()), ["url"])
-    return finished, to_extract
+    return finished, to_extract, list(new_files.values())
 
 
-def _extract(con, rows, store: FileStore, pool: TimedPool, tools: dict, counts: Counter, progress) -> list[dict]:
-    """Extract each distinct file once; rows sharing a file share the result."""
+def _extract(rows, known: dict[str, dict], store: FileStore, pool: TimedPool, tools: dict, progress) -> list[dict]:
+    """Extract each distinct file once; rows sharing a file share the result.
+
+    A file in `known` (extracted before: another comment attached the same bytes) is not extracted again.
+    """
     if not rows:
         return []
     by_sha: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_sha[row["sha256"]].append(row)
     shas = list(by_sha)
-    # A file extracted before (another comment attached the same bytes) is not extracted again.
-    known = {}
-    for sha, status, text, pages, method, reason in con.execute(
-        """
-        select sha256, any_value(status), any_value(text), any_value(page_count),
-               any_value(extraction_method), any_value(reason)
-        from attachments
-        where sha256 in (select unnest(?::varchar[])) and status in (select unnest(?::varchar[]))
-        group by sha256
-        """,
-        [shas, list(_REUSABLE)],
-    ).fetchall():
-        known[sha] = {"status": status, "text": text, "page_count": pages, "method": method, "reason": reason}
-
     finished: list[dict] = []
 
     def settle(sha: str, out: dict) -> None:
@@ -459,7 +582,8 @@ def _size(store: FileStore, sha: str) -> int | None:
         return None
 
 
-def _write_results(con, rows: list[dict]) -> None:
+def write_results(con, rows: list[dict]) -> None:
+    """Store result rows (`extract_batch`, `download_batch`'s finished) in `attachments`, one statement."""
     if not rows:
         return
     batch = pa.Table.from_pylist(

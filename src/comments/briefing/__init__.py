@@ -51,7 +51,7 @@ def write_briefing(
 ) -> dict:
     """Write the briefing for `docket_id` to `out` (format from its extension).
 
-    With `changes` (a `comments.tracking.diff_states` result plus
+    With `changes` (a `comments.changes.diff_states` result plus
     `previous_run_at`), the briefing opens with "What changed since the last run".
 
     Returns the gathered data (what the file says), e.g. for Prefect artifacts.

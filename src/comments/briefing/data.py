@@ -17,6 +17,7 @@ import duckdb
 
 from comments.analysis.stance import ALL_STANCES, NOT_READ
 from comments.briefing.privacy import NameGuard, NoGuard
+from comments.changes import STANCE_SHIFT_POINTS, has_changes
 from comments.errors import InputError, UserError
 from comments.resources import sql_text
 
@@ -92,7 +93,7 @@ def gather(
 ) -> dict:
     """The briefing's content for `docket_id` as plain data (see module doc).
 
-    `changes` is what `comments.tracking.diff_states` returned for this run,
+    `changes` is what `comments.changes.diff_states` returned for this run,
     plus `previous_run_at` (None on the first run); the briefing then opens
     with a "What changed since the last run" section (`what_changed`).
 
@@ -171,8 +172,6 @@ def what_changed(
     `new_comments_not_listed`); None lists everything, as the tracking
     `<DOCKET>.changes.md` file does.
     """
-    from comments.tracking import STANCE_SHIFT_POINTS, has_changes
-
     since = _as_datetime(changes.get("previous_run_at"))
     out = {
         "docket_id": changes.get("docket_id"),

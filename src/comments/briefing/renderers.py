@@ -323,7 +323,7 @@ THEME_LISTS = ("new_themes", "grown_themes", "shrunk_themes", "gone_themes")
 def changes_markdown(w: dict | None) -> list[str]:
     """The what-changed section (a `data.what_changed` result) as Markdown lines.
 
-    The briefing's Markdown opens with it; `comments.tracking` writes it, with
+    The briefing's Markdown opens with it; `comments.briefing.changes_file` writes it, with
     uncapped lists, as `<DOCKET>.changes.md`.
     """
     if not w:

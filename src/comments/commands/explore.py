@@ -11,13 +11,11 @@ from comments import terminal
 from comments.errors import InputError
 
 
-def _open_existing(db: str | None):
+def _reading(db: str | None):
+    """The database read-only for one block: a reader never takes the writer's lock (store.reading)."""
     from comments import settings, store
 
-    path = settings.db_path(db)
-    if not Path(path).exists():
-        raise InputError(f"no database at {path}: run `comments sync` or `comments import` first")
-    return store.connect(path)
+    return store.reading(settings.db_path(db))
 
 
 def search_command(
@@ -36,11 +34,8 @@ def search_command(
 
     if output not in ("text", "json"):
         raise InputError("--output must be text or json")
-    con = _open_existing(db)
-    try:
+    with _reading(db) as con:
         hits = search(con, docket_id, query, limit=limit, require_all=not any_word)
-    finally:
-        con.close()
     if output == "json":
         for h in hits:
             terminal.echo(
@@ -92,11 +87,8 @@ def export_command(
     """Write a docket's comments with their analysis (campaign, theme, stance, commenter type)."""
     from comments.export import export_docket
 
-    con = _open_existing(db)
-    try:
+    with _reading(db) as con:
         rows = export_docket(con, docket_id, fmt, out, include_names=show_names, force=force)
-    finally:
-        con.close()
     terminal.echo(f"wrote {rows} comments of {docket_id} to {out} ({fmt.lower()})")
 
 

@@ -175,12 +175,11 @@ def status_command(
     from comments import store
 
     only = docket_id_checked(docket_id) if docket_id else None
-    con = store.connect(settings.db_path(db), read_only=True)
-    try:
-        for line in status_lines(con, only):
-            terminal.echo(line)
-    finally:
-        con.close()
+    # a reader: it waits at most for the transaction in progress, never for a whole sync
+    with store.reading(settings.db_path(db)) as con:
+        lines = status_lines(con, only)
+    for line in lines:
+        terminal.echo(line)
 
 
 def status_lines(con, only: str | None = None) -> list[str]:
@@ -211,14 +210,22 @@ def status_lines(con, only: str | None = None) -> list[str]:
         lines.append(f"  comments      {stored:,}{of_total}")
         lines.extend("  " + line for line in id_lines(con, docket_id))
         run = con.execute(
-            """select started_at, finished_at, status, new_comments, updated, failed, requests, rate_remaining, message
+            """select started_at, finished_at, status, new_comments, updated, failed, requests, rate_remaining, message,
+                      host, pid, pid_started, heartbeat_at
                from sync_runs where docket_id = ? order by started_at desc limit 1""",
             [docket_id],
         ).fetchone()
         if run:
-            started, finished, status, new, updated, failed, requests, remaining, message = run
-            if status == "running":  # we can read the file, so its writer is gone (DuckDB's lock)
-                status, message = "failed", "interrupted: the process ended before the run finished"
+            started, finished, status, new, updated, failed, requests, remaining, message = run[:9]
+            if status == "running":
+                from comments.sync import DEAD_RUN, run_is_live
+
+                host, pid, pid_started, heartbeat = run[9:]
+                if run_is_live(host, pid, pid_started, heartbeat):
+                    saved = f", last saved a page at {heartbeat:%H:%M:%S} UTC" if heartbeat else ""
+                    message = f"process {pid} on {terminal.clean(host)}{saved}"
+                else:  # its process is gone: the next sync resumes where it stopped
+                    status, message = "failed", DEAD_RUN
             if status == "complete":
                 from comments.sync import id_status
 

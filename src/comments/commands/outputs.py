@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +33,7 @@ def run_brief(docket_id: str, out: Path, db: str | Path | None = None, *, show_n
 
     briefing_format(out)  # an unsupported extension fails before the database is opened
     path = settings.db_path(db)
-    with closing(store.connect_existing(path)) as con:
+    with store.reading(path) as con:  # a reader: it waits at most for the write in progress
         check_ready(con, docket_id)
 
     from comments import runs

@@ -76,7 +76,7 @@ def track_command(
     skip: Annotated[list[str] | None, typer.Option("--skip", help="Skip a stage (repeatable): sync, attachments, analyze, brief.")] = None,
 ) -> None:
     """Sync, analyze and brief every watchlist docket; write what changed since the last run."""
-    from comments import tracking
+    from comments import watchlist as watchlists
 
     stages = ("sync", "attachments", "analyze", "brief")
     bad = [s for s in (skip or []) if s not in stages]
@@ -84,8 +84,8 @@ def track_command(
         raise UserError(f"--skip takes {', '.join(stages)}; got {', '.join(bad)}")
     path = watchlist
     if path is None:
-        path = tracking.default_watchlist()
-    tracking.load_watchlist(path)  # a bad file is a one-line error before Prefect starts
+        path = watchlists.default_watchlist()
+    watchlists.load_watchlist(path)  # a bad file is a one-line error before Prefect starts
     from comments.commands import runner
 
     if serve:  # a deployment: Prefect's, whatever COMMENTS_PREFECT says
@@ -95,7 +95,7 @@ def track_command(
     try:
         result = runner.run(_track_directly, "track:track", watchlist=path, db=db, max_comments=max_comments,
                             skip=list(skip or []))
-    except tracking.TrackingFailed as exc:  # some dockets failed: the others were tracked
+    except watchlists.TrackingFailed as exc:  # some dockets failed: the others were tracked
         raise UserError(str(exc)) from None
     for d in result["dockets"]:
         c = d["changes"]
@@ -108,12 +108,12 @@ def track_command(
 
 def _track_directly(watchlist: str, db: str | None, max_comments: int | None, skip: list[str]) -> dict:
     """The watchlist run the `track` flow makes, without Prefect (its artifacts are Prefect's own)."""
-    from comments import tracking
+    from comments import watchlist as watchlists
 
-    result = tracking.run_watchlist(tracking.load_watchlist(watchlist), db=db, skip=tuple(skip), max_comments=max_comments)
+    result = watchlists.run_watchlist(watchlists.load_watchlist(watchlist), db=db, skip=tuple(skip), max_comments=max_comments)
     if result.failed:
-        raise tracking.TrackingFailed(result.summary())
-    return tracking.run_summary(result)
+        raise watchlists.TrackingFailed(result.summary())
+    return watchlists.run_summary(result)
 
 
 def register(app: typer.Typer) -> None:

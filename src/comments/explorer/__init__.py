@@ -5,7 +5,6 @@
     app.py       the FastAPI app: routes, templates, security
     charts.py    inline SVG charts whose bars link to their comments
     server.py    uvicorn over the app, in the foreground or a thread
-    dblock.py    who holds the database file, asked without locking it
 
 docs/explorer.md describes it for users.
 """

@@ -8,11 +8,15 @@ to read it:
 - Every couple of seconds it compares the file's size and modification time
   (and its write-ahead log's) with those of its copy. When they differ and
   no process holds a write lock on the file (asked with F_GETLK, which takes
-  no lock: see dblock.py), it copies the bytes, checks that nothing changed
-  or locked the file meanwhile (else it throws the copy away and tries again
-  later), opens the copy and prepares it for reading (the effective texts and
-  the analysis views made tables, the filter values of every comment in one
-  sorted table), then swaps it in. Requests in flight finish on the old copy.
+  no lock: see comments.dblock), it copies the bytes under `store.frozen`,
+  the read lock every reader of the project takes (`comments status`,
+  `search`, `brief` read the file under the same lock through
+  `store.reading`): writers wait while the bytes are copied, so the copy is
+  one consistent state. Writers hold the file only while they save
+  (`store.shared`), so a free moment comes within a page's save. It then
+  opens the copy and prepares it for reading (the effective texts and the
+  analysis views made tables, the filter values of every comment in one
+  sorted table), and swaps it in. Requests in flight finish on the old copy.
 - While a sync or an analysis holds the file, pages show the last copy with
   its age and the process holding the database: never an error page.
 - Label writes open the real database for a moment. When it is held, the
@@ -40,13 +44,14 @@ from pathlib import Path
 
 import duckdb
 
+from comments import dblock, search_index, store
 from comments import labels as labels_mod
-from comments import search_index, store
 from comments.errors import DatabaseLockedError
-from comments.explorer import dblock
 from comments.resources import sql_text
 
 log = logging.getLogger("comments.explorer")
+# How long a refresh waits for the writer's transaction in progress before trying next round.
+COPY_WAIT_S = 1.0
 
 
 def work_dir_for(db_path: str | Path) -> Path:
@@ -270,17 +275,20 @@ class SnapshotManager:
             # no label write of ours while we copy; labels saved while the copy is prepared
             # are logged and applied to it before it is swapped in
             with self._main_lock:
-                stamp = _stamp(self.db_path)
-                with self._lock:
-                    current = self._current
-                if current is not None and current.source_stamp == stamp:
-                    return False  # the change was a label of ours, already in the copy
-                shutil.copyfile(self.db_path, dst)
-                wal = self.db_path.with_name(self.db_path.name + ".wal")
-                if wal.exists():
-                    shutil.copyfile(wal, dst.with_name(dst.name + ".wal"))
-                if _stamp(self.db_path) != stamp or dblock.holder(self.db_path, writers_only=True) is not None:
-                    _remove(dst)  # written while we copied: try again next round
+                try:
+                    with store.frozen(self.db_path, wait=COPY_WAIT_S):  # no writer while the bytes are copied
+                        stamp = _stamp(self.db_path)
+                        with self._lock:
+                            current = self._current
+                        if current is not None and current.source_stamp == stamp:
+                            return False  # the change was a label of ours, already in the copy
+                        shutil.copyfile(self.db_path, dst)
+                        wal = self.db_path.with_name(self.db_path.name + ".wal")
+                        if wal.exists():
+                            shutil.copyfile(wal, dst.with_name(dst.name + ".wal"))
+                except DatabaseLockedError:  # a writer got in first: try again next round
+                    self._status.writer = dblock.holder(self.db_path, writers_only=True)
+                    _remove(dst)
                     return False
                 self._label_log.clear()
             snap = self._prepare(dst, stamp)
@@ -437,7 +445,7 @@ class SnapshotManager:
         """Write labels to the real database (queued ones first, so the latest label wins)."""
         before = _stamp(self.db_path)
         queued = self._queued_by_docket()
-        con = store.connect(self.db_path)
+        con = store.connect(self.db_path, wait=0)  # held: the label is queued, the request never waits
         try:
             for docket_id, items in queued.items():
                 labels_mod.save_labels(con, docket_id, [q.label() for q in items], source="explorer")

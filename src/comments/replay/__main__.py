@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", action="append", metavar="K",
                         help="an accepted API key (repeatable; default test-key); 'any' accepts every key")
     parser.add_argument("--rate-limit", type=int, metavar="N", help="requests per hour per key")
+    parser.add_argument("--rate-window", type=float, default=3600.0, metavar="S",
+                        help="the rate limit's rolling window in seconds (default 3600: an hour)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S",
                         help="seconds added to every response (the real API takes a few hundred ms)")
     args = parser.parse_args(argv)
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     keys = None if args.key == ["any"] else tuple(args.key or ("test-key",))
     try:
-        server = ReplayServer(snap, api_keys=keys, rate_limit_per_hour=args.rate_limit, port=args.port,
+        server = ReplayServer(snap, api_keys=keys, rate_limit_per_hour=args.rate_limit,
+                              rate_limit_window_s=args.rate_window, port=args.port,
                               faults=Faults(latency=args.latency) if args.latency > 0 else None).start()
     except OSError as exc:
         print(f"error: cannot listen on port {args.port}: {exc.strerror}", file=sys.stderr)

@@ -127,10 +127,10 @@ class Stats:
 
 # ---------------------------------------------------------------- rate limit
 class _RateLimiter:
-    """Requests per key over a rolling hour (only accepted requests count)."""
+    """Requests per key over a rolling window, an hour by default (only accepted requests count)."""
 
-    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic):
-        self.per_hour, self.clock = per_hour, clock
+    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic, window_s: float = 3600.0):
+        self.per_hour, self.clock, self.window_s = per_hour, clock, window_s
         self._hits: dict[str, deque] = {}
         self._lock = threading.Lock()
 
@@ -139,7 +139,7 @@ class _RateLimiter:
         with self._lock:
             now = self.clock()
             hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - 3600:
+            while hits and hits[0] <= now - self.window_s:
                 hits.popleft()
             if len(hits) >= self.per_hour:
                 return False, 0
@@ -317,6 +317,7 @@ class ReplayServer:
         *,
         api_keys: Iterable[str] | None = ("test-key",),
         rate_limit_per_hour: int | None = None,
+        rate_limit_window_s: float = 3600.0,
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -324,7 +325,8 @@ class ReplayServer:
         self.snapshot = snapshot
         self.api_keys = None if api_keys is None else frozenset(api_keys)
         self.rate_limit_per_hour = rate_limit_per_hour
-        self._limiter = _RateLimiter(rate_limit_per_hour) if rate_limit_per_hour else None
+        # `rate_limit_window_s` shortens the rolling hour (a test of shared budgets in seconds)
+        self._limiter = _RateLimiter(rate_limit_per_hour, window_s=rate_limit_window_s) if rate_limit_per_hour else None
         self._faults = FaultState.of(faults)
         self.host, self._port = host, port
         self.stats = Stats()

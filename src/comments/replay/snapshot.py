@@ -385,6 +385,24 @@ class Snapshot:
             snap._changed()
         return snap
 
+    @classmethod
+    def combined(cls, snapshots: Iterable[Snapshot]) -> Snapshot:
+        """One snapshot serving every docket of `snapshots` (e.g. several `synthetic` dockets)."""
+        snap = cls()
+        for other in snapshots:
+            with other._lock:
+                for detail in other.dockets.values():
+                    snap.add_docket(detail)
+                snap.documents.update(other.documents)
+                snap._files.update(other._files)
+                snap._comments.update(other._comments)
+                for docket_id, keys in other._by_lm.items():
+                    snap._by_lm[docket_id] = sorted([*snap._by_lm.get(docket_id, []), *keys])
+        with snap._lock:
+            snap._all_lm = sorted((c.lm, c.id) for c in snap._comments.values())
+            snap._changed()
+        return snap
+
     # ------------------------------------------------------------ reading
     @property
     def docket_id(self) -> str | None:

@@ -1,10 +1,16 @@
-"""Who holds a DuckDB file, asked without taking a lock ourselves.
+"""Who holds a DuckDB file, asked without taking a lock ourselves; and a reader's lock on it.
 
 DuckDB takes a POSIX record lock on its database file: a write lock for a
 read-write connection, a read lock for a read-only one. `fcntl(F_GETLK)`
 reports a conflicting lock and its process id without acquiring anything,
 so asking never stands in a writer's way (trying a lock would, for an
 instant: a `comments sync` starting in that instant would fail).
+
+`read_lock(fd)` takes a read lock that DuckDB's writers see (`store.frozen`).
+It is an open-file-description lock (Linux's F_OFD_SETLK): a classic POSIX
+lock belongs to the process and is dropped when the process closes *any*
+descriptor of the file (copying the file would end it); this one lasts until
+its own descriptor is closed. It conflicts with DuckDB's locks all the same.
 """
 
 from __future__ import annotations
@@ -57,3 +63,18 @@ def _probe(fd: int, want: int) -> int | None:  # pragma: no cover
         return -1
     fcntl.lockf(fd, fcntl.LOCK_UN)
     return None
+
+
+def read_lock(fd: int) -> bool:
+    """Take a read lock on the whole file open at `fd` (held until `fd` is closed); False if a writer holds it."""
+    if fcntl is None:  # pragma: no cover - not POSIX: nothing to coordinate with
+        return True
+    ofd = getattr(fcntl, "F_OFD_SETLK", None)
+    try:
+        if ofd is not None and sys.platform.startswith("linux"):
+            fcntl.fcntl(fd, ofd, struct.pack(_FLOCK, fcntl.F_RDLCK, 0, 0, 0, 0))
+        else:  # pragma: no cover - a process-wide lock: copying the file in this process would drop it
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
