@@ -370,6 +370,47 @@ def test_downloads_retry_429_and_5xx_then_succeed_and_give_up_on_a_persistent_50
     con.close()
 
 
+def _refused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # bound, then closed: connections to it are refused
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_host_that_cannot_be_reached_stops_the_downloads_and_leaves_the_rest_pending(tmp_path, server):
+    from comments.attachments.download import HOST_DOWN_AFTER
+    from comments.attachments.pipeline import summary_line
+
+    dead = f"http://127.0.0.1:{_refused_port()}"
+    con = store.connect(tmp_path / "c.duckdb")
+    records.save_comments(con, [
+        detail(f"D-{i:02d}", "x", [{"url": f"{dead}/d/{i}.pdf", "format": "pdf"}]) for i in range(12)
+    ])
+    counts = run(con, tmp_path, download_threads=1)
+    statuses = dict(con.execute("select status, count(*) from attachments group by status").fetchall())
+    # the first files failed on connection errors; the run stopped instead of trying all twelve
+    assert statuses == {"failed": HOST_DOWN_AFTER, "pending": 12 - HOST_DOWN_AFTER}
+    assert "127.0.0.1 could not be reached" in counts["stopped"]
+    assert "downloads stopped" in summary_line(DOCKET, counts, 1.0)
+
+    # a host that answers in between keeps the run going: failures on a dead host are counted
+    # in a row only, so a docket whose files sit on two hosts, one down, is processed whole
+    con.close()
+    for i in range(0, 2 * HOST_DOWN_AFTER + 2, 2):
+        server.files[f"/ok{i}.pdf"] = text_pdf(f"Fine, file {i}.")
+    con = store.connect(tmp_path / "two-hosts.duckdb")
+    records.save_comments(con, [
+        detail(f"E-{i:02d}", "x", [{"url": (f"{dead}/e/{i}.pdf" if i % 2 else f"{server.url}/ok{i}.pdf"), "format": "pdf"}])
+        for i in range(2 * HOST_DOWN_AFTER + 2)
+    ])
+    counts = run(con, tmp_path, download_threads=1)
+    assert "stopped" not in counts
+    left = con.execute("select count(*) from attachments where comment_id like 'E-%' and status = 'pending'").fetchall()[0][0]
+    assert left == 0
+    con.close()
+
+
 # --- the per-file time limit ----------------------------------------------------------
 
 def slow_or_real_extract(path: str, declared_format, options) -> dict:

@@ -22,8 +22,9 @@ from comments import records, store
 from comments.briefing import gather, write_briefing
 from comments.briefing.data import STANCES
 from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
-from comments.briefing.renderers import fmt_num, md_escape
+from comments.briefing.renderers import _org_stance, fmt_num, md_escape
 from comments.cli import main as cli_main
+from comments.resources import sql_text
 
 DOCKET = fx.DOCKET
 
@@ -105,11 +106,12 @@ def _expected_counts(con) -> dict[str, float]:
         join comments c using (comment_id) where m.docket_id = ?""", d)[0][0]
     exp["campaign_share_pct"] = round(100 * exp["campaign_comments"] / exp["comments_posted"], 1)
     exp["campaign_submissions_share_pct"] = round(100 * camp_subs / exp["submissions_represented"], 1)
-    exp["attachment_substance"], exp["attachment_substance_with_text"] = _q(con, """select
-        count(*) filter (where body_source in ('attachment', 'both') or (box_is_boilerplate and attachments > 0)),
-        count(*) filter (where body_source in ('attachment', 'both'))
-        from comment_bodies where docket_id = ?""", d)[0]
     exp["not_read"] = _q(con, "select count(*) from comment_labels where docket_id = ? and stance = 'not read'", d)[0][0]
+    # one definition of `not read` everywhere: attachments read, plus the comments `not read`
+    exp["attachment_substance_with_text"] = _q(con, """select count(*) from comment_bodies b
+        join comment_labels l using (comment_id)
+        where b.docket_id = ? and b.body_source in ('attachment', 'both') and l.stance <> 'not read'""", d)[0][0]
+    exp["attachment_substance"] = exp["attachment_substance_with_text"] + exp["not_read"]
     for stance in STANCES:
         key = stance.replace(" ", "_")
         singles = _q(con, """select count(*) from comments c left join campaign_members m using (comment_id)
@@ -574,3 +576,31 @@ def test_brief_docket_flow_writes_the_file_and_publishes_artifacts(db, tmp_path)
     assert "649 comments posted" in kinds["markdown"].data
     table = kinds["table"].data if isinstance(kinds["table"].data, list) else json.loads(kinds["table"].data)
     assert {"measure": "Comments posted on regulations.gov", "key": "comments_posted", "value": 649} in table
+
+
+def test_an_organization_is_given_a_side_only_when_all_its_read_comments_take_it(db, tmp_path):
+    """One support comment beside one that takes no side is not a settled position: 'mixed', with
+    how it splits; 'not read' comments are left out (nobody read them)."""
+    path = tmp_path / "orgs.duckdb"
+    shutil.copy(db, path)
+    con = store.connect(path)
+    try:
+        ids = [r[0] for r in _q(con, """select comment_id from comment_labels where docket_id = ?
+                                       order by comment_id limit 6""", DOCKET)]
+        for cid, name, stance in ((ids[0], "Org One", "support"), (ids[1], "Org One", "unclear"),
+                                  (ids[2], "Org Two", "support"), (ids[3], "Org Two", "not read"),
+                                  (ids[4], "Org Three", "oppose"), (ids[5], "Org Three", "oppose")):
+            con.execute("""update comment_labels set commenter_type = 'organization', commenter_name = ?, stance = ?
+                           where comment_id = ?""", [name, stance, cid])
+        orgs = {o["name"]: o for o in gather(con, DOCKET)["commenters"]["organizations"]}
+        cur = con.execute(sql_text("reports/organizations.sql"), {"docket_id": DOCKET})
+        cols = [d[0] for d in cur.description]
+        report = {r[cols.index("name")]: r[cols.index("stance")] for r in cur.fetchall()}
+    finally:
+        con.close()
+    assert (orgs["Org One"]["stance"], orgs["Org One"]["stance_split"]) == ("mixed", "support 1, unclear 1")
+    assert (orgs["Org Two"]["stance"], orgs["Org Two"]["stance_split"], orgs["Org Two"]["not_read"]) == ("support", None, 1)
+    assert (orgs["Org Three"]["stance"], orgs["Org Three"]["stance_split"]) == ("oppose", None)
+    # the organizations report (comments report) applies the same rule
+    assert (report["Org One"], report["Org Two"], report["Org Three"]) == ("mixed", "support", "oppose")
+    assert _org_stance(orgs["Org One"]) == "mixed (support 1, unclear 1)"

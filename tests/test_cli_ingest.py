@@ -61,6 +61,22 @@ def test_unknown_docket_is_one_line(replay, api_env, tmp_path, capsys):
     assert server.stats.total == 1
 
 
+def test_the_comments_summary_is_printed_before_the_attachments_start(replay, api_env, tmp_path, capsys, monkeypatch):
+    """Attachments can take hours on a big docket: an interrupt there must not hide what the sync did."""
+    from comments import runs
+
+    api_env(replay(Snapshot.synthetic(40, docket_id="SYN-2024-0006", seed=6)))
+    monkeypatch.setenv("COMMENTS_PREFECT", "off")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "fetch_attachments", interrupted)
+    assert main(["sync", "SYN-2024-0006", "--db", str(tmp_path / "c.duckdb")]) != 0
+    captured = capsys.readouterr()
+    assert "SYN-2024-0006: complete; 40 of 40 listed comments stored" in captured.out
+
+
 HOLD = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"
 
 

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from comments import settings
 from comments.client import (
     AuthError,
     BadRequest,
@@ -256,6 +257,31 @@ def test_threads_never_overspend_a_key(scripted):
     client.docket("CMS-2022-0163")
     assert sum(fake.waits) == pytest.approx(3600, abs=1)
     assert len(pacer_calls) == 1 and pacer_calls[0].startswith("k") and "aaaa" not in pacer_calls[0]
+
+
+def test_each_key_is_paced_by_the_limit_the_api_reports_for_it(scripted, monkeypatch):
+    # A key with a raised limit: the API says 6 an hour where the default assumes 3.
+    monkeypatch.setattr(settings, "DEFAULT_RATE_LIMIT", 3)
+    monkeypatch.delenv("REGULATIONS_GOV_RATE_LIMIT", raising=False)
+    raised = (200, {"X-RateLimit-Limit": "6", "X-RateLimit-Remaining": "900"}, {"data": {"id": "X"}})
+    server = scripted(*[raised] * 7)
+    fake = FakeTime()
+    client = RegulationsClient(SECRET, server.base_url, sleep=fake.sleep, clock=fake.clock)
+    for _ in range(6):
+        client.docket("CMS-2022-0163")
+    assert fake.waits == []  # all six of the key's budget used at once
+    client.docket("CMS-2022-0163")
+    assert sum(fake.waits) == pytest.approx(3600, abs=1)  # the 7th waits for the rolling hour
+
+    # A cap the user sets (to leave room for other tools) holds even when the API allows more.
+    monkeypatch.setenv("REGULATIONS_GOV_RATE_LIMIT", "4")
+    server = scripted(*[raised] * 5)
+    fake = FakeTime()
+    client = RegulationsClient(SECRET, server.base_url, sleep=fake.sleep, clock=fake.clock)
+    for _ in range(5):
+        client.docket("CMS-2022-0163")
+    assert sum(fake.waits) == pytest.approx(3600, abs=1)
+    assert len(server.requests) == 5
 
 
 def test_low_remaining_header_rests_the_key(scripted):

@@ -198,6 +198,7 @@ seeds = ["insurance plans", "health plans", "in network", "accepting new patient
     analyze_docket(con, DOCKET, codebook=codebook)
     rows = con.execute("select theme_id, label, unique_texts from themes where docket_id = ? order by rank", [DOCKET]).fetchall()
     labels = {label: (tid, n) for tid, label, n in rows}
+    assert "Listing each provider's biological sex" in labels, rows
     assert labels["Listing each provider's biological sex"][0] == "T001"
     assert "Insurers' out-of-date network directories" in labels
     assert labels["Insurers' out-of-date network directories"][1] >= 3

@@ -93,6 +93,8 @@ def test_every_number_on_the_docket_page_is_the_briefings_and_links_to_that_many
     for key in ("comments_posted", "submissions_represented", "unique_texts", "campaign_comments",
                 "attachment_substance", "attachment_substance_with_text"):
         assert shown[key] == brief[key], key
+    # one definition of `not read`: the card's "not read" is the stance table's `not read` comments
+    assert shown["attachment_substance_without_text"] == brief["not_read"] > 0
     for stance in ("support", "oppose", "mixed", "unclear"):
         assert shown[f"stance_{stance}_unique_texts"] == brief[f"stance_{stance}_unique_texts"]
         assert shown[f"stance_{stance}_submissions"] == brief[f"stance_{stance}_submissions"]

@@ -11,16 +11,25 @@ import json
 import pytest
 
 from comments.analysis.stance import classify, inherit
-from tests.stance_eval import ACCURACY_FILE, CLASSES, accuracy_record, evaluate, load_items
+from tests.stance_eval import (
+    ACCURACY_FILE,
+    BUNDLED_DOCKETS,
+    CLASSES,
+    accuracy_record,
+    evaluate,
+    load_items,
+)
 
 MARGIN = 0.05
-# measured figures (docs/stance_labeling.md), per split: class -> (precision, recall)
+# measured figures per split: class -> (precision, recall).
+# Measured on the dockets whose texts ship here (CMS-2022-0163, CMS-2025-0050; 229 labels): the
+# floors every run can check. The four-docket figures are in docs/stance_labeling.md.
 MEASURED = {
-    "test": {"support": (0.919, 0.567), "oppose": (0.958, 0.639), "mixed": (0.500, 0.250), "unclear": (0.582, 0.934)},
-    "all": {"support": (0.893, 0.573), "oppose": (0.898, 0.757), "mixed": (0.750, 0.375), "unclear": (0.632, 0.914)},
+    "test": {"support": (0.864, 0.826), "oppose": (0.962, 0.714), "mixed": (0.500, 0.250), "unclear": (0.742, 0.920)},
+    "all": {"support": (0.851, 0.833), "oppose": (0.949, 0.812), "mixed": (0.750, 0.375), "unclear": (0.807, 0.923)},
 }
 # the issue's yardstick, macro-F1 over support and oppose (measured; the issue's target is 0.80)
-MEASURED_MACRO_F1 = {"test": 0.734, "all": 0.760}
+MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859}
 
 
 
@@ -101,11 +110,11 @@ def test_members_inherit_unless_additions_disagree():
 
 
 def test_hand_labeled_set_per_class_floors():
-    items = load_items()
-    assert len(items) >= 300
+    items = [i for i in load_items() if i["docket"] in BUNDLED_DOCKETS]
+    assert len(items) >= 220
     labels = {i["label"] for i in items}
     assert labels == set(CLASSES)
-    assert {i["docket"] for i in items} == {"CMS-2022-0163", "CMS-2025-0050", "USDA-2017-0002"}
+    assert {i["docket"] for i in items} == set(BUNDLED_DOCKETS)
     result = evaluate(classify, items)
     for split, classes in MEASURED.items():
         for cls, (precision, recall) in classes.items():
@@ -118,24 +127,31 @@ def test_hand_labeled_set_per_class_floors():
 def test_shipped_accuracy_figures_are_the_current_ones():
     """The briefing cites src/comments/analysis/stance_eval.json: it must match the rules as they are now."""
     shipped = json.loads(ACCURACY_FILE.read_text(encoding="utf-8"))
-    assert shipped == accuracy_record(evaluate(classify)), "run: python tests/stance_eval.py --write"
+    now = accuracy_record(evaluate(classify))
+    if now["dockets"] == shipped["dockets"]:
+        assert shipped == now, "run: python tests/stance_eval.py --write"
+    else:
+        # a labeled docket whose texts are not here ($STANCE_EVAL_DATA unset): the figures were
+        # written with it; every docket that is here must still score what was written
+        assert set(now["dockets"]) < set(shipped["dockets"]) and set(BUNDLED_DOCKETS) <= set(now["dockets"])
+        for docket in now["dockets"]:
+            assert shipped["by_docket"][docket] == now["by_docket"][docket], docket
 
 
 def test_cue_gates_never_change_a_score():
     """Each cue's key words only skip regexes that cannot match: gated and ungated scoring agree on
-    every sentence of the three evaluation dockets' texts (labeled or not)."""
+    every sentence of the evaluation dockets' texts we hold (labeled or not)."""
     import csv
 
     from comments.analysis.stance import DEFAULT_CUES, score_sentence, sentence_spans
     from comments.textutil import html_to_text
-    from tests.stance_eval import BULK, MIRR, USDA
+    from tests.stance_eval import BULK, MIRR
 
     texts = [i["text"] for i in load_items()]
     texts += [html_to_text(json.loads(f.read_text(encoding="utf-8"))["data"]["attributes"].get("comment")) or ""
               for f in sorted(MIRR.glob("*.json"))]
-    for path in (BULK, USDA):
-        with open(path, encoding="utf-8", newline="") as fh:
-            texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
+    with open(BULK, encoding="utf-8", newline="") as fh:
+        texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
     checked = 0
     for text in texts:
         for start, end in sentence_spans(text)[:80]:
@@ -143,3 +159,36 @@ def test_cue_gates_never_change_a_score():
             assert score_sentence(sentence, DEFAULT_CUES) == score_sentence(sentence, DEFAULT_CUES, gated=False), sentence
             checked += 1
     assert checked > 10_000
+
+
+def test_a_docket_teaches_its_sides_phrases_from_its_firmly_decided_texts():
+    """stance_lexicon: phrases of firmly decided texts of one side (and never of the other) become
+    that side's cues; they decide only texts with no verdict, say nothing when negated, and the
+    docket's title phrases and phrases both sides use are no side's."""
+    from comments.analysis.stance_lexicon import describe, learn, with_learned
+
+    names = "Ann Bob Cy Dee Eve Fay Gus Hal Ivy Jo Kim Lee".split()  # distinct texts (copies count once)
+    oppose = [f"I oppose this rule. Keep the biological sex field for patient safety. {n}" for n in names]
+    support = [f"I strongly support this rule because the new registry saves time. {n}" for n in names]
+    both = ["We oppose it; the national directory of providers is no good.",
+            "We support the national directory of providers."] * 6
+    texts = oppose + support + both + ["Some other remark about the weather."]
+    learned = learn(texts, title="Request for Information; National Directory of Providers")
+    assert "biological sex" in learned["learned_oppose"] and "patient safety" in learned["learned_oppose"]
+    assert "registry saves" in learned["learned_support"]
+    every = learned["learned_oppose"] + learned["learned_support"]
+    assert not any("national directory" in p or "directory of providers" in p for p in every)  # title, both sides
+    cues = with_learned(None, learned)
+    # a text with no verdict is decided by the docket's phrase; the evidence stays verbatim
+    text = "Doctors must list their biological sex."
+    assert classify(text).stance == "unclear"
+    got = classify(text, extra_cues=cues)
+    assert got.stance == "oppose" and got.evidence == text
+    # an explicit verdict is never overturned or turned into 'mixed' by a learned phrase
+    assert classify("I strongly support this. The biological sex field is fine.", extra_cues=cues).stance == "support"
+    # negated, a learned phrase says nothing (not the other side)
+    assert classify("There is no biological sex field in it.", extra_cues=cues).stance == "unclear"
+    # too few firm texts of a side: nothing learned for it
+    assert learn(oppose[:3]) == {"learned_support": [], "learned_oppose": []}
+    assert describe(learned)[0].startswith("stance rules used phrases learned from this docket")
+    assert describe({"learned_support": [], "learned_oppose": []}) == []

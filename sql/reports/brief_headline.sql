@@ -11,9 +11,10 @@ analysis as (
     where a.docket_id = $docket_id
 ),
 bodies as (
-    select body_source, box_is_boilerplate, attachments
-    from comment_bodies
-    where docket_id = $docket_id
+    select b.body_source, coalesce(l.stance = 'not read', b.not_read) as not_read
+    from comment_bodies b
+    left join comment_labels l using (comment_id)
+    where b.docket_id = $docket_id
 ),
 counts as (
     select
@@ -26,12 +27,13 @@ counts as (
         coalesce(sum(1 + duplicates) filter (where campaign_id is not null), 0) as campaign_submissions
     from analysis
 ),
+-- comments whose substance is in attachments: those whose attachment text was read, and those
+-- `not read` (one definition everywhere: the stance tables' `not read` row, the explorer's
+-- "attachment not read"; see explorer/comment_texts.sql)
 attachment_substance as (
     select
-        count(*) filter (
-            where body_source in ('attachment', 'both') or (box_is_boilerplate and attachments > 0)
-        ) as attachment_substance,
-        count(*) filter (where body_source in ('attachment', 'both')) as attachment_substance_with_text
+        count(*) filter (where body_source in ('attachment', 'both') or not_read) as attachment_substance,
+        count(*) filter (where body_source in ('attachment', 'both') and not not_read) as attachment_substance_with_text
     from bodies
 ),
 -- comments whose stance is `not read`: their substance is in attachments whose text

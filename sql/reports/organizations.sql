@@ -1,17 +1,21 @@
 -- Organizations and government bodies that commented on one docket, with their stance.
 -- Parameter: $docket_id. Names are organization/agency names from the analysis
 -- (comment_labels.commenter_name), never a private individual's name.
--- stance: the one side its comments take ('unclear' and 'not read' ones aside), 'mixed' when
--- they take different sides; when none takes a side: 'unclear' if any was read, else 'not read'
--- (its substance is in attachments not read: it did not necessarily take no side).
+-- stance: a side only when every comment of it that was read takes that side; 'mixed' when
+-- they take different sides or a side beside comments that take none (one support and one
+-- unclear comment is not a settled position: the counts per stance say how it splits); when
+-- none takes a side: 'unclear' if any was read, else 'not read' (its substance is in
+-- attachments not read: it did not necessarily take no side). Same rule as brief_commenters.
 select
     l.commenter_name                                        as name,
     l.commenter_type                                        as commenter_type,
     count(*)                                                as comments,
     count(*) + sum(coalesce(c.duplicate_comments, 0))       as submissions,
-    case count(distinct l.stance) filter (where l.stance not in ('unclear', 'not read'))
-        when 0 then case when count(*) filter (where l.stance = 'unclear') > 0 then 'unclear' else 'not read' end
-        when 1 then any_value(l.stance) filter (where l.stance not in ('unclear', 'not read'))
+    case
+        when count(*) filter (where l.stance not in ('unclear', 'not read')) = 0 then
+            case when count(*) filter (where l.stance = 'unclear') > 0 then 'unclear' else 'not read' end
+        when count(distinct l.stance) filter (where l.stance <> 'not read') = 1
+            then any_value(l.stance) filter (where l.stance <> 'not read')
         else 'mixed' end                                    as stance,
     count(*) filter (where l.stance = 'support')            as support,
     count(*) filter (where l.stance = 'oppose')             as oppose,

@@ -32,10 +32,11 @@ from comments.commands import (  # noqa: E402
     keys,
     labels,
     outputs,
+    themes,
     tracking,
 )
 
-for module in (ingest, attachments, imports, analysis, labels, codebook, outputs, explore, tracking, keys):
+for module in (ingest, attachments, imports, analysis, labels, themes, codebook, outputs, explore, tracking, keys):
     module.register(app)
 
 

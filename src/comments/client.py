@@ -223,7 +223,12 @@ class RegulationsClient:
         # global concurrency limits in flows/) blocks here until that key may send.
         self.pacer = pacer
         self.base_url = (base_url or settings.base_url()).rstrip("/")
-        self.rate_limit_per_hour = float(rate_limit_per_hour or settings.rate_limit_per_hour())
+        # Each key's hourly budget: the API's own X-RateLimit-Limit once a response has said it
+        # (a key with a raised limit gets its due), the default 1,000 before that. A limit the
+        # caller or REGULATIONS_GOV_RATE_LIMIT sets caps it (to leave room for other tools).
+        cap = rate_limit_per_hour or settings.rate_limit_cap()
+        self.rate_limit_cap = float(cap) if cap else None
+        self.rate_limit_per_hour = self.rate_limit_cap or float(settings.DEFAULT_RATE_LIMIT)
         # the budget's rolling window: an hour on regulations.gov (REGULATIONS_GOV_RATE_WINDOW)
         self.window_s = float(rate_window_s or settings.rate_window())
         self.timeout = timeout
@@ -359,11 +364,18 @@ class RegulationsClient:
             what = "resting" if reason.startswith("rate limited") else "out of hourly request budget"
             self._wait(wait, f"all {len(self._keys)} key(s) {what} ({reason}); waiting")
 
+    def limit_of(self, key: _Key) -> float:
+        """The requests `key` may send in a rolling hour."""
+        if key.limit is None or key.limit <= 0:
+            return self.rate_limit_per_hour
+        return min(float(key.limit), self.rate_limit_cap or math.inf)
+
     def _ready_at(self, key: _Key, now: float) -> float:
         at = key.rested_until
-        if len(key.sent) >= self.rate_limit_per_hour:
+        limit = self.limit_of(key)
+        if len(key.sent) >= limit:
             # our own count of the rolling hour is full: the oldest request must age out
-            index = len(key.sent) - int(self.rate_limit_per_hour)
+            index = len(key.sent) - int(limit)
             at = max(at, key.sent[index] + self.window_s)
         return at
 
@@ -372,7 +384,7 @@ class RegulationsClient:
             return key.rest_reason
         if key.remaining is not None and key.remaining <= self.reserve:
             return f"X-RateLimit-Remaining {key.remaining}"
-        return f"{len(key.sent)} requests in the last hour, limit {self.rate_limit_per_hour:g}/h per key"
+        return f"{len(key.sent)} requests in the last hour, limit {self.limit_of(key):g}/h for this key"
 
     def _wait(self, seconds: float, reason: str) -> None:
         with self._lock:
@@ -406,7 +418,7 @@ class RegulationsClient:
                 key.remaining, key.remaining_sent_at = remaining, sent_at
             if remaining <= self.reserve:
                 # Rest the key: about one slot frees per (window / limit) on a rolling window.
-                per_slot = self.window_s / (limit or self.rate_limit_per_hour)
+                per_slot = self.window_s / self.limit_of(key)
                 key.rested_until = max(key.rested_until, self._clock() + per_slot * (self.reserve - remaining + 1))
                 key.rest_reason = f"X-RateLimit-Remaining {remaining}"
 

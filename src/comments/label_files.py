@@ -154,23 +154,67 @@ def sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]
 
 def write_sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int, out: str | Path, *, force: bool = False) -> int:
     """Write the sample to `out` as CSV (SAMPLE_COLUMNS, `stance` blank); returns the rows written."""
+    check_out(out, force)
+    rows = sample(con, docket_id, n)
+    write_rows(out, SAMPLE_COLUMNS, [
+        (r["comment_id"], "", r["stance"], r["stance_evidence"] or "", clip(r["body"])) for r in rows])
+    return len(rows)
+
+
+def clip(text: str) -> str:
+    """A text cut to what a spreadsheet cell shows well (MAX_TEXT_CHARS), marked when cut."""
+    return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + " […]"
+
+
+def check_out(out: str | Path, force: bool) -> None:
+    """An InputError unless `out` can be written (a new file, or --force, in an existing directory)."""
     out = Path(out)
     if out.exists() and not force:
         raise InputError(f"{out} already exists: choose another name or pass --force to replace it")
     if out.is_dir() or not out.parent.exists():
         raise InputError(f"cannot write {out}: give a file in an existing directory")
-    rows = sample(con, docket_id, n)
+
+
+def write_rows(out: str | Path, columns, rows) -> None:
+    """Write a CSV for an analyst (cells neutralized against formulas), whole or not at all."""
+    out = Path(out)
     tmp = out.with_name(f".{out.name}.partial")
     with open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SAMPLE_COLUMNS)
-        for r in rows:
-            text = r["body"]
-            if len(text) > MAX_TEXT_CHARS:
-                text = text[:MAX_TEXT_CHARS] + " […]"
-            w.writerow([neutralize(v) for v in (r["comment_id"], "", r["stance"], r["stance_evidence"] or "", text)])
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([neutralize(v) for v in row])
     tmp.replace(out)
-    return len(rows)
+
+
+def read_rows(path: str | Path, required: tuple[str, ...]):
+    """(line number, {column: cell}) for each non-blank row of an analyst's CSV, cells stripped and
+    their spreadsheet quote removed; one-line InputErrors for a missing, unreadable or headless file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")  # utf-8-sig: spreadsheets save a BOM
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        try:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path} is empty: expected a header with {' and '.join(required)}")
+            names = [h.strip().lower() for h in header]
+            if any(r not in names for r in required):
+                raise InputError(f"{path} has no {' and '.join(required)} columns (found: {', '.join(names) or 'none'})")
+            while True:
+                line = reader.line_num + 1  # the line this row starts on
+                row = next(reader, None)
+                if row is None:
+                    break
+                if any(cell.strip() for cell in row):
+                    yield line, {name: _cell(row, at) for at, name in enumerate(names)}
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not a readable CSV file: {exc}") from None
 
 
 @dataclass
@@ -184,48 +228,23 @@ class ImportResult:
 def import_csv(con: duckdb.DuckDBPyConnection, path: str | Path) -> ImportResult:
     """Store the labels of a filled-in sample file (see the module doc)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")  # utf-8-sig: spreadsheets save a BOM
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
     result = ImportResult()
     wanted: list[tuple[int, str, str]] = []  # (line, comment_id, stance)
-    with fh:
-        try:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{path} is empty: expected a header with comment_id and stance")
-            names = [h.strip().lower() for h in header]
-            if "comment_id" not in names or "stance" not in names:
-                raise InputError(f"{path} has no comment_id and stance columns (found: {', '.join(names) or 'none'})")
-            at_id, at_stance = names.index("comment_id"), names.index("stance")
-            while True:
-                line = reader.line_num + 1  # the line this row starts on
-                row = next(reader, None)
-                if row is None:
-                    break
-                if not any(cell.strip() for cell in row):
-                    continue
-                # ids and stances never start with a quote: one there is a spreadsheet's text marker
-                comment_id = _cell(row, at_id)
-                stance = _cell(row, at_stance)
-                if not comment_id:
-                    result.errors.append(f"{path.name} line {line}: no comment_id")
-                    continue
-                if not stance:
-                    result.blank += 1
-                    continue
-                canonical = stance.lower()
-                if canonical not in STANCES:
-                    result.errors.append(
-                        f"{path.name} line {line}: stance {stance!r} of {comment_id} is not one of {', '.join(STANCES)}")
-                    continue
-                wanted.append((line, comment_id, canonical))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} is not a readable CSV file: {exc}") from None
+    for line, row in read_rows(path, ("comment_id", "stance")):
+        # ids and stances never start with a quote: one there is a spreadsheet's text marker
+        comment_id, stance = row["comment_id"], row["stance"]
+        if not comment_id:
+            result.errors.append(f"{path.name} line {line}: no comment_id")
+            continue
+        if not stance:
+            result.blank += 1
+            continue
+        canonical = stance.lower()
+        if canonical not in STANCES:
+            result.errors.append(
+                f"{path.name} line {line}: stance {stance!r} of {comment_id} is not one of {', '.join(STANCES)}")
+            continue
+        wanted.append((line, comment_id, canonical))
 
     docket_of = dict(con.execute(
         "select comment_id, docket_id from comments where comment_id in (select unnest(?::varchar[]))",

@@ -49,12 +49,15 @@ def sync_docket(
     progress: ProgressFn = noop,
     attachments: Callable[[str, str], dict[str, int]] | None = None,
     stage: Stage = direct,
+    on_synced: Callable[[dict], None] | None = None,
 ) -> dict:
     """The sync stages of `comments.sync.STAGES`, then (unless it failed) the docket's attachments.
 
     `attachments(docket_id, db)` runs the attachment stage (default:
     `fetch_attachments` with the same `stage`); the flow passes its subflow.
     Returns the run's summary dict, with the attachment counts and seconds.
+    `on_synced(summary)` hears the comments' summary before the attachments start (they
+    can take hours on a big docket; an interrupt there must not hide what the sync did).
     """
     from comments.sync import sync_docket as sync_stages
 
@@ -64,6 +67,8 @@ def sync_docket(
     finally:
         con.close()
     summary = result.as_dict()
+    if on_synced is not None:
+        on_synced(summary)
     if not no_attachments and result.status != "failed":
         started = time.monotonic()
         run_attachments = attachments or (lambda d, path: fetch_attachments(d, path, stage=stage))
@@ -128,9 +133,9 @@ def fetch_attachments(
         counts = stage("process-attachment-batch", _process_batch, docket_id, db, batch_files, workers, retry_failed,
                        advance, pacer)
         for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-        if counts.get("processed", 0) < batch_files:
-            break
+            totals[key] = value if key == "stopped" else totals.get(key, 0) + value
+        if counts.get("stopped") or counts.get("processed", 0) < batch_files:
+            break  # all done, or the download host cannot be reached (the rest stay pending)
     return totals
 
 

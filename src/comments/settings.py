@@ -82,8 +82,16 @@ def base_url(env: dict[str, str] | None = None) -> str:
 
 
 def rate_limit_per_hour(env: dict[str, str] | None = None) -> float:
+    """The hourly budget per key before the API has said a key's own (see rate_limit_cap)."""
+    return rate_limit_cap(env) or float(DEFAULT_RATE_LIMIT)
+
+
+def rate_limit_cap(env: dict[str, str] | None = None) -> float | None:
+    """REGULATIONS_GOV_RATE_LIMIT, or None when unset: the API's X-RateLimit-Limit then rules."""
     env = os.environ if env is None else env
-    raw = env.get("REGULATIONS_GOV_RATE_LIMIT") or str(DEFAULT_RATE_LIMIT)
+    raw = env.get("REGULATIONS_GOV_RATE_LIMIT")
+    if not raw:
+        return None
     try:
         value = float(raw)
     except ValueError:

@@ -33,7 +33,7 @@ import comments
 from comments import store
 from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
-from comments.analysis import stance_step
+from comments.analysis import stance_lexicon, stance_step
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.codebook import Codebook
 from comments.analysis.codebook import theme_seeds as codebook_theme_seeds
@@ -266,12 +266,26 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     # two spellings with one normalized key must not share a cached Stance.
     stance_cache: dict[str, stance_rules.Stance] = {}
 
-    cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
+    own_cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
 
-    def stance_of_text(text: str) -> stance_rules.Stance:
+    def rules_alone(text: str) -> stance_rules.Stance:
         s = stance_cache.get(text)
         if s is None:
+            s = stance_cache[text] = stance_rules.classify(text, extra_cues=own_cues)
+        return s
+
+    # Phrases the docket's own firmly decided texts teach about its sides (stance_lexicon): they
+    # decide only texts the other cues leave unclear, so only those are classified again.
+    learned = stance_lexicon.learn(data.bodies, title=_docket_title(con, docket_id), classify=rules_alone,
+                                   extra_cues=own_cues)
+    cues = stance_lexicon.with_learned(own_cues, learned)
+    relearned: set[str] = set()
+
+    def stance_of_text(text: str) -> stance_rules.Stance:
+        s = rules_alone(text)
+        if s.stance == "unclear" and cues is not own_cues and text not in relearned:
             s = stance_cache[text] = stance_rules.classify(text, extra_cues=cues)
+            relearned.add(text)
         return s
 
     # Campaigns (helper E's detector), judged by stance so opposites never merge.
@@ -307,10 +321,11 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     )
     own_rows = np.flatnonzero(~in_campaign)
     stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
+    relearned.clear()
     labels.update(decided.columns)
     template_stance = decided.template_stance
     stance_model_row = decided.model_row
-    stance_notes = [stance_summary(stance_model_row), *decided.notes]
+    stance_notes = [stance_summary(stance_model_row), *decided.notes, *stance_lexicon.describe(learned)]
     del decided
     clock.lap("stance")
     progress(1)
@@ -382,18 +397,20 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
 
     significance = significance_rows(units)
     clock.lap("significance")
-    previous, names = _theme_seeds(con, docket_id, codebook)
-    context = _docket_context(con, docket_id)
-    themes = find_themes(units, params.themes, previous=previous, context=context)
+    previous, names, afresh = _theme_seeds(con, docket_id, codebook, params.themes)
+    context, title = _docket_context(con, docket_id)
+    themes = find_themes(units, params.themes, previous=previous, context=context, title=title, afresh=afresh,
+                         seen=_seen_units(con, docket_id, units) if previous else frozenset())
     del units
     clock.lap("themes")
     theme_rows = []
     used_labels: set[str] = set()
     for rank, t in enumerate(themes.themes, start=1):
         label = names.get(t.theme_id) or t.label or overall_label(
-            t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context)
+            t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context,
+            [len(campaign_unit_comments.get(k) or (k,)) for k in t.unit_keys])
         if label.lower() in used_labels:  # two themes named by their stance: tell them apart
-            label = f"{label}: {next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)}"
+            label = f"{label} ({next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)})"
         used_labels.add(label.lower())
         theme_rows.append({
             "theme_id": t.theme_id, "label": label, "keywords": t.keywords,
@@ -431,24 +448,62 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     )
 
 
-def _theme_seeds(con, docket_id: str, codebook: Codebook | None):
-    """(previous themes for `find_themes`, theme_id -> the analyst's name).
+def _theme_seeds(con, docket_id: str, codebook: Codebook | None, theme_params: ThemeParams | None = None):
+    """(previous themes for `find_themes`, theme_id -> the analyst's name, whether to cluster afresh).
 
     With a codebook that lists themes, they are the seeds (by their words; texts are free to
     move, so a split or a merge takes effect) and name the themes they become; the last
-    run's catch-all keeps its id. Otherwise the last run's themes, with the texts they held.
+    run's catch-all keeps its id. Otherwise the last run's themes, with the texts they held,
+    unless the last run used other theme parameters (or an older method, `ThemeParams.method`):
+    then texts are clustered afresh and ids carried by keyword overlap only.
     """
     previous = load_previous_themes(con, docket_id)
     if codebook is None or not codebook.themes:
-        return previous, {}
+        afresh = bool(previous) and theme_params is not None \
+            and _last_theme_params(con, docket_id) != json.loads(json.dumps(asdict(theme_params)))
+        return previous, {}, afresh
     seeds, names = codebook_theme_seeds(codebook, [p.theme_id for p in previous])
-    return seeds + [(p.theme_id, [], True) for p in previous if p.is_catch_all], names
+    return seeds + [(p.theme_id, [], True) for p in previous if p.is_catch_all], names, False
 
 
-def _docket_context(con, docket_id: str) -> str:
-    """The docket's title and abstract: what theme labels must not repeat."""
+def _seen_units(con, docket_id: str, units: list[Unit]) -> set[str]:
+    """Keys of the units whose text the last analysis already had (its `comment_labels` rows are
+    still in place while this run computes): a text in no theme last time is not new now."""
+    known = {cid for (cid,) in con.execute(
+        "select comment_id from comment_labels where docket_id = ?", [docket_id]).fetchall()}
+    return {u.key for u in units if u.comment_id in known}
+
+
+def _last_theme_params(con, docket_id: str) -> dict | None:
+    """The theme parameters of the docket's last complete analysis (None if unknown)."""
+    row = con.execute(
+        "select parameters from analysis_runs where docket_id = ? and status = 'complete' "
+        "order by started_at desc limit 1", [docket_id]).fetchone()
+    try:
+        return (json.loads(row[0]) or {}).get("themes") if row and row[0] else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _docket_context(con, docket_id: str) -> tuple[str, str]:
+    """(the docket's title and abstract: what theme labels must not repeat, its title alone).
+    A docket known only from a bulk CSV has no title: its notice's (or rule's) title stands in."""
     row = con.execute("select title, abstract from dockets where docket_id = ?", [docket_id]).fetchone()
-    return " ".join(p for p in (row or ()) if p)
+    title = (row[0] if row else None) or ""
+    if not title:
+        doc = con.execute(
+            """select title from documents where docket_id = ? and title is not null
+               order by case document_type when 'Proposed Rule' then 0 when 'Rule' then 1 when 'Notice' then 2
+                        else 3 end, posted_date nulls last, document_id limit 1""", [docket_id]).fetchone()
+        title = doc[0] if doc else ""
+    return " ".join(p for p in (title, row[1] if row else None) if p), title
+
+
+def _docket_title(con, docket_id: str) -> str:
+    """The docket's title and its documents' titles (what the proposal is called), one per line."""
+    rows = con.execute("""select title from dockets where docket_id = ? union
+                          select title from documents where docket_id = ?""", [docket_id, docket_id]).fetchall()
+    return "\n".join(sorted(t for (t,) in rows if t))
 
 
 def _merged_cues(*sources: dict[str, list[str]] | None) -> dict[str, list[str]] | None:

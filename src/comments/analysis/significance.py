@@ -86,7 +86,12 @@ _SELF_PROMO = re.compile(
     r"|\bwe (?:offer|sell|build|empower|enable|are proud|are excited)\b|\b(?:founded in|headquartered in)\b"
     r"|\b(?:industry|market)[- ]leading\b|\baward[- ]winning\b|\bleading (?:provider|platform|company|vendor)\b"
     r"|\b(?:serves|serving|trusted by) (?:over |more than )?\d[\d,]*\+? (?:customers|clients|organizations|health systems)\b"
-    r"|\b(?:setting|raising|set|raise) the (?:standard|bar)\b|\bwe are (?:proud|excited|honored|thrilled|delighted)\b",
+    r"|\b(?:setting|raising|set|raise) the (?:standard|bar)\b|\bwe are (?:proud|excited|honored|thrilled|delighted)\b"
+    # a company describing itself: "X is a privately held analytics company that equips ...",
+    # "One of our analytics products is ..."
+    r"|\b(?:is|are) an? (?:privately[- ]held|publicly[- ]traded|non-?profit|for-profit|venture-backed|\w+-based)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:company|firm|organization|startup|vendor|corporation)\s+(?:that|which|whose)\b"
+    r"|\bone of our (?:[\w-]+\s+){0,2}?(?:products?|solutions?|platforms?|offerings?|services)\b",
     re.IGNORECASE,
 )
 _GREETING = re.compile(
@@ -98,6 +103,19 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(r"^\s*(?:[A-Z][a-z]+\.? ){1,2}[A-Z][a-z'’-]+,\s")
+# Sentences about the submission itself, not the rule: disclaimers and e-mail footers
+# ("This submission may or may not contain error and or flaw.", "The views expressed here are my own").
+META = re.compile(
+    r"may or may not contain|contains? (?:errors?|typos?|mistakes?) (?:and|or)|views (?:expressed|stated) (?:here|in this)"
+    r"|(?:are|is) (?:my|our) own (?:views|opinions?)|all rights reserved|this (?:e-?mail|message) (?:and any|is intended|may contain)"
+    r"|confidentiality notice|sent from my (?:iphone|ipad|android|phone)|(?:this|my) (?:comment|submission|letter) (?:is|was) "
+    r"(?:submitted|sent|written|made) (?:by|on|via|through|in)\b"
+    # offers of help and contact lines say nothing about the rule
+    r"|\b(?:my|our) (?:e-?mail|phone|contact)(?: address| number)? is\b|\bcan be of (?:any )?(?:further )?assistance\b"
+    r"|\b(?:happy|glad|pleased) to (?:help|assist|answer|discuss|meet)\b|\blook(?:s|ing)? forward to (?:partnering|working|continued)\b"
+    r"|\bappreciates? the opportunity\b",
+    re.IGNORECASE,
+)
 
 
 def signals_of(sentence: str) -> set[str]:
@@ -131,7 +149,7 @@ def is_quotable_sentence(sentence: str, min_words: int = 8) -> bool:
         return False
     if not re.search(r"[.!?][\"”’')\]]*$", s):
         return False
-    if _GREETING.search(s) or _SIGNATURE.match(s) or is_self_promotion(s):
+    if _GREETING.search(s) or _SIGNATURE.match(s) or META.search(s) or is_self_promotion(s):
         return False
     letters = sum(c.isalpha() for c in s)
     return letters >= 0.6 * len(s) and not s.isupper()

@@ -73,7 +73,7 @@ _NON_AGENTS = (
 _PROPOSAL = (
     r"(?:proposals?|proposed|rules?|rulemaking|regulations?|initiatives?|efforts?|creation|establishment|"
     r"development|implementation|adoption|goals?|intent|intentions?|vision|concept|idea|plans?|approach|"
-    r"direction|changes?|reforms?|polic(?:y|ies)|programs?|directory|ndh|registry|database|hub|framework|"
+    r"direction|changes?|reforms?|polic(?:y|ies)|programs?|directory|ndh|registry|database|hub|framework|extensions?|expansions?|"
     r"rfi|request|bill|measure|move|step|work|exploration|objectives?|aims?|mission|"
     r"cms|hhs|onc|usda|epa|fda|the agency|agency'?s|department'?s|administration'?s|secretary'?s)"
 )
@@ -83,6 +83,9 @@ _NOT_MODAL = r"(?<!to )(?<!help )(?<!and )(?<!should )(?<!could )(?<!would )(?<!
 TOPIC = "topic"
 # Cue marker: a cue whose side no negation changes ("you cannot take away my right" still objects).
 FIXED = "fixed"
+# Cue marker: a phrase learned from the docket (`stance_lexicon`): it names what a side argues
+# about, so negated ("no food stamps for ...") it says nothing, rather than the other side.
+LEARNED = "learned"
 _DET = r"(?:(?:the|this|these|that|a|an|its|your|our|such|any|all|of|cms'?s?|hhs'?s?|onc'?s?|agency'?s|overall|general|proposed|new|national|broad|strong|continued|ongoing|conservative|full|recent|important|stated) )*"
 
 # (pattern, weight). Patterns are matched on the lower-cased sentence (typographic apostrophes made plain).
@@ -97,14 +100,24 @@ _SUPPORT = [
     (r"\bfavoritism of\b", 2.0, None, 'favoritism'),
     (r"\b(applaud|applauds|commend|commends|praise|praises|laud|lauds)\b", 2.5, None, 'applaud applauds commend commends praise praises laud lauds'),
     (r"\b(is|are|be|was|seems|sounds|looks|as|what|such|this|truly|very|really|an?)( like)?( an?| such an?)?( very| really| truly| incredibly| extremely| so| an| a)*"
-     r" (excellent|great|good|wonderful|fantastic|brilliant|exceptional|outstanding|important|positive|smart|wise|"
+     r" (excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|important|positive|smart|wise|reasonable|"
      r"welcome|worthwhile|terrific|amazing|awesome|valuable|critical|needed|necessary|commendable|laudable|logical|"
      r"sensible|sound|long overdue)( first| next| and \w+)? (idea|step|move|initiative|start|tool|resource|proposal|"
-     r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition)\b", 2.5, TOPIC, 'excellent great good wonderful fantastic brilliant exceptional outstanding important positive smart welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
-    (r"^(excellent|great|good|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start)\b", 2.5, None, 'excellent great good wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
+     r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition|"
+     r"rule|policy|regulation|bill|program|solution|decision|option)\b", 2.5, TOPIC, 'excellent great good nice reasonable wonderful fantastic brilliant exceptional outstanding important positive smart welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
+    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start|rule|policy|improvement|change)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
     (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC, 'beneficial fabulous amazing valuable great helpful wonderful invaluable useful welcome excellent fantastic huge game step benefit big help tremendous asset boon'),
     (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5, None, 'merit merits'),
-    (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC, 'needed necessary overdue warranted welcome'),
+    (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly |absolutely |urgently |so )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC, 'needed necessary overdue warranted welcome'),
+    # plain expressions of support the cues above miss: "Support this!", "SUPPORT EXTENDING OPT",
+    # "I vote for the extension", "We need this extension", "we should pass this proposal"
+    (r"^(please )?support (this|it|these)\b|^(please )?support \w+ing\b", 2.0, None, 'support'),
+    (r"\b(i|we) (\w+ )?vote (for|yes on|in favou?r of) (this|the|these|it)\b", 2.5, None, 'vote'),
+    (r"\b(we|i|us|they|students|americans?|the country|the nation|the economy|companies|employers|industry) (really |badly |desperately |definitely |truly |urgently |all )?needs? (this|these|the proposed) (\w+ )?" + _PROPOSAL + r"\b", 2.0, None, 'need needs'),
+    (r"\b(should|must|need to|needs to|please|to) (pass|approve|adopt|finalize|implement|enact|accept) (this|the|these|that) (new |proposed |final )?(proposals?|rules?|regulations?|polic(y|ies)|bill|changes?|extension|measure|amendments?)\b", 2.5, None, 'pass approve adopt finalize implement enact accept'),
+    (r"\b(bring|put) (this|the) (\w+ )?(rule|regulation|proposal|policy) into (power|effect|force)\b|\b(allow|let) (the|this) (\w+ )?(rule|regulation|proposal|policy) (to )?take effect\b", 2.5, None, 'bring put allow let'),
+    (r"\b(a |the )?(clear|real|big|huge) winner\b|\bwin-win\b", 2.0, TOPIC, 'winner win'),
+    (r"\b(this|the|these|that) (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion|measure) (will|would|can|could) (definitely |really |greatly |certainly |surely |truly )?(help|benefit|improve|strengthen)\b", 2.0, None, 'help benefit improve strengthen'),
     (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0, None, 'needed'),
     (r"\b(long overdue|high time|about time)\b", 2.0, None, 'overdue time'),
     (r"\bplease (do it|make this happen|move forward|proceed|implement|adopt|finalize|pass|approve|enact|go ahead|continue)\b", 2.5, None, 'please'),
@@ -132,7 +145,7 @@ _SUPPORT = [
 
 _NEG_ADJ = (
     r"(bad|terrible|horrible|awful|dangerous|harmful|misguided|ill-conceived|ill-advised|flawed|unworkable|"
-    r"disastrous|cruel|shameful|heartless|reckless|absurd|ridiculous|outrageous|un-?american|unfair|unjust|"
+    r"disastrous|cruel|shameful|heartless|reckless|irresponsible|absurd|ridiculous|outrageous|un-?american|unfair|unjust|"
     r"wrong|foolish|stupid|insane|evil|draconian|a mistake|a disaster|a waste|wasteful|unnecessary|"
     r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory|useless|pointless|harmful)"
 )
@@ -160,9 +173,9 @@ _OPPOSE = [
     (r"\b(instead of|rather than) (creating|developing|building|establishing|adopting|implementing|finalizing) (a|the|this|another|yet another|new)\b", 2.0, None, 'instead rather'),
     (r"\b(take|taking|exercise|proceed with) caution\b|\bcaution against\b", 1.5, None, 'caution'),
     (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0, None, 'concern doubts reservations'),
-    (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived) (and dangerous )?(idea|system|precedent|proposal|policy|plan|rule|change|decision)", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided flawed foolish stupid disastrous ill'),
-    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)) (is|are|would be|will be|seems|sounds)( \w+)? " + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
-    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
+    (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived|irresponsible)( and \w+)?( [\w/-]+){0,2}? (idea|system|precedent|proposal|policy|plan|rule|change|decision)\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided flawed foolish stupid disastrous ill irresponsible'),
+    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)) (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
+    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
     (r"\b(is|are) (a )?dangerous precedent\b|\bdangerous ground\b|\bslippery slope\b", 2.5, None, 'dangerous slippery'),
     (r"\bunconstitutional\b", 2.5, None, 'unconstitutional'),
     (r"\b(gone|goes|go|going) (way )?too far\b", 2.5, None, 'far'),
@@ -221,6 +234,13 @@ HEAD_SENTENCES = 40
 TAIL_SENTENCES = 20
 # Weight of a cue phrase a caller adds (a docket's codebook): a firm cue.
 EXTRA_CUE_WEIGHT = 2.5
+# Weight of a phrase learned from the docket's own texts (`stance_lexicon`): it decides a text that
+# states no verdict (the `strong` threshold of `_decide`), never overturns an explicit one.
+LEARNED_CUE_WEIGHT = 1.5
+# Positions a caller may give cue phrases for: the analyst's own, and those learned from the docket.
+CUE_KEYS = {"support": ("support", EXTRA_CUE_WEIGHT, None), "oppose": ("oppose", EXTRA_CUE_WEIGHT, None),
+            "learned_support": ("support", LEARNED_CUE_WEIGHT, LEARNED),
+            "learned_oppose": ("oppose", LEARNED_CUE_WEIGHT, LEARNED)}
 
 
 def _gate(pattern: str) -> frozenset[str]:
@@ -284,11 +304,11 @@ def phrase_pattern(phrase: str) -> str:
 
 @lru_cache(maxsize=64)
 def _cues_with(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> CueSet:
-    add = dict(extra)
-    return CueSet(
-        _compile(list(_SUPPORT) + [(phrase_pattern(p), EXTRA_CUE_WEIGHT) for p in add.get("support", ())]),
-        _compile(list(_OPPOSE) + [(phrase_pattern(p), EXTRA_CUE_WEIGHT) for p in add.get("oppose", ())]),
-    )
+    added: dict[str, list] = {"support": [], "oppose": []}
+    for key, phrases in extra:
+        side, weight, marker = CUE_KEYS[key]
+        added[side] += [(phrase_pattern(p), weight, marker) for p in phrases]
+    return CueSet(_compile(list(_SUPPORT) + added["support"]), _compile(list(_OPPOSE) + added["oppose"]))
 
 
 def cue_set(extra_cues: Mapping[str, Iterable[str]] | None = None) -> CueSet:
@@ -298,7 +318,7 @@ def cue_set(extra_cues: Mapping[str, Iterable[str]] | None = None) -> CueSet:
     """
     if not extra_cues:
         return DEFAULT_CUES
-    unknown = set(extra_cues) - {"support", "oppose"}
+    unknown = set(extra_cues) - set(CUE_KEYS)
     if unknown:
         raise ValueError(f"extra cues for unknown position(s) {sorted(unknown)}: use 'support' and 'oppose'")
     key = tuple(sorted((side, tuple(sorted({p.strip() for p in phrases if p and p.strip()})))
@@ -399,6 +419,8 @@ def _score_sentence(sentence: str, cues: CueSet, gated: bool = True) -> tuple[fl
                     continue
                 taken.append((m.start(), m.end()))
                 flipped = marker != FIXED and not _SELF_NEGATED.search(m.group(0)) and _negated(low, m.start())
+                if flipped and marker == LEARNED:
+                    continue
                 if (side == "support") != flipped:
                     support += weight
                 else:
@@ -411,11 +433,21 @@ def classify(text: str | None, *, extra_cues: Mapping[str, Iterable[str]] | None
 
     `extra_cues` adds cue phrases per position for this docket
     (`{"support": ["reinstate work requirements"], "oppose": [...]}`), each
-    weighted as a firm cue and subject to the same negation rules.
+    weighted as a firm cue and subject to the same negation rules. Phrases
+    learned from the docket's own texts (`learned_support`, `learned_oppose`:
+    `stance_lexicon`) only decide a text the other cues leave `unclear`: a
+    docket's topic phrase must never turn an explicit verdict into `mixed`.
     """
     if not text or not text.strip():
         return Stance("unclear", 0.0, None)
-    cues = cue_set(extra_cues)
+    if extra_cues and any(extra_cues.get(k) for k in ("learned_support", "learned_oppose")):
+        own = {k: v for k, v in extra_cues.items() if not k.startswith("learned_")}
+        first = _classify(text, cue_set(own))
+        return first if first.stance != "unclear" else _classify(text, cue_set(extra_cues))
+    return _classify(text, cue_set(extra_cues))
+
+
+def _classify(text: str, cues: CueSet) -> Stance:
     total_s = total_o = 0.0
     best_s = best_o = (0.0, None)
     spans = sentence_spans(text)

@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 
 from comments.analysis import stance as rules
-from comments.analysis import stance_model
 from comments.records import now_utc
 
 NOT_READ_STANCE = rules.Stance(rules.NOT_READ, 0.0, None)
@@ -81,7 +80,10 @@ def decide(
         else:
             label_of_row[i] = stance
 
-    # 2. Model or rules.
+    # 2. Model or rules. (scikit-learn is imported only here: `comments status` and the
+    # other readers that import the analysis package should not pay its ~2 s start-up.)
+    from comments.analysis import stance_model
+
     keys = sorted(example_of_hash)
     train_texts = [bodies[example_of_hash[h][0]] for h in keys]
     train_labels = [label_of_hash[h] for h in keys]

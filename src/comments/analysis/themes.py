@@ -4,12 +4,16 @@ Input is one `Unit` per unique text: a campaign (its template, counted once but
 weighted by its size; key `campaign:<campaign_id>`) or a singleton comment (key
 = comment id). Each unit is cut into passages (runs of sentences inside a
 paragraph, up to ~400 characters), so a long letter can carry several themes.
-Framing passages ("X appreciates the opportunity to respond on behalf of...")
-are left out when the text has anything else to say: they are about the
-letter, not the rule.
+Framing sentences ("X appreciates the opportunity to respond on behalf of...",
+"Re: ... Docket ID ...") are left out when the text has anything else to say,
+and disclaimers ("This submission may or may not contain error") and an e-mail
+signature block never join a passage: they are about the letter, not the rule.
+A text raises its main theme and any other theme that holds a fifth of its
+passages or three of them (`_substantive`), not every theme one passage grazes.
 
 Method (deterministic: fixed random_state, one thread, inputs sorted by key):
-1. TF-IDF (unigrams + bigrams, English and comment boilerplate stop words)
+1. TF-IDF (unigrams + bigrams, English and comment boilerplate stop words, and
+   the docket title's words: its subject, in most passages, is no topic)
    fitted on the passages (a deterministic sample of at most `fit_sample`
    passages on big dockets), reduced with truncated SVD (LSA), rows unit length.
 2. First run: k-means for every k in [min_themes, max_themes]; the k with the
@@ -22,22 +26,33 @@ Method (deterministic: fixed random_state, one thread, inputs sorted by key):
    few spherical k-means steps then settle all centroids. So themes that still
    exist keep their identity (and id), and new ids mean new topics.
 3. Themes whose centroids are nearly the same direction (cosine >=
-   `merge_similarity`) are merged: two clusters about sex and gender identity
-   are one theme for a reader.
+   `merge_similarity`), or far closer to each other than to the rest, or that
+   share 3 of their 8 heaviest distinctive terms, are merged, and merged again
+   after settling: two clusters about sex and gender identity are one theme
+   for a reader.
 4. Passages far from every centroid, and themes of fewer than `min_units`
-   unique texts, go to a catch-all "Other topics".
+   unique texts, go to a catch-all "Other topics" (dropped, its texts in no
+   theme, when it has fewer than 3 texts or 3 quotable sentences).
 5. Label: the most distinctive phrase of the theme: a 2-5 word n-gram that
    does not begin or end with a stop word, occurring verbatim in many of the
    theme's texts and rarely elsewhere (score = share inside x log-lift over the
    other themes, longer phrases slightly preferred), shown in its most common
-   spelling. Keywords: the top terms of the theme's mean TF-IDF vector.
-6. Quotes: informative passages nearest the centroid (no greetings, "see
-   attached", sign-offs), from distinct texts, cut to at most ~300 characters
-   at a sentence boundary; always `text[start:end]` of the unit's effective
-   text, so an exact substring.
-7. Ids: a theme seeded by a previous theme keeps its id; on a first run, or
-   for previous themes given only by keywords, ids are matched by keyword
-   overlap (Jaccard >= `match_jaccard`). Unmatched themes get new ids.
+   spelling; phrases made of the theme's top terms first, pieces of names
+   ("Patient Safety" of "Patient Safety Action Network") last. A theme with
+   no such phrase gets "" and the caller names it (`overall_label`).
+   Keywords: the top terms of the theme's mean TF-IDF vector.
+   Anchoring: a text stays in a theme only if it uses one of the theme's own words (its label's
+   or its three heaviest terms' that are not generic, singular or plural); the others go to the
+   catch-all (`_anchor`, once), and membership and labels are rebuilt from what is left.
+6. Quotes: whole sentences among the theme's most central passages, closest
+   to the theme, stating a position, a demand or evidence, and using the
+   label's words (no greeting, "see attached", sign-off, disclaimer, offer of
+   help, company self-description or fragment), from distinct texts; always
+   `text[start:end]` of the unit's effective text, so an exact substring.
+7. Ids: a theme seeded by a previous theme keeps its id; on a first run, for
+   previous themes given only by keywords, or when the last run used other
+   theme parameters (`afresh`), ids are matched by keyword overlap (Jaccard >=
+   `match_jaccard`). Unmatched themes get new ids.
 """
 
 from __future__ import annotations
@@ -56,7 +71,7 @@ from comments.analysis.normalize import sentences
 @dataclass(frozen=True)
 class ThemeParams:
     min_themes: int = 3
-    max_themes: int = 12
+    max_themes: int = 16
     min_passage_words: int = 8
     max_passage_chars: int = 400
     max_passages_per_unit: int = 30
@@ -70,11 +85,17 @@ class ThemeParams:
     merge_floor: float = 0.25         # ... or at least this close and much closer than to the rest
     merge_lift: float = 1.7
     merge_rest_quantile: float = 0.75
+    merge_shared_terms: int = 3       # ... or at least merge_floor close and sharing this many of their top 8 terms
     new_theme_tightness: float = 0.5   # re-run: mean cosine of a new cluster's passages to its centroid
     min_units: int = 3                # a theme needs at least this many unique texts
+    min_theme_share: float = 0.2      # a text raises a theme besides its main one with this share of its passages
+    min_theme_passages: int = 3       # ... or with this many of them
     match_jaccard: float = 0.25
     label_sample: int = 600           # passages per theme read to pick its label
     random_state: int = 0
+    anchor_labels: bool = True        # a member text uses a word of its theme's label
+    anchor_terms: int = 3             # ... or one of its heaviest terms that is not generic
+    method: int = 3                   # bumped when the method changes: a run with another re-clusters
 
 
 @dataclass(frozen=True)
@@ -157,27 +178,65 @@ def passages(text: str, params: ThemeParams) -> list[tuple[int, int]]:
 
 
 def _passages(text: str, params: ThemeParams) -> tuple[list[tuple[int, int]], bool]:
-    """(passage spans, whether they are all framing): framing passages are dropped
-    when the text has anything else to say."""
+    """(passage spans, whether they are all framing): framing sentences ("X appreciates the
+    opportunity...", "Re: ... Docket ID ...") are left out when the text has anything else to say."""
     spans = sentences(text)
+    # An e-mail signature ("--" on its own line, in the letter's second half) and what follows
+    # it is the sender's footer, not the comment.
+    sig = _SIG_DELIMITER.search(text, len(text) // 2) if "\n" in text else None
+    if sig:
+        spans = [(s, e) for s, e in spans if s < sig.start()]
+    # a disclaimer about the submission joins no passage, and neither does framing (when there is more)
+    spans = [(s, e) for s, e in spans if not _is_meta(text[s:e])]
+    framing = [is_framing(text[s:e]) for s, e in spans]
+    kept = _group(text, [sp for sp, f in zip(spans, framing, strict=True) if not f], params)
+    if kept or not any(framing):
+        return kept[: params.max_passages_per_unit], False
+    return _group(text, spans, params)[: params.max_passages_per_unit], True
+
+
+def _group(text: str, spans: list[tuple[int, int]], params: ThemeParams) -> list[tuple[int, int]]:
+    """Consecutive sentences within a paragraph as passages of up to `max_passage_chars`; a sentence
+    left out between two breaks the passage (a passage is always one stretch of the text)."""
     out: list[tuple[int, int]] = []
     cur: tuple[int, int] | None = None
+    last_end = None
     for start, end in spans:
         if cur is not None:
             gap = text[cur[1]:start]
-            if "\n\n" in gap or "\n" in gap and gap.count("\n") >= 2 or end - cur[0] > params.max_passage_chars:
+            if (last_end is not None and start > last_end and _skipped(gap)) or "\n\n" in gap \
+                    or gap.count("\n") >= 2 or end - cur[0] > params.max_passage_chars:
                 out.append(cur)
                 cur = None
         cur = (start, end) if cur is None else (cur[0], end)
+        last_end = end
     if cur is not None:
         out.append(cur)
     kept = [(s, e) for s, e in out if len(text[s:e].split()) >= params.min_passage_words]
-    if not kept and len(text.split()) >= 4 and spans:
+    if not kept and spans and len(text[spans[0][0]:spans[-1][1]].split()) >= 4:
         kept = [(spans[0][0], spans[-1][1])]
-    substantive = [(s, e) for s, e in kept if not is_framing(text[s:e])]
-    if substantive or not kept:
-        return substantive[: params.max_passages_per_unit], False
-    return kept[: params.max_passages_per_unit], True
+    return kept
+
+
+def _skipped(gap: str) -> bool:
+    """Whether the text between two kept sentences holds a sentence that was left out."""
+    return len(gap.split()) >= 2
+
+
+_SIG_DELIMITER = re.compile(r"\n[ \t]*(?:--|—|_{2,})[ \t]*\n")
+_META_HINTS = ("may or may not", "contain", "views", "own", "rights reserved", "mail", "message", "confidential",
+               "sent from", "submi", "letter", "phone", "contact", "assistance", "to help", "to assist", "to answer",
+               "to discuss", "to meet", "forward to", "opportunity")
+
+
+def _is_meta(sentence: str) -> bool:
+    """A sentence about the submission itself (a disclaimer, an e-mail footer): `significance.META`."""
+    low = sentence.lower()
+    if not any(h in low for h in _META_HINTS):
+        return False
+    from comments.analysis.significance import META
+
+    return bool(META.search(sentence))
 
 
 # Every framing pattern contains one of these; most passages contain none, and
@@ -223,10 +282,16 @@ def find_themes(
     params: ThemeParams | None = None,
     previous: list[PreviousTheme] | list[tuple[str, list[str], bool]] | None = None,
     context: str = "",
+    title: str = "",
+    afresh: bool = False,
+    seen: set[str] | frozenset[str] = frozenset(),
 ) -> ThemeResult:
     """Themes over `units`. `previous`: the last run's themes (`load_previous_themes`), or
     [(theme_id, keywords, is_catch_all)] when only keywords are known (a codebook's seeds).
-    `context`: the docket's title and abstract; no label repeats them."""
+    `context`: the docket's title and abstract; no label repeats them. `title`: the docket's
+    title, whose words are the docket's subject and not features of any topic. `afresh`: cluster
+    as on a first run and use `previous` only to carry ids over by keyword overlap. `seen`: keys of
+    the units the last run analyzed (those in no theme included), so that they do not count as new."""
     import sklearn.cluster  # noqa: F401  (load the BLAS/OpenMP libraries before limiting them:
     import sklearn.decomposition  # noqa: F401  threadpool_limits only reaches libraries already loaded)
     import sklearn.metrics  # noqa: F401
@@ -238,10 +303,12 @@ def find_themes(
     # each other (k-means ran 13x slower with them), and one thread keeps the
     # floating-point summation order, hence the result, fixed.
     with threadpool_limits(limits=1):
-        return _find_themes(units, params or ThemeParams(), prev, context)
+        return _find_themes(units, params or ThemeParams(), prev, context, title, afresh, set(seen))
 
 
-def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme], context: str = "") -> ThemeResult:
+def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme], context: str = "",
+                 title: str = "", afresh: bool = False, seen: set[str] | None = None) -> ThemeResult:
+    seen = seen or set()
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.preprocessing import normalize as l2
@@ -262,7 +329,9 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     if len(set(p_unit)) < max(params.min_units, 2) or len(p_text) < 6:
         return _all_other(units, p_unit, p_span, params, previous)
 
-    stop = list(ENGLISH_STOP_WORDS | _EXTRA_STOP)
+    # The docket's own subject (its title's words: "national directory healthcare providers") is
+    # in most passages and says nothing about which topic a passage raises: not a feature.
+    stop = sorted(ENGLISH_STOP_WORDS | _EXTRA_STOP | _title_words(title))
     n = len(p_text)
     # Cover notes ("X is pleased to respond to the RFI...") are not a topic: they
     # go to the catch-all and do not shape the clusters.
@@ -291,12 +360,16 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     z_fit = z_all[fit_idx]
     p_unit_arr = np.asarray(p_unit)
 
-    seeds, seed_ids = _previous_centroids(previous, units, z_fit, p_unit_arr[fit_idx], vec, svd, params)
+    seeds, seed_ids = (None, None) if afresh else _previous_centroids(
+        previous, units, z_fit, p_unit_arr[fit_idx], vec, svd, params)
     fit_units = p_unit_arr[fit_idx]
     held = None
     if seeds is not None:
         seeds, seed_fit, seed_held = seeds
+        # a text seen last time in no theme (a cover note, a stray remark) is not new either
+        # (themes known only by their words, a codebook's, held nothing: every text is placed anew)
         held_before = {k for p in previous for k in p.unit_keys}
+        held_before |= seen if held_before else set()
         unit_is_new = np.array([u.key not in held_before for u in units], dtype=bool)
         if not unit_is_new[fit_units].any():
             # Nothing new to place: the themes are last run's membership, as it stands.
@@ -309,53 +382,68 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     if held is None:
         if centroids is None or len(centroids) == 0:
             return _all_other(units, p_unit, p_span, params, previous)
-        centroids, ids = _merge_close(centroids, ids, z_fit, params)
-        allowed = _allowed(ids, units, previous)
-        centroids, ids, allowed = _settle(centroids, ids, z_fit, fit_units, params, allowed)
+        for _round in range(3):
+            # settling after a merge can split the merged topic again along a neighbour (the sex
+            # theme re-formed as "male doctor" next to a generic patient-care cluster): merge again
+            before = len(centroids)
+            centroids, ids = _merge_close(centroids, ids, z_fit, params, svd.components_)
+            merged = len(centroids) < before
+            allowed = None if afresh else _allowed(ids, units, previous)
+            centroids, ids, allowed = _settle(centroids, ids, z_fit, fit_units, params, allowed)
+            if not merged:
+                break
         sims = z_fit @ centroids.T
         if allowed is not None:
             sims = np.where(allowed[fit_units], sims, -np.inf)
         a = sims.argmax(axis=1)
         a[sims[np.arange(len(a)), a] < params.min_similarity] = -1
         held = [np.unique(fit_units[a == c]) for c in range(len(centroids))]
-    centroids, ids, a_fit = _finalize(held, ids, z_fit, fit_units, params)
-    if len(centroids) == 0:
-        return _all_other(units, p_unit, p_span, params, previous)
-    k = len(centroids)
-
-    # Sampled passages: as placed above. The rest (big dockets): the nearest of
-    # their text's themes, or of any theme for a text with no sampled passage.
-    member = np.zeros((len(units), k), dtype=bool)
-    ok = a_fit >= 0
-    member[fit_units[ok], a_fit[ok]] = True
-    sims = z_all @ centroids.T
-    limit = np.where(member.any(axis=1)[:, None], member, True)[p_unit_arr]
-    sims = np.where(limit, sims, -np.inf)
-    p_cluster = sims.argmax(axis=1)
-    p_sim = sims[np.arange(n), p_cluster]
-    p_cluster = np.where((p_sim >= params.min_similarity) & ~framing, p_cluster, -1)
-    p_cluster[fit_idx] = a_fit
-    p_sim[fit_idx] = np.where(a_fit >= 0, (z_fit * centroids[np.maximum(a_fit, 0)]).sum(axis=1), p_sim[fit_idx])
-    # Themes too small (in unique texts) fold into the catch-all.
-    units_of = defaultdict(set)
-    for i in range(n):
-        units_of[int(p_cluster[i])].add(p_unit[i])
-    small = [c for c in range(k) if len(units_of[c]) < params.min_units]
-    if small:
-        p_cluster = np.where(np.isin(p_cluster, small), -1, p_cluster)
-
     terms = np.array(vec.get_feature_names_out())
-    clusters = sorted({int(c) for c in p_cluster})
-    members = {c: np.flatnonzero(p_cluster == c) for c in clusters}
-    top_terms = {}
-    for c, idx in members.items():
-        mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
-        top_terms[c] = [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
-    labels = _labels(
-        {c: idx for c, idx in members.items() if c != -1}, p_text, p_unit_arr, p_sim, params,
-        generic=_generic_words(units, context, params), context=_plain(context),
-        topic={c: {w for t in top_terms[c][:20] for w in t.split()} for c in members},
-    )
+    generic = _generic_words(units, title or context, params)
+    words_of = _UnitWords(units)
+    # a re-run does not take a text out of a theme it was in last time (`_allowed`: nor put it in another)
+    unit_index = {u.key: ui for ui, u in enumerate(units)}
+    kept_before = {} if afresh else {
+        p.theme_id: frozenset(unit_index[k] for k in p.unit_keys if k in unit_index) for p in previous}
+    # Membership, labels, then the texts that use none of their theme's own words leave it
+    # (`_anchor`, once), and membership and labels are rebuilt from what is left. A re-run starts
+    # from that membership, which `_finalize` keeps, and `_anchor` never takes a text out of a
+    # theme that held it last run: so it rebuilds the same themes.
+    anchored_once = checked_quotes = not params.anchor_labels
+    while True:
+        centroids, ids, a_fit = _finalize(held, ids, z_fit, fit_units, params)
+        if len(centroids) == 0:
+            return _all_other(units, p_unit, p_span, params, previous)
+        k = len(centroids)
+        p_cluster, p_sim = _place(z_all, centroids, a_fit, fit_idx, fit_units, p_unit_arr, framing, units, params)
+        clusters = sorted({int(c) for c in p_cluster} - {_NOT_COUNTED})
+        members = {c: np.flatnonzero(p_cluster == c) for c in clusters}
+        top_terms = {c: _top_terms(x_all, idx, terms) for c, idx in members.items()}
+        labels = _labels(
+            {c: idx for c, idx in members.items() if c != -1}, p_text, p_unit_arr, p_sim, params,
+            generic=generic, context=_plain(title or context),
+            topic={c: {w for t in top_terms[c][:20] for w in t.split()} for c in members},
+            core={c: {w for t in top_terms[c][:6] for w in t.split()} for c in members},
+        )
+        if not anchored_once:
+            anchored_once = True
+            anchored = _anchor(p_cluster, p_unit_arr, labels, generic, words_of, params,
+                               {c: top_terms[c][: params.anchor_terms] for c in labels},
+                               {c: kept_before.get(ids[c], frozenset()) for c in labels})
+            if not np.array_equal(anchored, p_cluster):
+                held = [np.unique(fit_units[anchored[fit_idx] == c]) for c in range(k)]
+                continue
+        if not checked_quotes:
+            checked_quotes = True
+            # a theme narrowed to texts with fewer than 3 quotable sentences is no theme a reader can use
+            few = [c for c in labels if len(np.unique(p_unit_arr[members[c]])) <= 2 * params.min_units
+                   and len(_theme_quotes(units, members[c][np.argsort(-p_sim[members[c]], kind="stable")].tolist(),
+                                         p_unit, p_span, centroids[c], vec, svd, label=labels[c])) < 3]
+            if few:
+                held = [np.zeros(0, dtype=np.int64) if c in few else np.unique(fit_units[p_cluster[fit_idx] == c])
+                        for c in range(k)]
+                continue
+        break
     themes: list[Theme] = []
     by_cluster: dict[int, Theme] = {}
     for c in clusters:
@@ -368,8 +456,13 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
         else:
             ranking = np.argsort(-p_sim[idx], kind="stable")
         direction = l2(z_all[idx].mean(axis=0, keepdims=True))[0] if c == -1 else centroids[c]
-        quotes = _theme_quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span, direction, vec, svd)
+        quotes = _theme_quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span, direction, vec, svd,
+                               label="" if c == -1 else labels[c])
         member_units = sorted({p_unit[i] for i in idx})
+        if c == -1 and (len(member_units) < params.min_units or len(quotes) < 3):
+            # a handful of stray remarks is no theme a reader can use: they raise none
+            p_cluster[idx] = _NOT_COUNTED
+            continue
         theme = Theme(
             theme_id="" if c == -1 else ids[c], label="Other topics" if c == -1 else labels[c],
             keywords=_keywords(top), is_catch_all=(c == -1),
@@ -384,7 +477,8 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
     assignments: dict[str, list[tuple[str, float]]] = {}
     per_unit = defaultdict(Counter)
     for i in range(n):
-        per_unit[p_unit[i]][by_cluster[int(p_cluster[i])].theme_id] += 1
+        if p_cluster[i] != _NOT_COUNTED:
+            per_unit[p_unit[i]][by_cluster[int(p_cluster[i])].theme_id] += 1
     rank_of = {t.theme_id: r for r, t in enumerate(_ranked(themes))}
     for ui, counts in per_unit.items():
         total = sum(counts.values())
@@ -392,6 +486,165 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
             ((tid, cnt / total) for tid, cnt in counts.items()), key=lambda x: (-x[1], rank_of[x[0]])
         )
     return ThemeResult(themes=_ranked(themes), assignments=assignments, k=k)
+
+
+_NOT_COUNTED = -2  # a passage on a theme its text only grazes: in no theme
+
+
+def _place(z_all, centroids, a_fit, fit_idx, fit_units, p_unit_arr, framing, units, params):
+    """Every passage's theme (`_NOT_COUNTED`: a theme its text only grazes; -1: the catch-all) and
+    its similarity to it. Sampled passages: as `_finalize` placed them. The rest (big dockets): the
+    nearest of their text's themes, or of any theme for a text with no sampled passage."""
+    n, k = len(z_all), len(centroids)
+    member = np.zeros((len(units), k), dtype=bool)
+    ok = a_fit >= 0
+    member[fit_units[ok], a_fit[ok]] = True
+    sims = z_all @ centroids.T
+    limit = np.where(member.any(axis=1)[:, None], member, True)[p_unit_arr]
+    sims = np.where(limit, sims, -np.inf)
+    p_cluster = sims.argmax(axis=1)
+    p_sim = sims[np.arange(n), p_cluster]
+    p_cluster = np.where(p_sim >= params.min_similarity, p_cluster, -1)
+    p_cluster[fit_idx] = a_fit
+    # A cover note with nothing else ("X is pleased to submit the attached comments") raises no theme.
+    p_cluster[framing] = _NOT_COUNTED
+    z_fit = z_all[fit_idx]
+    p_sim[fit_idx] = np.where(a_fit >= 0, (z_fit * centroids[np.maximum(a_fit, 0)]).sum(axis=1), p_sim[fit_idx])
+    # A text counts under the themes it argues, not under every theme one passage grazes.
+    p_cluster = _substantive(p_cluster, p_unit_arr, params)
+    # Themes too small (in unique texts) fold into the catch-all.
+    units_of = defaultdict(set)
+    for i in range(n):
+        units_of[int(p_cluster[i])].add(int(p_unit_arr[i]))
+    small = [c for c in range(k) if len(units_of[c]) < params.min_units]
+    if small:
+        p_cluster = np.where(np.isin(p_cluster, small), -1, p_cluster)
+        p_cluster = _substantive(p_cluster, p_unit_arr, params)
+    return p_cluster, p_sim
+
+
+def _top_terms(x_all, idx, terms) -> list[str]:
+    mean = np.asarray(x_all[idx].mean(axis=0)).ravel()
+    return [terms[j] for j in np.argsort(-mean, kind="stable")[:40] if mean[j] > 0]
+
+
+class _UnitWords:
+    """Whether a unit's text uses any of some words (singular or plural), its lower-cased text
+    computed when first asked for."""
+
+    def __init__(self, units: list[Unit]):
+        self.units = units
+        self.lower: dict[int, str] = {}
+
+    def uses(self, ui: int, pattern: re.Pattern) -> bool:
+        low = self.lower.get(ui)
+        if low is None:
+            low = self.lower[ui] = (self.units[ui].text or "").lower().replace("’", "'")
+        return pattern.search(low) is not None
+
+
+def _words_pattern(stems: frozenset[str] | set[str]) -> re.Pattern:
+    """Any of the words, singular or plural ("directory" also finds "directories")."""
+    forms = set()
+    for w in stems:
+        forms |= {w, w + "s", w + "es"}
+        if w.endswith("y"):
+            forms.add(w[:-1] + "ies")
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(sorted(map(re.escape, forms), key=lambda f: (-len(f), f)))
+                      + r")(?![a-z0-9])")
+
+
+def _anchor_words(label: str, generic: frozenset[str]) -> frozenset[str]:
+    """The label's own words (stemmed): not stop words, not generic, not the docket's."""
+    words = [w for w in re.findall(r"[a-z0-9]+", label.lower().replace("’", "'")) if w not in _label_stop()]
+    own = frozenset(_stem(w) for w in words if w not in generic and _stem(w) not in generic)
+    return own or frozenset(_stem(w) for w in words)
+
+
+def _anchor(p_cluster, p_unit, labels, generic, words_of, params, top=None, kept=None):
+    """Passages of texts that use none of their theme's own words (its label's, and its heaviest
+    terms' that are not generic) go to the catch-all, except a theme's texts in `kept[c]` (it held
+    them last run); themes left with fewer than `min_units` texts go too (`_substantive` re-applied).
+
+    Why: a k-means cluster takes in general letters that share its vocabulary without arguing its
+    topic ("Medical records" held letters of support that never mention a record); audited on the
+    two CMS dockets, 2 of the 36 sampled texts this rule takes out argued the label, 27 of the 45 it
+    keeps did (docs/analysis.md). A theme holding 30% of the texts or more is left alone: its words
+    are "generic" by that very share, so they cannot tell its members (USDA-2017-0002's work
+    requirements theme would lose half of its texts, which argue it in words of their own)."""
+    out = p_cluster.copy()
+    n_units = len(np.unique(p_unit))
+    for c, label in labels.items():
+        if not label:
+            continue
+        idx = np.flatnonzero(out == c)
+        units = np.unique(p_unit[idx])
+        if len(units) >= _DOCKET_WORD_SHARE * n_units:
+            # a theme of 30%+ of the texts is the docket's main subject: its own words are
+            # "generic" by that very share (`_generic_words`), so they cannot test membership
+            continue
+        own = _anchor_words(label, generic)
+        # the theme's heaviest terms that are its own count as its words too
+        own |= {_stem(w) for t in (top or {}).get(c, ()) for w in t.split()
+                if w not in generic and _stem(w) not in generic and w not in _label_stop()}
+        before = (kept or {}).get(c, frozenset())
+        pattern = _words_pattern(own)
+        off = [int(u) for u in units if int(u) not in before and not words_of.uses(int(u), pattern)]
+        if off:
+            out[idx[np.isin(p_unit[idx], off)]] = -1
+    out = _substantive(out, p_unit, params)
+    counts = {c: len(np.unique(p_unit[out == c])) for c in labels}
+    small = [c for c, k in counts.items() if k < params.min_units]
+    if small:
+        out = np.where(np.isin(out, small), -1, out)
+        out = _substantive(out, p_unit, params)
+    return out
+
+
+def _substantive(p_cluster: np.ndarray, p_unit: np.ndarray, params: ThemeParams) -> np.ndarray:
+    """Passages on a theme their text does not argue set to `_NOT_COUNTED`.
+
+    A text raises its main theme (the one holding most of its passages; a topic before the
+    catch-all) and any other theme that holds at least `min_theme_share` of its passages or
+    at least `min_theme_passages` of them. So a form letter about the provider's sex with one
+    closing line on the proposal as a whole is counted under the first only, with all its
+    copies; a long letter that spends several passages on each of five topics raises all five.
+    """
+    out = p_cluster.copy()
+    live = out != _NOT_COUNTED
+    if not live.any():
+        return out
+    # one integer per (unit, cluster) pair: unit * width + cluster + 1 (the catch-all -1 is 0)
+    width = int(out.max()) + 2
+    pair = p_unit.astype(np.int64) * width + (out.astype(np.int64) + 1)
+    keys, counts = np.unique(pair[live], return_counts=True)
+    units, clusters = keys // width, keys % width - 1
+    totals = np.bincount(p_unit[live], minlength=int(p_unit.max()) + 1)
+    # main theme per unit: most passages, a topic before the catch-all, then the lower cluster number
+    order = np.lexsort((clusters, clusters == -1, -counts, units))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = units[order][1:] != units[order][:-1]
+    is_main = np.zeros(len(keys), dtype=bool)
+    is_main[order[first]] = True
+    keep = is_main | ((clusters != -1) & ((counts >= params.min_theme_passages)
+                                          | (counts >= params.min_theme_share * totals[units])))
+    out[live & ~np.isin(pair, keys[keep])] = _NOT_COUNTED
+    return out
+    pairs = np.stack([p_unit[live], out[live]], axis=1)
+    uniq, counts = np.unique(pairs, axis=0, return_counts=True)
+    totals = np.bincount(p_unit[live], minlength=int(p_unit.max()) + 1)
+    # main theme per unit: most passages, a topic before the catch-all, then the lower cluster number
+    order = np.lexsort((uniq[:, 1], uniq[:, 1] == -1, -counts, uniq[:, 0]))
+    main = {}
+    for r in order:
+        main.setdefault(int(uniq[r, 0]), int(uniq[r, 1]))
+    keep = set()
+    for (u, c), cnt in zip(uniq.tolist(), counts.tolist(), strict=True):
+        if c == main[u] or (c != -1 and (cnt >= params.min_theme_passages or cnt >= params.min_theme_share * totals[u])):
+            keep.add((u, c))
+    drop = np.array([(int(u), int(c)) not in keep for u, c in zip(p_unit.tolist(), out.tolist(), strict=True)])
+    out[drop & live] = _NOT_COUNTED
+    return out
 
 
 # --- clustering -------------------------------------------------------------
@@ -497,6 +750,8 @@ def _finalize(held: list[np.ndarray], ids: list[str], z_fit, fit_units, params):
     held = [np.asarray(h, dtype=np.int64) for h in held]
     while True:
         centroids, a = _rebuild(held, z_fit, fit_units, params)
+        # membership is what a text argues (`_substantive`), so a re-run rebuilds the same
+        a = _substantive(a, fit_units, params)
         now = [np.unique(fit_units[a == c]) for c in range(len(held))]
         small = [c for c in range(len(now)) if len(now[c]) < params.min_units]
         if small:
@@ -642,7 +897,19 @@ def _seeded_clusters(seeds, seed_fit, seed_ids, z_fit, fit_units, unit_is_new, p
     return centroids, ids
 
 
-def _merge_close(centroids, ids, z_fit, params):
+def _shared_top_terms(centroids: np.ndarray, components: np.ndarray, top: int = 8) -> np.ndarray:
+    """How many of their `top` heaviest vocabulary terms two centroids share (centroids x centroids),
+    not counting terms at the top of more than a fifth of the centroids."""
+    weights = centroids @ components
+    best = np.argsort(-weights, axis=1, kind="stable")[:, :top]
+    onehot = np.zeros((len(centroids), components.shape[1]), dtype=np.int32)
+    np.put_along_axis(onehot, best, 1, axis=1)
+    # a term at the top of many clusters ("health", "care", "data") is the docket's, not a topic's
+    onehot[:, onehot.sum(axis=0) > max(2, 0.2 * len(centroids))] = 0
+    return onehot @ onehot.T
+
+
+def _merge_close(centroids, ids, z_fit, params, components=None):
     """Merge themes that are one topic for a reader (the older id wins).
 
     Two centroids are "close" when they point nearly the same way (cosine >=
@@ -671,8 +938,12 @@ def _merge_close(centroids, ids, z_fit, params):
         rest = np.nanquantile(s, params.merge_rest_quantile, axis=1)
         lift = s / np.maximum((rest[:, None] + rest[None, :]) / 2, 0.02)
         fresh = np.array([not i for i in ids])
+        # two fresh clusters whose heaviest terms are mostly the same words ("sex, women, gender" and
+        # "male, female, doctor, sex") are one topic split by phrasing
+        same_words = (_shared_top_terms(centroids, components) >= params.merge_shared_terms) if components is not None \
+            else np.zeros_like(s, dtype=bool)
         close = (s >= params.merge_similarity) | (
-            (s >= params.merge_floor) & (lift >= params.merge_lift) & np.outer(fresh, fresh)
+            (s >= params.merge_floor) & ((lift >= params.merge_lift) | same_words) & np.outer(fresh, fresh)
         )
         np.fill_diagonal(close, False)
         if not close.any():
@@ -756,6 +1027,9 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
 
 
+_DOCKET_WORD_SHARE = 0.3  # a word this share of the docket's texts use is the docket's, no topic's
+
+
 def _generic_words(units: list[Unit], context: str, params: ThemeParams, sample: int = 4000) -> frozenset[str]:
     """Words that cannot make a label specific: generic terms, the docket's title and abstract
     words (and acronyms made of them), and words that 30% or more of the docket's texts use."""
@@ -769,10 +1043,20 @@ def _generic_words(units: list[Unit], context: str, params: ThemeParams, sample:
     for i in chosen:
         df.update({w for w in re.findall(r"[a-z][a-z0-9]+", texts[i].lower())})
     n = max(len(chosen), 1)
-    words |= {w for w, k in df.items() if k >= 0.3 * n and n >= 20}
+    words |= {w for w, k in df.items() if k >= _DOCKET_WORD_SHARE * n and n >= 20}
     # the title's acronym words ("NDH" for "National Directory of Healthcare ...") are as common as the title
     words |= {w for w, k in df.items() if 3 <= len(w) <= 5 and k >= 0.05 * n and n >= 20 and _is_acronym_of(w, ctx)}
     return frozenset(_stem(w) for w in words) | frozenset(words)
+
+
+def _title_words(title: str) -> set[str]:
+    """The docket title's content words, with their singular/plural forms and its acronym ("ndh")."""
+    words = {w for w in re.findall(r"[a-z]+", title.lower()) if len(w) > 2 and w not in _label_stop()}
+    out = set(words) | {_stem(w) for w in words} | {w + "s" for w in words}
+    initials = "".join(w[0] for w in re.findall(r"[a-z]+", title.lower()) if w not in _label_stop() and len(w) > 2)
+    for n in (3, 4, 5):
+        out |= {initials[i:i + n] for i in range(len(initials) - n + 1)}
+    return out
 
 
 def _is_acronym_of(word: str, context_words: list[str]) -> bool:
@@ -791,7 +1075,8 @@ def _specific(phrase: str, generic: frozenset[str], context: str) -> bool:
 
 
 def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, generic: frozenset[str] = frozenset(),
-            context: str = "", topic: dict[int, set[str]] | None = None) -> dict[int, str]:
+            context: str = "", topic: dict[int, set[str]] | None = None,
+            core: dict[int, set[str]] | None = None) -> dict[int, str]:
     """Each theme's most distinctive verbatim phrase (distinct across themes), specific to it,
     preferring phrases made of the theme's own top terms (`topic`: what the theme is about,
     rather than a turn of phrase that happens to recur in it)."""
@@ -829,11 +1114,23 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
             length = 0.05 if words == 1 else 1.0 + 0.15 * (words - 2)
             words_g = [w for w in g.split() if w not in _label_stop()]
             on_topic = sum(w in (topic or {}).get(c, ()) for w in words_g) / max(len(words_g), 1)
-            # a turn of phrase that is not what the theme is about comes last
-            cand.append((p_in * lift * lift * length * (1 + on_topic), g, topic is None or on_topic > 0))
-        cand.sort(key=lambda x: (not x[2], -x[0], x[1]))
-        scored[c] = _prefer_longer([(sc, g) for sc, g, on in cand if on]) + [(sc, g) for sc, g, on in cand if not on]
-        on_topic_of[c] = {g for _, g, on in cand if on}
+            # a phrase made of the theme's very top terms says what its texts are about
+            core_hits = sum(w in (core or {}).get(c, ()) or _stem(w) in (core or {}).get(c, ()) for w in words_g)
+            on_topic += core_hits / max(len(words_g), 1)
+            # a turn of phrase that is not what the theme is about comes last; one that holds none of
+            # the theme's very top terms comes after those that do
+            cand.append((p_in * lift * lift * length * (1 + on_topic), g, topic is None or on_topic > 0,
+                         core is None or core_hits > 0))
+        cand.sort(key=lambda x: (not x[2], not x[3], -x[0], x[1]))
+        ranked = _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and hit])
+        # a piece of a name ("Patient Safety" of "Patient Safety Action Network") says who wrote,
+        # not what is argued: among the best few, such phrases go last
+        head, texts_c = ranked[:6], [p_text[i] for i in samples[c]]
+        head.sort(key=lambda x: _part_of_name(x[1], texts_c))
+        scored[c] = (head + ranked[6:]
+                     + _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and not hit])
+                     + [(sc, g) for sc, g, on, _ in cand if not on])
+        on_topic_of[c] = {g for _, g, on, _ in cand if on}
     labels: dict[int, str] = {}
     used: set[str] = set()
     # Biggest themes choose first, so a shared phrase goes to the theme it describes best.
@@ -850,6 +1147,27 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         used.add(choice)
         labels[c] = _surface(choice, [p_text[i] for i in samples[c]])
     return labels
+
+
+def _part_of_name(phrase: str, texts: list[str]) -> bool:
+    """Whether most uses of the phrase are Capitalised and run on into another Capitalised word
+    ("Patient Safety Action Network", "the Electronic Caregiver Addison platform"): a name."""
+    words = phrase.split()
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9])" + r"[^A-Za-z0-9.;:!?,\n]+".join(re.escape(w).replace("'", "['’]") for w in words)
+        + r"(?![A-Za-z0-9])", re.IGNORECASE)
+    uses = named = 0
+    for t in texts:
+        for m in pattern.finditer(t):
+            uses += 1
+            form = m.group(0)
+            if not all(w[:1].isupper() for w in form.split() if w.lower() not in _label_stop()):
+                continue
+            after = re.match(r"\s+(?:of\s+|for\s+|and\s+)?([A-Z][a-z]+)", t[m.end():m.end() + 30])
+            before = re.search(r"([A-Z][a-z]+)\s+$", t[max(0, m.start() - 30):m.start()])
+            if after or (before and not re.search(r"[.!?]\s*\S*\s+$", t[max(0, m.start() - 30):m.start()])):
+                named += 1
+    return uses > 0 and named > 0.5 * uses
 
 
 def _prefer_longer(cand: list[tuple[float, str]]) -> list[tuple[float, str]]:
@@ -882,26 +1200,50 @@ def _surface(phrase: str, texts: list[str]) -> str:
     else:
         # Prefer the common spelling; ALL-CAPS headings only when nothing else exists.
         form = min(forms, key=lambda f: (f.isupper() and len(f) > 8, -forms[f], f))
+    # a quoted word keeps its quotes, as typographic ones (a lone straight quote is dropped)
+    form = re.sub(r'["“”]([^"“”]+)(?:["“”]|$)', r"‘\1’", form).replace('"', "").strip()
     return form[0].upper() + form[1:]
 
 
-def overall_label(keywords: list[str], stances: list[str], context: str) -> str:
-    """A name for a theme with no specific phrase of its own: what its texts say about the
-    proposal as a whole ("Support for the directory", "Objections to the directory"), from the
-    stance of its texts and the docket's own word for the thing proposed."""
+def overall_label(keywords: list[str], stances: list[str], context: str, weights: list[int] | None = None) -> str:
+    """A name for a theme with no specific phrase of its own: its texts speak of the proposal as
+    a whole. "General support for the directory" only when support is at least two thirds of the
+    texts that take a side both by unique texts and by comments (`weights`: the comments each text
+    stands for), so a form letter that opposes cannot sit under a "support" name, and the same for
+    "General objections to ..."; otherwise "General remarks on ...". A stance is not a topic: the
+    name says the texts have none ("General"), and the stance table under it gives the split.
+    When most of its texts take no side either, it is no stance theme but unrelated remarks that
+    share no phrase: "Assorted remarks, no common topic"."""
     title_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", (context or "").lower())} - set(_label_stop())
     head = next((k for k in keywords if " " not in k and _stem(k) in title_words and k not in _GENERIC), None)
     thing = f"the {head}" if head else "the proposal"
-    counts = Counter(s for s in stances if s in ("support", "oppose"))
-    total = len(stances) or 1
-    if counts["support"] >= max(0.4 * total, 1.5 * counts["oppose"]):
-        return f"Support for {thing}"
-    if counts["oppose"] >= max(0.4 * total, 1.5 * counts["support"]):
-        return f"Objections to {thing}"
-    return f"Whether to have {thing}"
+    weights = weights if weights is not None else [1] * len(stances)
+
+    def leans(side: str, other: str) -> bool:
+        for w in (None, weights):  # by unique texts, then by comments
+            counts = Counter()
+            for i, st in enumerate(stances):
+                counts[st] += 1 if w is None else max(int(w[i]), 1)
+            sided = counts[side] + counts[other] + counts["mixed"]
+            if not sided or counts[side] < 2 / 3 * sided:
+                return False
+        return True
+
+    sided = sum(st in ("support", "oppose", "mixed") for st in stances)
+    if sided < 0.5 * len(stances):
+        # most of its texts take no side either: a cluster of unrelated remarks, not a stance
+        return ASSORTED_LABEL
+    if leans("support", "oppose"):
+        return f"General support for {thing}"
+    if leans("oppose", "support"):
+        return f"General objections to {thing}"
+    return f"General remarks on {thing}"
 
 
-OVERALL_LABEL = re.compile(r"^(?:Support for|Objections to|Whether to have) the [\w-]+$")
+ASSORTED_LABEL = "Assorted remarks, no common topic"
+# (a second theme of the same name carries its top keyword in brackets)
+OVERALL_LABEL = re.compile(
+    r"^(?:General (?:support for|objections to|remarks on) the [\w-]+|Assorted remarks, no common topic)(?: \([^()]+\))?$")
 
 
 def _ranked(themes: list[Theme]) -> list[Theme]:
@@ -933,6 +1275,8 @@ def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> li
             continue
         s, e = _shorten(u.text, *span, max_chars)
         quote = u.text[s:e]
+        if not (re.match(r"^[\"“‘'(\[]?[A-Z0-9]", quote) and re.search(r"[.!?][\"”’')\]]*$", quote)):
+            continue  # cut inside a sentence: a fragment is no quote
         norm = re.sub(r"\W+", " ", quote.lower()).strip()
         if norm in used_text:
             continue
@@ -944,7 +1288,8 @@ def _quotes(units, ranked_passages, p_unit, p_span, want=5, max_chars=300) -> li
     return out
 
 
-def _theme_quotes(units, ranked_passages, p_unit, p_span, centroid, vec, svd, want=5, pool=60, max_chars=300) -> list[dict]:
+def _theme_quotes(units, ranked_passages, p_unit, p_span, centroid, vec, svd, want=5, pool=60, max_chars=300,
+                  label: str = "") -> list[dict]:
     """Up to `want` quotes for a theme, one per text: the sentences, among the theme's most central
     passages, that are closest to the theme AND state a position, a demand or evidence.
 
@@ -985,8 +1330,10 @@ def _theme_quotes(units, ranked_passages, p_unit, p_span, centroid, vec, svd, wa
     floor = 0.5 * float(sim.max())
     # a sentence that opens on "This", "It", "They"... leans on what came before it
     leans = [0.75 if re.match(r"^(?:This|That|These|Those|It|They|He|She|Which)\b", t) else 1.0 for t in texts]
+    # a quote that names what the label names shows the reader the label is right
+    named = [1 + 0.5 * _label_cover(label, t) for t in texts]
     scored = sorted(
-        ((float(sim[k]) * leans[k] * (1 + 0.1 * min(sentence_weight(texts[k]), 8)), k)
+        ((float(sim[k]) * leans[k] * named[k] * (1 + 0.1 * min(sentence_weight(texts[k]), 8)), k)
          for k in range(len(cands)) if sim[k] >= floor),
         key=lambda x: (-x[0], units[cands[x[1]][0]].key, cands[x[1]][1]),
     )
@@ -1013,6 +1360,15 @@ def _theme_quotes(units, ranked_passages, p_unit, p_span, centroid, vec, svd, wa
     return out
 
 
+def _label_cover(label: str, sentence: str) -> float:
+    """Share of the label's content words (singular or plural) that the sentence uses."""
+    words = {_stem(w) for w in re.findall(r"[a-z0-9]+", label.lower()) if w not in _label_stop()}
+    if not words:
+        return 0.0
+    have = {_stem(w) for w in re.findall(r"[a-z0-9]+", sentence.lower())}
+    return len(words & have) / len(words)
+
+
 def _quotable(text: str, start: int, end: int, min_words: int = 12) -> tuple[int, int] | None:
     """The passage without leading/trailing greetings or sign-offs; None if nothing informative is left."""
     spans = [(start + s, start + e) for s, e in sentences(text[start:end])] or [(start, end)]
@@ -1025,6 +1381,10 @@ def _quotable(text: str, start: int, end: int, min_words: int = 12) -> tuple[int
     s, e = spans[0][0], spans[-1][1]
     if _UNQUOTABLE.search(text[s:e]) or len(text[s:e].split()) < min_words:
         return None
+    from comments.analysis.significance import is_self_promotion
+
+    if any(_is_meta(text[a:b]) or is_self_promotion(text[a:b]) or is_framing(text[a:b]) for a, b in spans):
+        return None  # a disclaimer, an offer of help or a company describing itself is not a quote
     return s, e
 
 

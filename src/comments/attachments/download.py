@@ -12,6 +12,12 @@ timeout, so a watchdog thread shuts the fetch's sockets down when the deadline
 passes (or when the run is interrupted: `Downloader.cancel`), which ends any
 blocking read at once. The file then fails with "timed out after N s".
 
+A host that cannot be reached at all (no network, DNS down, the host down)
+would cost every pending file its full retries: `HOST_DOWN_AFTER` files in a
+row failing on connection errors, with no answer from the host in between,
+stop the run's downloads (`Downloader.stopped`); the files not tried stay
+pending for the next run, which tries the host again.
+
 A small backoff lives here rather than in the API client so this module
 stands alone; it follows the same rules (honour Retry-After, exponential
 otherwise, capped).
@@ -41,6 +47,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 DEFAULT_DEADLINE_S = 120.0
 INTERRUPTED = "interrupted"
+# Files in a row that failed on connection errors (after their retries) before a run stops downloading.
+HOST_DOWN_AFTER = 5
 
 
 @dataclass
@@ -254,6 +262,8 @@ class Downloader:
         self.shared_pacer = pacer
         self.requests = 0
         self._count_lock = threading.Lock()
+        self._unreachable_in_a_row = 0
+        self.stopped: str | None = None  # why downloads stopped early (the host cannot be reached)
 
     def fetch(self, url: str | None, announced_size: int | None = None) -> Downloaded:
         problem = url_problem(url, self.hosts)
@@ -264,16 +274,31 @@ class Downloader:
         deadline = _Deadline(self.deadline_s)
         with self._count_lock:
             self._active.add(deadline)
-        if self._cancelled:
+        if self._cancelled or self.stopped:
             deadline.abort(INTERRUPTED)
         _local.deadline = deadline
         try:
-            return self._fetch(url, deadline)
+            result = self._fetch(url, deadline)
+            self._note_reachability(url, result)
+            return result
         finally:
             _local.deadline = None
             deadline.finish()
             with self._count_lock:
                 self._active.discard(deadline)
+
+    def _note_reachability(self, url: str, result: Downloaded) -> None:
+        unreachable = result.status == "failed" and (result.reason or "").startswith("connection error")
+        with self._count_lock:
+            if not unreachable:
+                if result.reason != INTERRUPTED:
+                    self._unreachable_in_a_row = 0  # the host answered (or the file was refused before asking)
+                return
+            self._unreachable_in_a_row += 1
+            if self._unreachable_in_a_row >= HOST_DOWN_AFTER and not self.stopped:
+                host = urlsplit(url).hostname or "the download host"
+                self.stopped = (f"{host} could not be reached ({HOST_DOWN_AFTER} files in a row failed with "
+                                "connection errors); the files not tried stay pending: run `comments attachments` later")
 
     def cancel(self) -> None:
         """End every download under way now (they fail as 'interrupted'; callers do not record those)."""

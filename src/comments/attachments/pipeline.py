@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from comments import settings
 from comments import store as db
-from comments.attachments.download import Downloaded, Downloader
+from comments.attachments.download import INTERRUPTED, Downloaded, Downloader
 from comments.attachments.extract import extract_file
 from comments.attachments.filestore import FileStore
 from comments.attachments.pool import TimedPool
@@ -116,6 +116,8 @@ def process_attachments(
                 db.release(con)
                 for row in finished:
                     counts[row["status"]] += 1
+                if downloader.stopped:  # the host cannot be reached: the rest stay pending
+                    break
     finally:
         # on an interrupt, end the downloads under way instead of waiting for them: rows stay pending
         downloader.cancel()
@@ -433,6 +435,8 @@ def summary_line(docket_id: str, counts: dict[str, int], seconds: float) -> str:
     """One line for the CLI: what the run did."""
     notice = {k[len("document_texts_"):]: n for k, n in counts.items() if k.startswith("document_texts_") and n}
     tail = ("; docket documents: " + ", ".join(f"{n:,} {s}" for s, n in sorted(notice.items()))) if notice else ""
+    if counts.get("stopped"):
+        tail += f"; downloads stopped: {counts['stopped']}"
     if not counts.get("processed"):
         return f"{docket_id}: no attachment files to process (all done, or none listed){tail}"
     parts = ", ".join(f"{counts[s]:,} {s}" for s in FINAL_STATUSES if counts.get(s))
@@ -450,6 +454,8 @@ def _summary(counts: Counter, downloader: Downloader) -> dict[str, int]:
     for key in ("downloaded", "reused", "bytes_downloaded"):
         out[key] = counts.get(key, 0)
     out["requests"] = downloader.requests
+    if downloader.stopped:
+        out["stopped"] = downloader.stopped
     return out
 
 
@@ -517,6 +523,8 @@ def _collect_downloads(plan, counts: Counter) -> tuple[list[dict], list[dict], l
             counts["reused"] += 1
         else:
             result = outcome
+        if result.reason == INTERRUPTED:
+            continue  # never tried (downloads stopped): the row stays pending
         base = {"comment_id": row["comment_id"], "doc_order": row["doc_order"], "format": row["format"]}
         if result.status == "downloaded":
             to_extract.append(base | {"sha256": result.sha256, "downloaded_at": now})

@@ -147,6 +147,7 @@ def gather(
         "changes": None if changes is None else what_changed(changes, guard),
         "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
         "stance_method": stance_method(con, docket_id),
+        "theme_audit": theme_audit(con, docket_id),
         "not_read_note": not_read_note(headline, docket_id),
         "show_names": show_names,
         "generated_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
@@ -454,6 +455,14 @@ def stance_method(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
     return {**row, "statement": stance_statement(row)}
 
 
+def theme_audit(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
+    """How far a person checked the themes (`comments.theme_audit`): figures and the one line every format prints."""
+    from comments.theme_audit import audit_figures, audit_statement
+
+    figures = audit_figures(con, docket_id)
+    return {"figures": figures, "statement": audit_statement(figures, docket_id)}
+
+
 def stance_statement(row: dict) -> str:
     """'stance: model trained on 60 labels of this docket, 0.86 +/- 0.04 accuracy (...)' and the rules' variants."""
     from comments.analysis.stance_model import MIN_LABELS
@@ -502,6 +511,8 @@ def caveats(brief: dict) -> list[str]:
         ]
     method = brief.get("stance_method") or {}
     method_line = [method["statement"]] if method.get("statement") else []
+    if (brief.get("theme_audit") or {}).get("statement"):
+        method_line.append(brief["theme_audit"]["statement"])
     not_read = [
         f"“{NOT_READ}” means nobody read the comment's substance (it is in attachments whose text was not "
         "extracted), not that it takes no side; shares of stance are given among the texts that were read."

@@ -128,8 +128,8 @@ def theme_stance_rows(t: dict, stances: list[str]) -> tuple[list[str], list[list
 def theme_totals_line(tt: dict) -> str:
     return (f"By main theme the themes hold {fmt_num(tt['main_comments'])} comments: each of the "
             f"{fmt_num(tt['comments_with_theme'])} comments with a theme once. "
-            f"{fmt_num(tt['comments_without_theme'])} comments have no text the analysis could read "
-            "(attachments not read, empty boxes) and no theme.")
+            f"{fmt_num(tt['comments_without_theme'])} comments raise no theme: their text was not read "
+            "(attachments), is empty or only covers an attachment, or is a stray remark that fits no theme.")
 
 
 def significant_line(r: dict) -> str:
@@ -229,12 +229,12 @@ def to_markdown(brief: dict) -> str:
     out += ["", "## 5. Who commented", ""]
     if c["governments"]:
         out += ["### Governments and officials", "", "| Name | Comments | Stance |", "|---|---:|---|"]
-        out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(o['stance'])} |" for o in c["governments"]]
+        out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(_org_stance(o))} |" for o in c["governments"]]
         out.append("")
     out += [f"### Organizations ({fmt_num(c['organizations_total'])})", ""]
     if c["organizations"]:
         out += ["| Name | Comments | Stance |", "|---|---:|---|"]
-        out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(o['stance'])} |" for o in c["organizations"]]
+        out += [f"| {e(o['name'])} | {fmt_num(o['comments'])} | {e(_org_stance(o))} |" for o in c["organizations"]]
         if c["organizations_not_shown"]:
             out += ["", f"… and {fmt_num(c['organizations_not_shown'])} more organizations (see `comments export`)."]
         out.append("")
@@ -535,10 +535,10 @@ def to_docx(brief: dict) -> bytes:
     doc.add_heading("5. Who commented", level=2)
     if c["governments"]:
         doc.add_heading("Governments and officials", level=3)
-        _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), o["stance"]] for o in c["governments"]])
+        _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), _org_stance(o)] for o in c["governments"]])
     doc.add_heading(f"Organizations ({fmt_num(c['organizations_total'])})", level=3)
     if c["organizations"]:
-        _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), o["stance"]] for o in c["organizations"]])
+        _table(doc, ["Name", "Comments", "Stance"], [[o["name"], fmt_num(o["comments"]), _org_stance(o)] for o in c["organizations"]])
         if c["organizations_not_shown"]:
             doc.add_paragraph(f"… and {fmt_num(c['organizations_not_shown'])} more organizations (see comments export).")
     if c["unnamed_organization_comments"] or c["unnamed_government_comments"]:
@@ -611,3 +611,8 @@ def _hyperlink(paragraph, url: str, text: str) -> None:
     run.append(t)
     link.append(run)
     paragraph._p.append(link)
+
+
+def _org_stance(o: dict) -> str:
+    """An organization's stance, with how its comments split when they do not all agree."""
+    return f"{o['stance']} ({o['stance_split']})" if o.get("stance_split") else o["stance"]

@@ -89,6 +89,12 @@ def run_sync(
 
     flow_module = runner.flow_module("sync_docket") if runner.use_prefect() else None
     results = []
+    told: set[str] = set()  # dockets whose comment summary was printed when their comments were done
+
+    def tell_synced(summary: dict) -> None:
+        terminal.echo(_summary_line(summary))
+        told.add(summary["docket_id"])
+
     for docket_id in docket_ids:
         with bars() as new_bar:
             advance = new_bar(f"sync {docket_id}", "comments")
@@ -98,6 +104,7 @@ def run_sync(
                         db_path, client, docket_id, max_comments=max_comments, no_attachments=no_attachments,
                         progress=advance,
                         attachments=lambda d, db: runs.fetch_attachments(d, db, progress=new_bar(f"{d} attachments", "files")),
+                        on_synced=tell_synced,
                     )]
                 else:
                     with runner.with_hooks(flow_module, progress=advance, on_wait=_tell_wait, new_bar=new_bar):
@@ -117,7 +124,8 @@ def run_sync(
                     f"sync of {docket_id} stopped: {exc}; what was stored is kept: run the same command again to resume"
                 ) from None
         for summary in summaries:
-            terminal.echo(_summary_line(summary))
+            if summary["docket_id"] not in told:
+                terminal.echo(_summary_line(summary))
             if summary.get("attachments") is not None:
                 from comments.attachments.pipeline import summary_line
 
