@@ -80,7 +80,11 @@ def run_sync(
     from comments.commands import runner
 
     store.connect(db_path).close()  # DatabaseLockedError now, not after the stages have started
-    client = RegulationsClient(base_url=base_url, on_wait=_tell_wait)
+    # With a Prefect server the preflight requests take slots of the keys' shared limits like the
+    # flow's (a missing limit is said before anything else); off, the client paces itself only.
+    from flows import limits
+
+    client = RegulationsClient(base_url=base_url, on_wait=_tell_wait, pacer=limits.key_pacer())
     for docket_id in docket_ids:
         preflight_docket(client, docket_id)
 
