@@ -74,12 +74,12 @@ def _sync(con) -> None:
 
 
 def screenshot_dir() -> Path | None:
-    """Where the test run writes the explorer's screenshots: $COMMENTS_SCREENSHOT_DIR, else the
-    checkout's docs/explorer/ (None when the tests run outside a source checkout)."""
+    """Where the test run writes the explorer's screenshots: $COMMENTS_SCREENSHOT_DIR/explorer, or
+    nowhere. Opt-in, so a test run leaves the checkout as it found it; the pictures in
+    docs/explorer/ are refreshed with `COMMENTS_SCREENSHOT_DIR=docs ./run test tests/test_explorer_browser.py`."""
     if os.environ.get("COMMENTS_SCREENSHOT_DIR"):
         return Path(os.environ["COMMENTS_SCREENSHOT_DIR"]) / "explorer"
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    return docs / "explorer" if docs.is_dir() else None
+    return None
 
 
 def save_screenshot(source: Path, name: str) -> None:

@@ -4,7 +4,8 @@ demo docket synced from the project's regulations.gov stand-in and analysed.
 Follows a campaign's count to its list, searches a phrase, filters and shares the URL, labels
 five comments with key presses, and opens hostile comments. Each test also checks that the page
 ran no script but the explorer's own and asked nothing of any host but the explorer (it works
-offline). The screenshots in docs/explorer/ are taken here.
+offline). The screenshots in docs/explorer/ are taken here when asked:
+`COMMENTS_SCREENSHOT_DIR=docs ./run test tests/test_explorer_browser.py`.
 """
 
 from __future__ import annotations

@@ -270,6 +270,13 @@ def test_nothing_printed_to_a_terminal_carries_control_characters(tmp_path, caps
     for _, out, err in outputs:
         for ch in (ESC, "\x07", "\x9b", "\u202e"):
             assert ch not in out and ch not in err
+    # The project's log lines (a server's error text inside a warning) are cleaned the same way.
+    import logging
+
+    logging.getLogger("comments.discover").warning("comment count failed for %s: %s", "x", f"HTTP 500 {evil}")
+    err = capsys.readouterr().err
+    assert "HTTP 500" in err and "RED" in err
+    assert not any(ch in err for ch in (ESC, "\x07", "\x9b", "\u202e"))
     # JSON output keeps the data exact: the escapes are JSON escapes, decoded back by any reader.
     code, out, _ = run("search", DOCKET, "pipeline", "--db", str(db), "--output", "json")
     assert code == 0 and ESC not in out and "\x9b" not in out and "\u202e" not in out

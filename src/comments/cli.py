@@ -42,7 +42,7 @@ for module in (ingest, attachments, imports, analysis, labels, themes, codebook,
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: user errors become one line on stderr; so do SIGINT and SIGTERM."""
-    from comments import interrupts
+    from comments import interrupts, terminal
 
     # The CLI's progress bars and summary lines are its console output. Prefect's
     # own lines (when runs go through Prefect) would interleave with them, and a
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     with interrupts.handling():
         try:
+            terminal.route_logs()
             if args and "--help" not in args:  # a bad setting fails here, not inside a run; help still shows
                 from comments import settings
 

@@ -10,6 +10,7 @@ keeps the data exact, with the characters JSON leaves raw written as `\\uXXXX`.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 
@@ -40,3 +41,26 @@ def text(value: object, style: str | None = None):
     from rich.text import Text
 
     return Text(clean(value), style=style or "")
+
+
+class _CleanStderr(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (tests and wrappers swap it), cleaned."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(clean(self.format(record)), file=sys.stderr, flush=True)
+        except Exception:
+            self.handleError(record)
+
+
+def route_logs() -> None:
+    """The project's own log lines (a server's error text inside a warning, say) reach stderr
+    cleaned like everything else the CLI prints. Without this they went through Python's
+    last-resort handler raw, or vanished into Prefect's console handler when Prefect had set up
+    logging; now they print the same way in both cases (with no other handler printing them:
+    the CLI sets Prefect's console handler to CRITICAL)."""
+    logger = logging.getLogger("comments")
+    if any(isinstance(h, _CleanStderr) for h in logger.handlers):
+        return
+    handler = _CleanStderr(logging.WARNING)
+    logger.addHandler(handler)  # still propagates: Prefect's console handler is silenced by the CLI
