@@ -183,6 +183,19 @@ def test_section_comes_first_and_reports_the_changes_dict(tracked):
         for cell in cells:
             assert f" {cell} " in md_row + " " and cell in docx_row.split(" | "), (cell, md_row, docx_row)
 
+    # Where the stance change came from, by comments: the new comments' own stances, as stored.
+    src = ch["stance_sources"]
+    con = store.connect(tracked["db"], read_only=True)
+    try:
+        stored = dict(con.execute(
+            "select stance, count(*) from comment_analysis where comment_id in (select unnest(?)) group by stance",
+            [tracked["added"]]).fetchall())
+    finally:
+        con.close()
+    assert src["known"] and src["new"] == {s: stored[s] for s in changes.STANCES if stored.get(s)}
+    sources = "By comments: " + f"{n} new comments (" + ", ".join(f"{k} {v}" for k, v in src["new"].items()) + ")"
+    assert all(sources in htmllib.unescape(x) for x in sec.values()), sources
+
     # Themes: every new or grown theme is named, with the dict's numbers.
     for t in ch["new_themes"]:
         assert _metric(sec["html"], f"changes_theme_{t['theme_id']}_comments") == t["comments"]

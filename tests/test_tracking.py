@@ -89,6 +89,39 @@ def test_stance_shift_is_reported_past_the_threshold():
     assert "| oppose | 2 → 8 | +6 | 50.0% (+30.0) | 2 → 8 | +6 | 50.0% (+30.0) |" in md
 
 
+def test_a_stance_change_says_how_much_is_new_comments_and_how_much_earlier_ones_read_again():
+    """Advocates read a shift as people arriving; an attachment read or a new stance method moves it too."""
+    rules = {"method": "rules", "n_labels": 0, "codebook": None, "code_version": "0.3+a"}
+    model = {"method": "model", "n_labels": 60, "codebook": None, "code_version": "0.3+a"}
+    before = {**state(["a", "b", "c", "d"], stance=st(1, 1, unclear=1, not_read=1)),
+              "comment_stance": "soun", "stance_method": rules}
+    after = {**state(["a", "b", "c", "d", "e", "f", "g"], stance=st(2, 5)),
+             "comment_stance": "soossoo", "stance_method": model}
+    ch = changes.diff_states(before, after)
+    src = ch["stance_sources"]
+    assert src["known"] and src["new"] == {"support": 1, "oppose": 2} and src["removed"] == {}
+    assert src["reclassified"] == 2
+    assert src["transitions"] == [{"from": "unclear", "to": "oppose", "comments": 1},
+                                  {"from": "not read", "to": "support", "comments": 1}]
+    md = changes_file.render_changes_markdown(ch)
+    assert ("By comments: 3 new comments (support 1, oppose 2); 2 earlier comments changed stance on re-analysis "
+            "(unclear → oppose 1, not read → support 1). The stance method changed: rules → a model trained on "
+            "60 analyst labels.") in md
+
+    # Re-read only, nothing new: still a change worth reporting.
+    reread = {**before, "comment_stance": "sooo", "stance": st(1, 3), "stance_method": rules}
+    ch = changes.diff_states(before, reread)
+    assert ch["new_comments"] == [] and changes.has_changes(ch)
+    assert "By comments: 2 earlier comments changed stance on re-analysis (unclear → oppose 1, not read → oppose 1)." \
+        in changes_file.render_changes_markdown(ch)
+
+    # A snapshot from before per-comment stances were kept: said, not guessed.
+    old = {k: v for k, v in before.items() if k not in ("comment_stance", "stance_method")}
+    ch = changes.diff_states(old, after)
+    assert not ch["stance_sources"]["known"]
+    assert "is not known: the previous run kept no per-comment stances" in changes_file.render_changes_markdown(ch)
+
+
 def test_no_change_and_first_run():
     s = state(["a", "b"], campaigns={"C0001": camp(2)}, themes={"T001": theme(2)}, stance=st(2, 0))
     same = changes.diff_states(s, copy.deepcopy(s))

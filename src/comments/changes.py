@@ -6,6 +6,12 @@ state again and `diff_states(previous, current)` says what changed: new
 comments, new campaigns, campaigns that grew, stance shift, new or growing
 themes. Campaigns and themes are compared by the analysis's stable ids.
 
+A stance shift has two sources a reader must tell apart: new comments (people
+said something) and earlier comments read differently (an attachment read, a
+new label, another stance method). The latest snapshot keeps each comment's
+stance beside its id, and the stance method, so the diff says how much of the
+shift each source made (`stance_sources`).
+
 A library module below the briefing (which renders a diff as its "What
 changed since the last run" section) that imports nothing from it:
 `collect_state` reads SQL; `diff_states`, `stance_shift` and `has_changes` are
@@ -29,6 +35,11 @@ from comments.analysis.stance import (
 EXCERPT_CHARS = 160
 # A stance's share must move at least this many percentage points to be called a shift.
 STANCE_SHIFT_POINTS = 5.0
+# One character per comment in a snapshot's `comment_stance` (aligned with `comment_ids`):
+# 300,000 comments cost 300 KB, and only the latest snapshot keeps it.
+STANCE_CODE = {"support": "s", "oppose": "o", "mixed": "m", "unclear": "u", "not read": "n"}
+NOT_ANALYZED = "-"
+STANCE_OF_CODE = {v: k for k, v in STANCE_CODE.items()} | {NOT_ANALYZED: "not analyzed"}
 
 
 def now_utc() -> datetime:
@@ -40,16 +51,23 @@ def now_utc() -> datetime:
 
 def collect_state(con: duckdb.DuckDBPyConnection, docket_id: str, *, guard=None) -> dict:
     """The docket's current state as plain JSON-able data (see module doc)."""
-    ids = [r[0] for r in con.execute(
-        "select comment_id from comments where docket_id = ? order by comment_id", [docket_id]
-    ).fetchall()]
+    rows = con.execute(
+        """
+        select c.comment_id, a.stance
+        from comments c left join comment_analysis a using (comment_id)
+        where c.docket_id = ? order by c.comment_id
+        """,
+        [docket_id],
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    comment_stance = "".join(STANCE_CODE.get(r[1], NOT_ANALYZED) for r in rows)
     submissions = con.execute(
         "select coalesce(sum(1 + coalesce(duplicate_comments, 0)), 0) from comments where docket_id = ?",
         [docket_id],
     ).fetchone()[0]
     run = con.execute(
         """
-        select run_id, finished_at from analysis_runs
+        select run_id, finished_at, code_version, codebook from analysis_runs
         where docket_id = ? and status = 'complete'
         order by finished_at desc nulls last, started_at desc limit 1
         """,
@@ -107,9 +125,24 @@ def collect_state(con: duckdb.DuckDBPyConnection, docket_id: str, *, guard=None)
         "comments": len(ids),
         "submissions": int(submissions),
         "comment_ids": ids,
+        "comment_stance": comment_stance,
+        "stance_method": _stance_method(con, docket_id, run),
         "stance": stance,
         "campaigns": campaigns,
         "themes": themes,
+    }
+
+
+def _stance_method(con: duckdb.DuckDBPyConnection, docket_id: str, run) -> dict:
+    """What decided the stances of this state: rules or a model on N labels, the codebook, the code."""
+    from comments.labels import stance_accuracy
+
+    model = stance_accuracy(con, docket_id) or {}
+    return {
+        "method": model.get("method") or "rules",
+        "n_labels": int(model.get("n_labels") or 0),
+        "codebook": run[3] if run else None,
+        "code_version": run[2] if run else None,
     }
 
 
@@ -213,6 +246,7 @@ def diff_states(previous: dict | None, current: dict) -> dict:
         "shrunk_campaigns": shrunk_campaigns,
         "gone_campaigns": gone_campaigns,
         "stance": stance_shift(prev.get("stance") or {}, current.get("stance") or {}),
+        "stance_sources": stance_sources(previous, current),
         "new_themes": new_themes,
         "grown_themes": grown_themes,
         "shrunk_themes": shrunk_themes,
@@ -246,10 +280,58 @@ def stance_shift(before: dict, after: dict) -> dict:
     return out
 
 
+def stance_sources(previous: dict | None, current: dict) -> dict:
+    """Where the stance counts' change came from, by comments: new comments, removed ones, and earlier
+    comments whose stance changed on re-analysis (with each from → to and how many), plus the stance
+    method before and after. `known` is false when the previous state kept no per-comment stances
+    (snapshots from before this was recorded): then only the totals can be compared."""
+    after = _stance_by_id(current)
+    before = _stance_by_id(previous) if previous is not None else {}
+    out = {
+        "known": previous is None or (before is not None and after is not None),
+        "new": {}, "removed": {}, "reclassified": 0, "transitions": [],
+        "method_before": (previous or {}).get("stance_method"),
+        "method_after": current.get("stance_method"),
+    }
+    if previous is None or before is None or after is None:
+        return out
+    new: dict[str, int] = {}
+    removed: dict[str, int] = {}
+    moves: dict[tuple[str, str], int] = {}
+    for cid, code in after.items():
+        was = before.get(cid)
+        if was is None:
+            new[code] = new.get(code, 0) + 1
+        elif was != code:
+            moves[(was, code)] = moves.get((was, code), 0) + 1
+    for cid, code in before.items():
+        if cid not in after:
+            removed[code] = removed.get(code, 0) + 1
+    order = [*STANCE_CODE.values(), NOT_ANALYZED]
+    out["new"] = {STANCE_OF_CODE[c]: new[c] for c in order if new.get(c)}
+    out["removed"] = {STANCE_OF_CODE[c]: removed[c] for c in order if removed.get(c)}
+    out["reclassified"] = sum(moves.values())
+    out["transitions"] = [
+        {"from": STANCE_OF_CODE[a], "to": STANCE_OF_CODE[b], "comments": n}
+        for (a, b), n in sorted(moves.items(), key=lambda kv: (-kv[1], order.index(kv[0][0]), order.index(kv[0][1])))
+    ]
+    return out
+
+
+def _stance_by_id(state: dict | None) -> dict[str, str] | None:
+    if not state:
+        return None
+    ids, codes = state.get("comment_ids"), state.get("comment_stance")
+    if ids is None or codes is None or len(ids) != len(codes):
+        return None
+    return dict(zip(ids, codes, strict=True))
+
+
 def has_changes(changes: dict) -> bool:
     keys = ("new_comments", "removed_comments", "new_campaigns", "grown_campaigns", "shrunk_campaigns",
             "gone_campaigns", "new_themes", "grown_themes", "shrunk_themes", "gone_themes")
-    return any(changes.get(k) for k in keys) or bool(changes["stance"]["shifted"])
+    reread = (changes.get("stance_sources") or {}).get("reclassified")
+    return any(changes.get(k) for k in keys) or bool(changes["stance"]["shifted"]) or bool(reread)
 
 
 
@@ -264,7 +346,7 @@ def record_snapshot(
     save_snapshot(con, state, run_at)
     if previous is not None and "comment_ids" in previous[1]:
         previous_run_at, previous_state = previous
-        slim = {k: v for k, v in previous_state.items() if k != "comment_ids"}
+        slim = {k: v for k, v in previous_state.items() if k not in ("comment_ids", "comment_stance")}
         con.execute(
             "update tracking_snapshots set state = ? where docket_id = ? and run_at = ?",
             [json.dumps(slim, ensure_ascii=False, default=str), state["docket_id"], previous_run_at],

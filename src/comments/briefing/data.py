@@ -263,6 +263,7 @@ def what_changed(
         for s in (changes.get("stance") or {}).get("shifted") or []
         if s.get("measure") in ("unique_texts", "submissions")
     ]
+    out["stance_sources"] = changes.get("stance_sources") or {}
     return out
 
 

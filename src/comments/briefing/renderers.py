@@ -91,6 +91,7 @@ def to_html(brief: dict) -> str:
         b=brief,
         codebook_text=codebook_text,
         significant_line=significant_line,
+        stance_sources_line=stance_sources_line,
         more=changes_more,
         campaign_lists=CAMPAIGN_LISTS,
         theme_lists=THEME_LISTS,
@@ -290,7 +291,7 @@ def changes_lines(w: dict) -> dict:
                  f"({fmt_points(s['points'])} points; {fmt_num(s['before'])} → {fmt_num(s['after'])})."
                  for s in w["stance_shifted"])
         or f"No stance share moved by {fmt_num(w['shift_threshold'])} points or more."
-    )
+    ) + (f" {line}" if (line := stance_sources_line(w)) else "")
     out["stance_header"] = ["Stance", "Unique texts", "Change", "Share", "Submissions represented", "Change", "Share"]
     out["stance_rows"] = [
         [r["stance"]] + [
@@ -301,6 +302,51 @@ def changes_lines(w: dict) -> dict:
         for r in w["stance"]
     ]
     return out
+
+
+def stance_sources_line(w: dict) -> str:
+    """One sentence, numbers and stance names only: how much of a stance change is new comments and how
+    much is earlier comments read differently (and whether the stance method changed). Empty when no
+    stance count moved."""
+    src = w.get("stance_sources") or {}
+    if not src or not (w.get("stance_moved") or src.get("reclassified")):
+        return ""
+    if not src.get("known"):
+        return ("Whether this is new comments or earlier ones read differently is not known: the previous run "
+                "kept no per-comment stances.")
+
+    def split(counts: dict) -> str:
+        return ", ".join(f"{k} {fmt_num(v)}" for k, v in counts.items())
+
+    parts = []
+    if src.get("new"):
+        n = sum(src["new"].values())
+        parts.append(f"{fmt_num(n)} new comment{'s' if n != 1 else ''} ({split(src['new'])})")
+    if src.get("reclassified"):
+        n = src["reclassified"]
+        moves = src.get("transitions") or []
+        shown = ", ".join(f"{m['from']} → {m['to']} {fmt_num(m['comments'])}" for m in moves[:4])
+        rest = sum(m["comments"] for m in moves[4:])
+        if rest:
+            shown += f", other moves {fmt_num(rest)}"
+        parts.append(f"{fmt_num(n)} earlier comment{'s' if n != 1 else ''} changed stance on re-analysis ({shown})")
+    if src.get("removed"):
+        n = sum(src["removed"].values())
+        parts.append(f"{fmt_num(n)} no longer in the docket ({split(src['removed'])})")
+    line = ("By comments: " + "; ".join(parts) + ".") if parts else ""
+    before, after = src.get("method_before") or {}, src.get("method_after") or {}
+
+    def method(m: dict) -> str:
+        how = (f"a model trained on {fmt_num(m['n_labels'])} analyst labels" if m.get("method") == "model"
+               else "rules" + (f" with {fmt_num(m['n_labels'])} analyst labels" if m.get("n_labels") else ""))
+        return how + (f", codebook {m['codebook']}" if m.get("codebook") else "")
+
+    if before and after and method(before) != method(after):
+        line += f" The stance method changed: {method(before)} → {method(after)}."
+    elif before and after and before.get("code_version") != after.get("code_version"):
+        line += (f" The analysis code or its settings changed ({before.get('code_version') or 'unknown'} → "
+                 f"{after.get('code_version') or 'unknown'}).")
+    return line.strip()
 
 
 MORE_LABELS = {
