@@ -476,3 +476,42 @@ def test_word_hashes_depend_on_the_word_alone():
     forward, backward = hashes(words), hashes(words[::-1])
     assert forward == backward  # same word, same value wherever it sits
     assert len(set(forward.values())) == len(words)  # prefixes and repeats of 8-byte blocks differ
+
+
+
+def test_copies_that_kept_the_opening_join_their_letter_and_quoting_a_question_does_not(bulk_docs):
+    """A sender who keeps a form letter's first paragraphs and writes the rest shares too little for the
+    40% rule; sharing the letter's opening (its first 150 characters) and enough of its words brings
+    them into the letter's campaign. Two answers that open by quoting the same question stay apart,
+    and so does a text that keeps only the first sentence. (The senders' own words: real comments
+    of another docket, 120 to 250 words, each used once.)"""
+    docs, _ = _personalised_set()
+    own = [d.text for d in _unrelated(bulk_docs, 400) if 120 <= len(normalize(d.text).split()) <= 250][:5]
+    assert len(own) == 5
+    kept = {
+        "kept-opening-1": "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[1], own[0]]),
+        "kept-opening-2": "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[1], own[1]]),
+        "first-sentence-only": "\n\n".join([PARAGRAPHS[0], own[2]]),
+    }
+    question = ("Q-4. What obstacles keep small water systems from replacing their lead service lines on the "
+                "schedule the proposed rule would set, and how could the agency help them?")
+    answers = {"answer-1": question + "\n\n" + own[3], "answer-2": question + "\n\n" + own[4]}
+    others = [d for d in _unrelated(bulk_docs, 400) if d.text not in own][:60]
+    extra = [Doc(k, v) for k, v in {**kept, **answers}.items()]
+    found = detect_campaigns(docs + extra + others)
+    ours = [c for c in found if "template" in {m.comment_id for m in c.members}]
+    assert len(ours) == 1
+    members = {m.comment_id: m for m in ours[0].members}
+    assert {"kept-opening-1", "kept-opening-2"} <= set(members)
+    assert "first-sentence-only" not in members
+    for k in ("kept-opening-1", "kept-opening-2"):
+        # true similarity to the template (what they kept), and their own text as additions, verbatim
+        assert 0.2 <= members[k].similarity < 0.4, members[k].similarity
+        assert members[k].unique_additions and all(a in kept[k] for a in members[k].unique_additions)
+        assert not any(PARAGRAPHS[1][:40] in a for a in members[k].unique_additions)
+    assert not any({"answer-1", "answer-2"} & {m.comment_id for m in c.members} for c in found)
+
+    # without the step they were left out: the test measures the step, not the old rule
+    without = detect_campaigns(docs + extra + others, CampaignParams(opening=False))
+    theirs = next(c for c in without if "template" in {m.comment_id for m in c.members})
+    assert not {"kept-opening-1", "kept-opening-2"} & {m.comment_id for m in theirs.members}

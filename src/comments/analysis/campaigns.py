@@ -62,6 +62,20 @@ How it works (and why; see the last section of DESIGN.md):
    copies from 0.78 to 1.00 (damaged and personalised: 0.63 to 0.94) at equal
    precision; its cost is within the noise on undamaged data and +26% on data
    where most singletons quote the letters (BENCHMARKS.md).
+9. Personalised copies that kept the opening (`_join_by_opening`): a sender
+   who keeps a form letter's first paragraph and writes the rest shares too
+   little with the template for step 6 (the 40% rule). Texts left out whose
+   normalized text opens with the same `opening_chars` characters as a text
+   in a campaign (and that run `opening_min_chars`+) join that campaign, and
+   texts left out that share an opening among themselves form one, when the
+   text shares at least `min_shared_words` with the campaign's text that has
+   its opening and `opening_containment` (20%) of its words lie in passages
+   shared with it (for a new campaign, 80% under 100 words, the short-text
+   rule: two short answers quoting one question of the notice stay apart). Measured on the
+   real 22,567-comment ICEB-2015-0002 docket (OPT STEM extension, whose texts
+   the issue's examples come from): of the comments that share a letter's
+   first 150 characters and run 300+, 0.75 were in their letter's campaign
+   before this step (BENCHMARKS.md, "Campaign recall on a real docket").
 Memory (1M comments): anchors are sampled in chunks, text indices are int32,
 and the large temporaries of each step are freed as soon as they are used.
 """
@@ -177,6 +191,10 @@ class CampaignParams:
     rescue_long_token_gap: float = 0.008
     rescue_chunk: int = 20_000        # pairs judged at once (bounds the memory of the second look)
     rescue_min_length: float = 0.3
+    opening: bool = True
+    opening_chars: int = 150
+    opening_min_chars: int = 300
+    opening_containment: float = 0.2
     with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
@@ -969,6 +987,9 @@ def detect_campaigns(
         campaigns, centers_of, members_of = _rescue(campaigns, centers_of, members_of, placed, cand_lo, cand_hi,
                                                     texts, grams, docs, params, stances, stance_of)
         del cand_lo, cand_hi
+    if params.opening:
+        campaigns, centers_of, members_of = _join_by_opening(campaigns, centers_of, members_of, placed, texts, grams,
+                                                             docs, params, stances, stance_of)
     # exact-copy groups that are in no near-copy campaign stand alone
     for i in np.flatnonzero((texts.multiplicity >= 2) & ~placed).tolist():
         campaign = _build(i, [], texts, docs, params)
@@ -1277,6 +1298,149 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
         out_campaigns.append(campaign)
         out_centers.append(centers[c])
         out_members.append(members_of[c] + new_members[c])
+    placed[:] = False
+    for c in range(len(out_campaigns)):
+        placed[[out_centers[c], *out_members[c]]] = True
+    return out_campaigns, out_centers, out_members
+
+
+def _join_by_opening(campaigns: list[Campaign], centers: list[int], members_of: list[list[int]], placed: np.ndarray,
+                     texts: _Texts, grams: _Grams, docs, params: CampaignParams, stances: dict[int, str],
+                     stance_of: Callable[[str], str] | None):
+    """Step 9 of the module doc: texts left out that open like a text of a campaign join it; texts left
+    out that open alike form a campaign. Returns (campaigns, centers, members_of) updated.
+
+    Each text left out is checked (`_verify`, on all word shingles) against one reference: the
+    campaign's template when it has the opening, else the campaign's text with that opening that
+    has most copies (then fewest words); for a new campaign, the group's text with most copies
+    (then fewest words), which becomes its template. Members keep their true similarity to their
+    template (it can be low: they kept the opening, not the body).
+    """
+    n, n_c = len(texts.keys), len(campaigns)
+    lengths = texts.ends - texts.starts
+    long_ = np.flatnonzero(lengths >= params.opening_min_chars)
+    if not len(long_) or (~placed[long_]).sum() == 0:
+        return campaigns, centers, members_of
+    campaign_of = np.full(n, -1, dtype=np.int64)
+    for c in range(n_c):
+        campaign_of[[centers[c], *members_of[c]]] = c
+    buf, starts = texts.buffer, texts.starts
+    groups: dict[bytes, list[int]] = defaultdict(list)
+    for i in long_.tolist():
+        groups[buf[starts[i] : starts[i] + params.opening_chars].tobytes()].append(i)
+
+    def first(idx: list[int]) -> int:  # most copies, then fewest words (the barest letter), then key
+        return min(idx, key=lambda i: (-int(texts.multiplicity[i]), int(texts.n_words[i]), texts.keys[i]))
+
+    def stance(i: int) -> str:
+        if i not in stances:
+            stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "") if stance_of else "unclear"
+        return stances[i]
+
+    pairs: list[tuple[int, int, int]] = []  # (text left out, reference text, campaign or -1 - new group)
+    movers: list[tuple[int, int, int]] = []  # (text in another campaign, this template, this campaign)
+    center_set = set(centers)
+    new_refs: list[int] = []
+    for idx in groups.values():
+        left = [i for i in idx if not placed[i]]
+        if not left or len(idx) < 2:
+            continue
+        weight: dict[int, int] = defaultdict(int)
+        for i in idx:
+            if placed[i]:
+                weight[int(campaign_of[i])] += int(texts.multiplicity[i])
+        if weight:
+            home = max(weight, key=lambda c: (weight[c], len(campaigns[c].members), campaigns[c].key))
+            ref = centers[home] if centers[home] in idx else first([i for i in idx if campaign_of[i] == home])
+            pairs += [(i, ref, home) for i in left]
+            if centers[home] in idx:
+                # a text that opens with this template's letter but sits in another campaign (it goes on
+                # to paste that campaign's letter too) moves here: the letter it starts with is the one it sent
+                movers += [(i, ref, home) for i in idx if placed[i] and campaign_of[i] != home
+                           and i not in center_set]
+        else:
+            ref = first(left)
+            new_refs.append(ref)
+            pairs += [(i, ref, -len(new_refs)) for i in left if i != ref]
+    n_left = len(pairs)
+    pairs += movers
+    keep = [frozenset((stance(p[0]), stance(p[1]))) not in _OPPOSITE for p in pairs]
+    n_left = sum(keep[:n_left])
+    pairs = [p for p, k in zip(pairs, keep, strict=True) if k]
+    if not pairs:
+        return campaigns, centers, members_of
+    verdicts = _verify([p[0] for p in pairs], [p[1] for p in pairs], grams, params)
+    shared = np.array([float(c.sum()) for c in verdicts.covered])
+    words = texts.n_words[[p[0] for p in pairs]]
+    # the short-text rule only where no campaign vouches for the letter: two short answers that
+    # quote one question of the notice share an opening too
+    new_group = np.array([p[2] < 0 for p in pairs], dtype=bool)
+    need = np.where(new_group & (words < params.short_text_words), params.short_containment, params.opening_containment)
+    ok = (shared >= params.min_shared_words) & (verdicts.similarity >= need)
+    # a move must leave the campaign it comes from a campaign (its template and one more copy)
+    leaving: dict[int, int] = defaultdict(int)
+    for j in range(n_left, len(pairs)):
+        if ok[j]:
+            old = int(campaign_of[pairs[j][0]])
+            if len(members_of[old]) - leaving[old] - 1 < 1:
+                ok[j] = False
+            else:
+                leaving[old] += 1
+    # the additions are counted against the campaign's template (or the new campaign's)
+    accepted_of: dict[int, list[int]] = defaultdict(list)
+    for j in np.flatnonzero(ok).tolist():
+        text, ref, where = pairs[j]
+        accepted_of[centers[where] if where >= 0 else ref].append(j)
+    if not accepted_of:
+        return campaigns, centers, members_of
+    template_of = {j: (centers[pairs[j][2]] if pairs[j][2] >= 0 else pairs[j][1]) for js in accepted_of.values() for j in js}
+    # similarity and additions against the template itself, when the reference was another member
+    redo = [j for j, t in template_of.items() if t != pairs[j][1]]
+    sim = verdicts.similarity.copy()
+    covered = list(verdicts.covered)
+    if redo:
+        # and the template itself must explain the text as much: a text that shares its opening
+        # with a member but nothing with the template is that member's letter, not this one's
+        again = _verify([pairs[j][0] for j in redo], [template_of[j] for j in redo], grams, params)
+        for k, j in enumerate(redo):
+            sim[j], covered[j] = again.similarity[k], again.covered[k]
+            if again.covered[k].sum() < params.min_shared_words or sim[j] < params.opening_containment:
+                ok[j] = False
+        for js in accepted_of.values():
+            js[:] = [j for j in js if ok[j]]
+    additions_of = _member_additions(accepted_of, [p[0] for p in pairs], _Verdicts(ok, sim, covered), texts, docs, params)
+    out_campaigns, out_centers, out_members = list(campaigns), list(centers), [list(m) for m in members_of]
+    moved = [pairs[j][0] for j in range(n_left, len(pairs)) if ok[j]]
+    if moved:
+        gone_ids: dict[int, set[str]] = defaultdict(set)
+        for i in moved:
+            old = int(campaign_of[i])
+            out_members[old].remove(i)
+            gone_ids[old].update(docs[d].comment_id for d in texts.doc_indices[i])
+        for old, ids in gone_ids.items():
+            campaign = out_campaigns[old]
+            campaign.members = [m for m in campaign.members if m.comment_id not in ids]
+    joined: dict[int, list[Member]] = defaultdict(list)
+    for template, js in accepted_of.items():
+        if not js:
+            continue
+        where = pairs[js[0]][2]
+        if where < 0:
+            campaign = _build(template, [(pairs[j][0], float(sim[j]), additions_of.get(j, {})) for j in js], texts, docs, params)
+            if campaign is not None:
+                out_campaigns.append(campaign)
+                out_centers.append(template)
+                out_members.append([pairs[j][0] for j in js])
+            continue
+        for j in js:
+            for d in texts.doc_indices[pairs[j][0]]:
+                raw = docs[d].text or ""
+                joined[where].append(Member(docs[d].comment_id, round(float(sim[j]), 4), False,
+                                            list(additions_of.get(j, {}).get(raw, []))))
+            out_members[where].append(pairs[j][0])
+    for c, members in joined.items():
+        campaign = out_campaigns[c]
+        campaign.members = [campaign.members[0], *sorted([*campaign.members[1:], *members], key=lambda m: m.comment_id)]
     placed[:] = False
     for c in range(len(out_campaigns)):
         placed[[out_centers[c], *out_members[c]]] = True
