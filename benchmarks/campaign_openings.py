@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -36,14 +37,24 @@ def read_csv(path: Path) -> list[Doc]:
                 if (r.get("Comment") or "").strip()]
 
 
+def _shingles(text: str, k: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(words[i:i + k]) for i in range(len(words) - k + 1)}
+
+
 def opening_recall(docs: list[Doc], campaigns, min_copies: int) -> dict:
+    """The measure, and where the copies left out went: no campaign; another campaign while the
+    copy also holds 40%+ of its letter's template (a compound letter: two letters pasted together,
+    a copy of both, which one campaign per comment cannot show); another campaign otherwise."""
     group = {m.comment_id: g for g, c in enumerate(campaigns) for m in c.members}
+    text_of = {d.comment_id: d.text for d in docs}
+    template_shingles: dict[int, set] = {}
     letters: dict[str, list[str]] = defaultdict(list)
     for d in docs:
         text = d.text.strip()
         if len(text) >= 300:
             letters[text[:150]].append(d.comment_id)
-    copies = grouped = n_letters = split = 0
+    copies = grouped = n_letters = split = alone = compound = 0
     for ids in letters.values():
         if len(ids) < min_copies:
             continue
@@ -53,8 +64,16 @@ def opening_recall(docs: list[Doc], campaigns, min_copies: int) -> dict:
         split += len(held) > 1
         copies += len(ids)
         grouped += sum(1 for i in ids if home is not None and group.get(i) == home)
+        alone += sum(1 for i in ids if i not in group)
+        for i in ids:
+            if home is not None and group.get(i, home) != home:
+                if home not in template_shingles:
+                    template_shingles[home] = _shingles(campaigns[home].template_text)
+                mine = template_shingles[home]
+                compound += len(mine & _shingles(text_of[i])) >= 0.4 * max(1, len(mine))
     return {"letters": n_letters, "copies": copies, "grouped": grouped, "split": split,
-            "recall": grouped / copies if copies else float("nan")}
+            "recall": grouped / copies if copies else float("nan"), "alone": alone, "compound": compound,
+            "other": copies - grouped - alone - compound}
 
 
 def main() -> None:
@@ -74,7 +93,9 @@ def main() -> None:
         for n in (2, 3, 5):
             r = opening_recall(docs, campaigns, n)
             print(f"  openings shared by >= {n}: {r['letters']:,} letters, {r['copies']:,} copies, "
-                  f"{r['grouped']:,} in their letter's campaign = {r['recall']:.3f}; letters split {r['split']}")
+                  f"{r['grouped']:,} in their letter's campaign = {r['recall']:.3f}; letters split {r['split']}; "
+                  f"left out: {r['alone']} in no campaign, {r['compound']} in another campaign while holding "
+                  f"40%+ of their letter's template (compound letters), {r['other']} elsewhere")
 
 
 if __name__ == "__main__":
