@@ -19,12 +19,20 @@ import pytest
 from comments import records, store
 from comments.analysis.pipeline import analyze_docket
 from comments.cli import main as cli_main
-from comments.label_files import SAMPLE_COLUMNS, import_csv, neutralize, unneutralize, write_sample
+from comments.label_files import (
+    CHECK_COLUMNS,
+    SAMPLE_COLUMNS,
+    import_csv,
+    neutralize,
+    unneutralize,
+    write_sample,
+)
 from comments.labels import Label, save_labels, stance_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMENTS_DIR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
 SHIPPED_LABELS = ROOT / "src" / "comments" / "data" / "labels" / "CMS-2022-0163.labels.csv"
+SHIPPED_CHECK = ROOT / "src" / "comments" / "data" / "labels" / "CMS-2022-0163.check.csv"
 DOCKET = "CMS-2022-0163"
 # The grouped CV accuracy measured with the shipped 60 labels (0.717, docs/stance_labeling.md) minus a
 # margin; the issue's target is 0.85, not reached (see the docs for what limits it).
@@ -254,7 +262,7 @@ def _recount(con) -> tuple[float, float, int]:
             join comment_labels l using (comment_id)
             join comment_bodies b using (comment_id)
             left join campaign_members m using (comment_id)
-            where a.docket_id = ? and trim(coalesce(b.body, '')) <> ''
+            where a.docket_id = ? and trim(coalesce(b.body, '')) <> '' and coalesce(a.purpose, 'train') = 'train'
         )
         select text_hash, arg_max(stance, labeled_at), arg_max(body, labeled_at), arg_max(campaign_id, labeled_at)
         from labeled group by text_hash order by text_hash""", [DOCKET]).fetchall()
@@ -333,3 +341,97 @@ def test_sixty_labels_train_a_docket_model_whose_reported_accuracy_is_recounted(
                                     f"{row['accuracy']:.2f} ± {row['accuracy_sd']:.2f} accuracy (5-fold")
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------- check labels
+
+
+def test_check_labels_are_a_blind_random_sample_never_trained_on_and_their_accuracy_is_recounted(tmp_path, capsys):
+    from comments.analysis.stance_step import wilson
+    from comments.briefing import gather
+
+    path = tmp_path / "check.duckdb"
+    _db(path).close()
+    assert cli_main(["label", "import", str(SHIPPED_LABELS), "--db", str(path)]) == 0
+    con = store.connect(path)
+    try:
+        analyze_docket(con, DOCKET)
+        before = stance_accuracy(con, DOCKET)
+        assert before["check_n"] is None
+        by_model = dict(con.execute("select text_hash, any_value(stance) from comment_labels where docket_id = ? "
+                                    "and stance_source = 'model' group by 1", [DOCKET]).fetchall())
+        train_hashes = {h for (h,) in con.execute("select l.text_hash from analyst_labels a join comment_labels l "
+                                                  "using (comment_id)").fetchall()}
+    finally:
+        con.close()
+
+    # the sample: blind (no current stance, no evidence), drawn from read texts not yet labeled, repeatable
+    out = tmp_path / "check.csv"
+    assert cli_main(["label", "sample", DOCKET, "--check", "--n", "25", "--out", str(out), "--db", str(path)]) == 0
+    with open(out, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert tuple(rows[0]) == CHECK_COLUMNS and len(rows) == 26
+    assert {r[2] for r in rows[1:]} == {"check"} and all(r[1] == "" for r in rows[1:])
+    con = store.connect(path, read_only=True)
+    try:
+        sampled = con.execute("""select l.text_hash, l.stance, b.not_read, trim(coalesce(b.body, '')) = ''
+            from comment_labels l join comment_bodies b using (comment_id)
+            where l.comment_id in (select unnest(?::varchar[]))""", [[r[0] for r in rows[1:]]]).fetchall()
+    finally:
+        con.close()
+    assert len({h for h, *_ in sampled}) == 25 and not ({h for h, *_ in sampled} & train_hashes)
+    assert not any(nr or empty or stance == "not read" for _, stance, nr, empty in sampled)
+    again = tmp_path / "again.csv"
+    assert cli_main(["label", "sample", DOCKET, "--check", "--n", "25", "--out", str(again), "--db", str(path)]) == 0
+    assert again.read_bytes() == out.read_bytes()
+    capsys.readouterr()
+
+    # the shipped check file (labeled blind by reading): stored as check labels, a bad purpose is one line
+    assert cli_main(["label", "import", str(SHIPPED_CHECK), "--db", str(path)]) == 0
+    said = capsys.readouterr().out
+    with open(SHIPPED_CHECK, encoding="utf-8", newline="") as fh:
+        check_rows = list(csv.DictReader(fh))
+    assert f"{len(check_rows)} of them check labels" in said
+    bad = tmp_path / "bad.csv"
+    bad.write_text("comment_id,stance,purpose\n" + check_rows[0]["comment_id"] + ",oppose,verify\n", encoding="utf-8")
+    assert cli_main(["label", "import", str(bad), "--db", str(path)]) == 2
+    assert "bad.csv line 2: purpose 'verify'" in capsys.readouterr().err
+
+    con = store.connect(path)
+    try:
+        analyze_docket(con, DOCKET)
+        after = stance_accuracy(con, DOCKET)
+        # never trained on: the model, its cross-validation and its decisions elsewhere are unchanged
+        for key in ("method", "n_labels", "accuracy", "accuracy_sd", "folds"):
+            assert after[key] == before[key], key
+        check_hashes = dict(con.execute("""select l.text_hash, a.stance from analyst_labels a
+            join comment_labels l using (comment_id) where a.purpose = 'check'""").fetchall())
+        now = dict(con.execute("select text_hash, any_value(stance) from comment_labels where docket_id = ? "
+                               "and stance_source = 'model' group by 1", [DOCKET]).fetchall())
+        assert {h: s for h, s in by_model.items() if h not in check_hashes} == now
+        # the figure: the earlier run's model decisions on those texts against the labels, recounted here
+        assert len(check_hashes) == after["check_n"] == len(check_rows)
+        hits = sum(by_model[h] == s for h, s in check_hashes.items())
+        assert after["check_accuracy"] == pytest.approx(hits / len(check_hashes), abs=1e-12)
+        assert (after["check_low"], after["check_high"]) == pytest.approx(wilson(hits, len(check_hashes)))
+        assert after["check_low"] < after["check_accuracy"] < after["check_high"]
+        # check-labeled texts then keep the analyst's label, every copy too (a box text labeled
+        # `unclear` whose attachments are unread is `not read`, as for any label: its position is in them)
+        kept = con.execute("""select count(*) from analyst_labels a join comment_labels l using (comment_id)
+            join comment_labels c on c.text_hash = l.text_hash
+            where a.stance <> c.stance and not (a.stance = 'unclear' and c.stance = 'not read')""").fetchall()[0][0]
+        assert kept == 0
+        statement = gather(con, DOCKET)["stance_method"]["statement"]
+        assert (f"Checked on {len(check_hashes)} texts of this docket drawn at random and labeled blind (never "
+                f"trained on): the model agrees with {after['check_accuracy']:.2f}") in statement
+    finally:
+        con.close()
+
+
+def test_the_wilson_interval_matches_published_values():
+    from comments.analysis.stance_step import wilson
+
+    # Newcombe (1998), Table I: 81/263 -> 0.2553 to 0.3662; 15/148 -> 0.0624 to 0.1605
+    assert wilson(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson(15, 148) == pytest.approx((0.0624, 0.1605), abs=1e-4)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0

@@ -15,6 +15,17 @@ The sample is stratified so a few dozen labels teach the per-docket model
 Texts nobody read (`not read`), empty texts and texts already labeled (any
 copy) are left out. Sampling is deterministic.
 
+    comments label sample DOCKET --check --n 60 --out check.csv  # columns: comment_id, stance, purpose, text
+
+A check sample measures instead of teaching: the read distinct texts in a
+pseudo-random order (a hash of the docket and the text), every text equally
+likely, whatever the rules think of it. The file shows neither the current
+stance nor its evidence (the analyst labels blind), and every row says
+`purpose` = `check`: those labels are never trained on; the analysis scores
+its stance method on them (`comments.analysis.stance_step`), an estimate of
+its accuracy over the docket's read texts, where the cross-validated figure
+is measured on the training sample (least certain first: pessimistic).
+
 Cells are neutralized against spreadsheet formula injection (a cell starting
 with = + - @, tab or carriage return gets a leading single quote) because
 analysts open these files in spreadsheets; the import strips that quote.
@@ -36,9 +47,10 @@ from pathlib import Path
 import duckdb
 
 from comments.errors import InputError
-from comments.labels import STANCES, Label, save_labels
+from comments.labels import PURPOSES, STANCES, Label, save_labels
 
 SAMPLE_COLUMNS = ("comment_id", "stance", "current_stance", "evidence", "text")
+CHECK_COLUMNS = ("comment_id", "stance", "purpose", "text")
 MAX_TEXT_CHARS = 6000  # a spreadsheet cell holds 32,767 characters; a label needs the start of a long letter
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -152,9 +164,32 @@ def sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]
     return chosen
 
 
-def write_sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int, out: str | Path, *, force: bool = False) -> int:
-    """Write the sample to `out` as CSV (SAMPLE_COLUMNS, `stance` blank); returns the rows written."""
+def check_sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]:
+    """Up to `n` read distinct texts of `docket_id`, not yet labeled, in a pseudo-random order that
+    does not depend on the analysis (see the module doc): a sample to measure on."""
+    if n < 1:
+        raise InputError("--n must be at least 1")
+    analyzed = con.execute("select count(*) from comment_labels where docket_id = ?", [docket_id]).fetchall()[0][0]
+    if not analyzed:
+        raise InputError(f"docket {docket_id} has not been analyzed: run `comments analyze {docket_id}` first")
+    cur = con.execute(_CANDIDATES_SQL, {"docket_id": docket_id})
+    cols = [d[0] for d in cur.description]
+    by_text: dict[str, dict] = {}
+    for r in (dict(zip(cols, row, strict=True)) for row in cur.fetchall()):
+        by_text.setdefault(r["text_hash"] or r["comment_id"], r)  # rows come in comment id order
+    order = sorted(by_text, key=lambda key: hashlib.sha256(f"{docket_id}\n{key}".encode()).hexdigest())
+    return [by_text[key] for key in order[:n]]
+
+
+def write_sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int, out: str | Path, *, force: bool = False,
+                 check: bool = False) -> int:
+    """Write the sample to `out` as CSV (`stance` blank); returns the rows written. `check`: the blind,
+    random sample to measure on (CHECK_COLUMNS), else the training sample (SAMPLE_COLUMNS)."""
     check_out(out, force)
+    if check:
+        rows = check_sample(con, docket_id, n)
+        write_rows(out, CHECK_COLUMNS, [(r["comment_id"], "", "check", clip(r["body"])) for r in rows])
+        return len(rows)
     rows = sample(con, docket_id, n)
     write_rows(out, SAMPLE_COLUMNS, [
         (r["comment_id"], "", r["stance"], r["stance_evidence"] or "", clip(r["body"])) for r in rows])
@@ -220,16 +255,18 @@ def read_rows(path: str | Path, required: tuple[str, ...]):
 @dataclass
 class ImportResult:
     saved: int = 0                 # labels stored (a re-import stores the same rows again)
+    checks: int = 0                # of them, check labels (measured on, never trained on)
     blank: int = 0                 # rows whose stance is still empty
     errors: list[str] = field(default_factory=list)   # one line per bad row, with its line number
     dockets: list[str] = field(default_factory=list)  # dockets that got labels
 
 
-def import_csv(con: duckdb.DuckDBPyConnection, path: str | Path) -> ImportResult:
-    """Store the labels of a filled-in sample file (see the module doc)."""
+def import_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, check: bool = False) -> ImportResult:
+    """Store the labels of a filled-in sample file (see the module doc). A row is a check label when
+    its `purpose` cell says `check`, or every row with `check`."""
     path = Path(path)
     result = ImportResult()
-    wanted: list[tuple[int, str, str]] = []  # (line, comment_id, stance)
+    wanted: list[tuple[int, str, str, str]] = []  # (line, comment_id, stance, purpose)
     for line, row in read_rows(path, ("comment_id", "stance")):
         # ids and stances never start with a quote: one there is a spreadsheet's text marker
         comment_id, stance = row["comment_id"], row["stance"]
@@ -244,19 +281,25 @@ def import_csv(con: duckdb.DuckDBPyConnection, path: str | Path) -> ImportResult
             result.errors.append(
                 f"{path.name} line {line}: stance {stance!r} of {comment_id} is not one of {', '.join(STANCES)}")
             continue
-        wanted.append((line, comment_id, canonical))
+        purpose = "check" if check else ((row.get("purpose") or "").lower() or "train")
+        if purpose not in PURPOSES:
+            result.errors.append(
+                f"{path.name} line {line}: purpose {row.get('purpose')!r} of {comment_id} is not one of {', '.join(PURPOSES)}")
+            continue
+        wanted.append((line, comment_id, canonical, purpose))
 
     docket_of = dict(con.execute(
         "select comment_id, docket_id from comments where comment_id in (select unnest(?::varchar[]))",
-        [[c for _, c, _ in wanted]],
+        [[c for _, c, _, _ in wanted]],
     ).fetchall()) if wanted else {}
     by_docket: dict[str, list[Label]] = defaultdict(list)
-    for line, comment_id, stance in wanted:
+    for line, comment_id, stance, purpose in wanted:
         docket = docket_of.get(comment_id)
         if docket is None:
             result.errors.append(f"{path.name} line {line}: comment {comment_id} is not in this database")
             continue
-        by_docket[docket].append(Label(comment_id, stance, source_ref=f"{path.name}:{line}"))
+        by_docket[docket].append(Label(comment_id, stance, source_ref=f"{path.name}:{line}", purpose=purpose))
+        result.checks += purpose == "check"
     for docket, labels in sorted(by_docket.items()):
         result.saved += save_labels(con, docket, labels, source="csv")
         result.dockets.append(docket)

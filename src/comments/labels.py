@@ -20,6 +20,9 @@ from comments.errors import InputError
 
 # What an analyst can say about a text they read (`not read` is the analysis's, never a label).
 STANCES = ("support", "oppose", "mixed", "unclear")
+# What a label is for: 'train' teaches the per-docket model (and its cross-validation measures on
+# it); 'check' only measures (a random, blind sample: `comments label sample --check`).
+PURPOSES = ("train", "check")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Label:
     stance: str
     theme_id: str | None = None
     source_ref: str | None = None
+    purpose: str = "train"
 
 
 def check_stance(value: str) -> str:
@@ -46,7 +50,8 @@ def save_labels(con: duckdb.DuckDBPyConnection, docket_id: str, labels: Iterable
     now = records.now_utc()
     rows = [
         {"docket_id": docket_id, "comment_id": lab.comment_id, "stance": check_stance(lab.stance),
-         "theme_id": lab.theme_id, "source": source, "source_ref": lab.source_ref, "labeled_at": now}
+         "theme_id": lab.theme_id, "source": source, "source_ref": lab.source_ref, "labeled_at": now,
+         "purpose": lab.purpose if lab.purpose in PURPOSES else "train"}
         for lab in labels
     ]
     return store.upsert(con, "analyst_labels", rows, key=["comment_id"])
@@ -64,19 +69,22 @@ def stance_accuracy(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | No
     cross-validated accuracy; for 'rules', the rules' agreement with the
     labels, None without labels), accuracy_sd, folds, rules_accuracy,
     model_accuracy, classes ({stance: labeled texts}), note, run_id,
-    trained_at. None before any analysis that recorded it.
+    trained_at, and what the check labels measured (check_n distinct texts,
+    check_accuracy of the method used with its 95% interval check_low and
+    check_high, check_rules_accuracy; None without check labels). None before
+    any analysis that recorded it.
     """
     import json
 
     try:
         cur = con.execute(
             """select method, n_labels, accuracy, accuracy_sd, folds, rules_accuracy, model_accuracy, classes,
-                      note, run_id, trained_at
+                      note, run_id, trained_at, check_n, check_accuracy, check_low, check_high, check_rules_accuracy
                from stance_models where docket_id = ?
                order by trained_at desc, run_id desc limit 1""",
             [docket_id],
         )
-    except duckdb.CatalogException:  # a database from before migration 012, opened read-only
+    except (duckdb.CatalogException, duckdb.BinderException):  # a database from before migration 012 or 021, read-only
         return None
     rows = cur.fetchall()  # (fetchall: a half-read result would block the connection's next register)
     if not rows:

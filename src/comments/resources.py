@@ -34,3 +34,8 @@ DEMO_DOCKET = "CMS-2022-0163"
 def bundled_labels(docket_id: str = DEMO_DOCKET) -> Path:
     """The analyst labels shipped for a bundled docket (a filled-in `comments label sample` file)."""
     return _PKG / "data" / "labels" / f"{docket_id}.labels.csv"
+
+
+def bundled_check_labels(docket_id: str = DEMO_DOCKET) -> Path:
+    """The check labels shipped for a bundled docket (a filled-in `comments label sample --check` file)."""
+    return _PKG / "data" / "labels" / f"{docket_id}.check.csv"

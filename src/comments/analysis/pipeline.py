@@ -713,12 +713,19 @@ def _previous_campaigns(con, docket_id) -> list[tuple[str, str, set[str]]]:
 def stance_summary(row: dict) -> str:
     """How stance was decided this run, in one line (the CLI's note; the briefing says the same)."""
     if row["method"] == "model":
-        return (f"stance: model trained on {row['n_labels']} labels of this docket, {row['accuracy']:.2f} +/- "
+        line = (f"stance: model trained on {row['n_labels']} labels of this docket, {row['accuracy']:.2f} +/- "
                 f"{row['accuracy_sd'] or 0:.2f} accuracy ({row['folds']}-fold, grouped by campaign)")
-    if row["n_labels"] and row["accuracy"] is not None:
-        return (f"stance: rules only; they agree with {row['accuracy']:.2f} of the {row['n_labels']} labeled texts "
+    elif row["n_labels"] and row["accuracy"] is not None:
+        line = (f"stance: rules only; they agree with {row['accuracy']:.2f} of the {row['n_labels']} labeled texts "
                 f"of this docket")
-    return "stance: rules only, not measured on this docket"
+    elif row.get("check_n"):
+        line = "stance: rules only"
+    else:
+        return "stance: rules only, not measured on this docket"
+    if row.get("check_n"):
+        line += (f"; on {row['check_n']} check labels (random, blind) {row['check_accuracy']:.2f} "
+                 f"(95% interval {row['check_low']:.2f}-{row['check_high']:.2f})")
+    return line
 
 
 _SCHEMAS = {

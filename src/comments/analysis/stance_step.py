@@ -12,12 +12,18 @@ For each distinct text of the docket, in this order:
 Campaign copies take their template's stance unless their own added sentences
 say otherwise (`stance.inherit`, rules on the additions).
 
+Check labels (`purpose` = 'check': a random, blind sample, `comments label sample --check`)
+are never trained on: the method chosen in 2 is scored on them (and the rules alongside), an
+estimate over the docket's read texts with its 95% Wilson interval, where the cross-validated
+figure is measured on the training sample. Their texts then keep the analyst's label, as in 1.
+
 How it was decided is one `stance_models` row per run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -38,12 +44,24 @@ class StanceResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _labels(con, docket_id: str) -> list[tuple[str, str]]:
-    """(comment_id, stance) of the docket's analyst labels, oldest first (a later label of a text wins)."""
+def _labels(con, docket_id: str) -> list[tuple[str, str, str]]:
+    """(comment_id, stance, purpose) of the docket's analyst labels, oldest first (a later label of a
+    text wins)."""
     return con.execute(
-        "select comment_id, stance from analyst_labels where docket_id = ? order by labeled_at, comment_id",
+        """select comment_id, stance, coalesce(purpose, 'train') from analyst_labels where docket_id = ?
+           order by labeled_at, comment_id""",
         [docket_id],
     ).fetchall()
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (sound at small n and near 0 or 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def decide(
@@ -69,16 +87,21 @@ def decide(
     label_of_hash: dict[str, str] = {}
     label_of_row: dict[int, str] = {}
     example_of_hash: dict[str, tuple[int, str | None]] = {}  # hash -> (body, campaign) to train on
-    for comment_id, stance in _labels(con, docket_id):
+    check_of_hash: dict[str, tuple[int, str]] = {}  # hash -> (body, stance): measured on, never trained on
+    for comment_id, stance, purpose in _labels(con, docket_id):
         i = row_of.get(comment_id)
         if i is None:
             continue  # labeled comment no longer in the docket
         b = int(body_no[i])
-        if bodies[b].strip():
+        if not bodies[b].strip():
+            label_of_row[i] = stance
+        elif purpose == "check":
+            check_of_hash[hashes[b]] = (b, stance)
+        else:
             label_of_hash[hashes[b]] = stance
             example_of_hash[hashes[b]] = (b, campaign_of_row.get(i))
-        else:
-            label_of_row[i] = stance
+    for h in set(check_of_hash) & set(label_of_hash):
+        del check_of_hash[h]  # a text also labeled to train on: the model saw it, it cannot check it
 
     # 2. Model or rules. (scikit-learn is imported only here: `comments status` and the
     # other readers that import the analysis package should not pay its ~2 s start-up.)
@@ -102,6 +125,11 @@ def decide(
         rule_hits = sum(1 for t, y in zip(train_texts, train_labels, strict=True) if rules_of_text(t).stance == y)
         evaluation = stance_model.Evaluation(len(keys), None, None, 0, rule_hits / len(keys),
                                              {c: train_labels.count(c) for c in sorted(set(train_labels))})
+
+    # Check labels: the method just chosen, and the rules, scored on texts the model never saw.
+    check = _check(check_of_hash, bodies, model, rules_of_text)
+    for h, (_, stance) in check_of_hash.items():
+        label_of_hash[h] = stance
 
     # The distinct texts whose own stance is needed: singletons' texts and campaign templates.
     own_rows = np.flatnonzero(~in_campaign)
@@ -197,5 +225,22 @@ def decide(
         "classes": json.dumps(evaluation.classes if evaluation else {}),
         "note": "; ".join(notes) or None,
         "trained_at": now_utc(),
+        **check,
     }
     return StanceResult(columns, template_stance, model_row, notes)
+
+
+def _check(check_of_hash: Mapping[str, tuple[int, str]], bodies: Sequence[str], model, rules_of_text) -> dict:
+    """The check labels' figures for the `stance_models` row (all None without check labels)."""
+    if not check_of_hash:
+        return {"check_n": None, "check_accuracy": None, "check_low": None, "check_high": None,
+                "check_rules_accuracy": None}
+    keys = sorted(check_of_hash)
+    texts = [bodies[check_of_hash[h][0]] for h in keys]
+    truth = [check_of_hash[h][1] for h in keys]
+    by_rules = [rules_of_text(t).stance for t in texts]
+    by_method = [s for s, _ in model.predict(texts)] if model is not None else by_rules
+    hits = sum(1 for p, y in zip(by_method, truth, strict=True) if p == y)
+    low, high = wilson(hits, len(keys))
+    return {"check_n": len(keys), "check_accuracy": hits / len(keys), "check_low": low, "check_high": high,
+            "check_rules_accuracy": sum(1 for p, y in zip(by_rules, truth, strict=True) if p == y) / len(keys)}

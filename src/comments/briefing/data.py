@@ -448,7 +448,8 @@ def stance_method(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
     """How stance was decided on this docket and how accurate it measured here (`stance_models`).
 
     {"method", "n_labels", "accuracy", "accuracy_sd", "folds", "rules_accuracy", "model_accuracy",
-    "statement"}; the statement is the one line every format prints.
+    "check_n", "check_accuracy", "check_low", "check_high", "check_rules_accuracy", "statement"};
+    the statement is the one line every format prints.
     """
     from comments.labels import stance_accuracy
 
@@ -465,14 +466,32 @@ def theme_audit(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
 
 
 def stance_statement(row: dict) -> str:
-    """'stance: model trained on 60 labels of this docket, 0.86 +/- 0.04 accuracy (...)' and the rules' variants."""
+    """'stance: model trained on 60 labels of this docket, 0.86 +/- 0.04 accuracy (...)' and the rules' variants,
+    then what the check labels measured, when there are any."""
+    return _method_statement(row) + check_statement(row)
+
+
+def check_statement(row: dict) -> str:
+    """' Checked on 80 texts drawn at random ...' (with a leading space), or '' without check labels."""
+    n = row.get("check_n")
+    if not n or row.get("check_accuracy") is None:
+        return ""
+    which = "the model agrees" if row.get("method") == "model" else "the rules agree"
+    rules_too = (f"; the rules alone {row['check_rules_accuracy']:.2f}"
+                 if row.get("method") == "model" and row.get("check_rules_accuracy") is not None else "")
+    return (f" Checked on {n} texts of this docket drawn at random and labeled blind (never trained on): "
+            f"{which} with {row['check_accuracy']:.2f} of them (95% interval {row['check_low']:.2f} to "
+            f"{row['check_high']:.2f}){rules_too}.")
+
+
+def _method_statement(row: dict) -> str:
     from comments.analysis.stance_model import MIN_LABELS
 
     n = row.get("n_labels") or 0
     if row.get("method") == "model":
         return (f"Stance: model trained on {n} analyst labels of this docket, {row['accuracy']:.2f} ± "
                 f"{row.get('accuracy_sd') or 0:.2f} accuracy ({row.get('folds')}-fold cross-validation, grouped by "
-                f"campaign); labeled texts keep their label, the model decided the rest.")
+                f"campaign, on the labeled sample); labeled texts keep their label, the model decided the rest.")
     if n and row.get("model_accuracy") is not None:
         return (f"Stance: rules; a model trained on {n} analyst labels of this docket measured "
                 f"{row['model_accuracy']:.2f} (grouped cross-validation), no better than the rules' "
@@ -481,6 +500,9 @@ def stance_statement(row: dict) -> str:
         return (f"Stance: rules only ({n} analyst label{'s' if n != 1 else ''} of this docket, {MIN_LABELS} needed to "
                 f"train a model); the rules agree with {row.get('rules_accuracy') or 0:.2f} of them. "
                 "Labeled texts keep their label.")
+    if row.get("check_n"):
+        return (f"Stance: rules only (no training labels: label {MIN_LABELS} texts with `comments label sample` / "
+                "`comments label import` to train a model for this docket).")
     return (f"Stance: rules only, not measured on this docket (label {MIN_LABELS} texts with "
             f"`comments label sample` / `comments label import` to train and measure a model for it).")
 

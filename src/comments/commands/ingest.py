@@ -313,7 +313,12 @@ def demo_command(
     from comments.commands.outputs import run_brief
     from comments.label_files import import_csv
     from comments.replay import ReplayServer, Snapshot
-    from comments.resources import DEMO_DOCKET, bundled_labels, bundled_mirrulations
+    from comments.resources import (
+        DEMO_DOCKET,
+        bundled_check_labels,
+        bundled_labels,
+        bundled_mirrulations,
+    )
 
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
     path = db or Path("data") / "demo" / f"demo-{stamp}.duckdb"
@@ -333,11 +338,17 @@ def demo_command(
         _demo_notice_text(path, server)
     # The demo plays the analyst too: 60 texts of this docket sampled with `comments label sample`
     # and labeled by hand ship with the package, so the analysis trains and measures a model for it.
+    # And a second, random sample labeled blind that is never trained on: what the model scores there
+    # is the docket-wide estimate (the 60 are the least certain texts, a pessimistic place to measure).
     labels_file = bundled_labels(DEMO_DOCKET)
+    check_file = bundled_check_labels(DEMO_DOCKET)
     with closing(store.connect(path)) as con:
         imported = import_csv(con, labels_file)
+        checked = import_csv(con, check_file)
     terminal.echo(f"labels: {imported.saved} analyst labels of {DEMO_DOCKET} imported from the bundled {labels_file.name} "
           "(`comments label sample` + `comments label import`)")
+    terminal.echo(f"labels: {checked.checks} check labels (texts drawn at random, labeled blind, never trained on) "
+          f"imported from the bundled {check_file.name} (`comments label sample --check`)")
     analysis = run_analyze(DEMO_DOCKET, path)
     terminal.echo(analysis["summary"])
     for note in analysis["notes"]:

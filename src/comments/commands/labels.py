@@ -29,6 +29,8 @@ def sample_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
     n: Annotated[int, typer.Option("--n", help="How many texts.", min=1)] = 60,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="A random, blind sample to measure accuracy on (never trained on).")] = False,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
     """Write N texts of an analyzed docket to label, least certain first.
@@ -36,36 +38,45 @@ def sample_command(
     Each campaign's template once, singletons spread across themes and organizations; texts nobody
     read and texts already labeled are left out. Fill the stance column (support, oppose, mixed,
     unclear; blank = skip), then run `comments label import OUT` and `comments analyze DOCKET`.
+
+    With --check: N read texts drawn at random instead, without the current stance (label them
+    blind); their labels are kept out of training and the analysis reports its accuracy on them.
     """
     from comments import settings, store
     from comments.label_files import write_sample
 
     with closing(store.connect_existing(settings.db_path(db))) as con:
-        written = write_sample(con, docket_id, n, out, force=force)
-    typer.echo(f"wrote {written} texts of {docket_id} to {out}: fill the stance column "
+        written = write_sample(con, docket_id, n, out, force=force, check=check)
+    kind = "texts drawn at random (to check accuracy; never trained on)" if check else "texts"
+    typer.echo(f"wrote {written} {kind} of {docket_id} to {out}: fill the stance column "
                f"(support, oppose, mixed, unclear), then run `comments label import {out}`")
 
 
 @label_app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="A filled-in sample CSV (comment_id and stance columns).")],
+    check: Annotated[bool, typer.Option(
+        "--check", help="Store every row as a check label (measured on, never trained on).")] = False,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
     """Store the labels of a filled-in sample file (importing it twice changes nothing).
 
     A label applies to every copy of its text. A bad row is reported on one line with its line
     number and skipped; every other row is stored. With 30 or more labeled texts the next
-    `comments analyze` trains a stance model for the docket and measures its accuracy.
+    `comments analyze` trains a stance model for the docket and measures its accuracy. Rows whose
+    `purpose` column says `check` (a `label sample --check` file), or every row with --check, are
+    check labels: never trained on, the analysis reports its accuracy on them.
     """
     from comments import settings, store
     from comments.label_files import import_csv
 
     with closing(store.connect_existing(settings.db_path(db))) as con:
-        result = import_csv(con, file)
+        result = import_csv(con, file, check=check)
     for line in result.errors:
         print(f"error: {line}", file=sys.stderr)
     dockets = ", ".join(result.dockets) or "no docket"
-    typer.echo(f"stored {result.saved} labels ({dockets}); {result.blank} rows not labeled yet; "
+    checks = f", {result.checks} of them check labels" if result.checks else ""
+    typer.echo(f"stored {result.saved} labels{checks} ({dockets}); {result.blank} rows not labeled yet; "
                f"{len(result.errors)} bad rows")
     if result.dockets:
         typer.echo("next: " + "; ".join(f"comments analyze {d}" for d in result.dockets)

@@ -168,7 +168,7 @@ def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
 
 def label_status(cur, docket_id: str) -> dict:
     """How many analyst labels the docket has, and the measured accuracy when there is one."""
-    out = {"count": labels_mod.label_count(cur, docket_id), "accuracy": None}
+    out = {"count": labels_mod.label_count(cur, docket_id), "accuracy": None, "check": None}
     try:
         found = labels_mod.stance_accuracy(cur, docket_id)
     except duckdb.Error:  # a database from before the stance model (no stance_models table)
@@ -180,6 +180,9 @@ def label_status(cur, docket_id: str) -> dict:
             how = "rules only, agreement with the analyst's labels"
         out["accuracy"] = {"accuracy": float(found["accuracy"]), "accuracy_sd": found.get("accuracy_sd"),
                            "method": how, "n_labels": found.get("n_labels")}
+    if isinstance(found, dict) and found.get("check_n") and found.get("check_accuracy") is not None:
+        out["check"] = {"n": found["check_n"], "accuracy": float(found["check_accuracy"]),
+                        "low": float(found["check_low"]), "high": float(found["check_high"])}
     return out
 
 
