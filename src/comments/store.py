@@ -38,13 +38,16 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from comments import interrupts
 from comments.errors import DatabaseLockedError, InputError
 from comments.resources import sql_dir
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +404,8 @@ def upsert(
     (or their default). Later rows win over earlier ones with the same key.
     Returns the number of rows written.
     """
+    import pyarrow as pa  # here, not at the top: readers such as `comments status` never need it
+
     if not isinstance(rows, pa.Table):
         rows = _dedupe_last(rows, key)
         if not rows:

@@ -19,8 +19,12 @@ __all__ = ["FileStore", "attachment_status_lines", "files_dir_for", "process_att
 def __getattr__(name: str):
     # Lazy, so extraction worker processes (which import `extract` and `pool`
     # through this package) do not pay for DuckDB, Arrow and requests.
-    if name in ("process_attachments", "attachment_status_lines"):
+    if name == "process_attachments":
         from comments.attachments import pipeline
 
-        return getattr(pipeline, name)
+        return pipeline.process_attachments
+    if name == "attachment_status_lines":
+        from comments.attachments import status
+
+        return status.attachment_status_lines
     raise AttributeError(name)

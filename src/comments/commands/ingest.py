@@ -188,9 +188,8 @@ def status_command(
 
 def status_lines(con, only: str | None = None) -> list[str]:
     from comments import store
-    from comments.analysis.pipeline import analysis_status_lines
-    from comments.attachments import attachment_status_lines
-    from comments.attachments.pipeline import document_text_status_line
+    from comments.analysis.run_status import analysis_status_lines
+    from comments.attachments.status import attachment_status_lines, document_text_status_line
 
     where, params = ("where d.docket_id = ?", [only]) if only else ("", [])
     dockets = con.execute(
@@ -222,7 +221,7 @@ def status_lines(con, only: str | None = None) -> list[str]:
         if run:
             started, finished, status, new, updated, failed, requests, remaining, message = run[:9]
             if status == "running":
-                from comments.sync import DEAD_RUN, run_is_live
+                from comments.sync_status import DEAD_RUN, run_is_live
 
                 host, pid, pid_started, heartbeat = run[9:]
                 if run_is_live(host, pid, pid_started, heartbeat):
@@ -231,7 +230,7 @@ def status_lines(con, only: str | None = None) -> list[str]:
                 else:  # its process is gone: the next sync resumes where it stopped
                     status, message = "failed", DEAD_RUN
             if status == "complete":
-                from comments.sync import id_status
+                from comments.sync_status import id_status
 
                 failing = id_status(con, docket_id).failing
                 status = f"complete except {failing:,} failing" if failing else status
@@ -266,7 +265,7 @@ def status_lines(con, only: str | None = None) -> list[str]:
 
 def id_lines(con, docket_id: str, show: int = 5) -> list[str]:
     """Completeness by identity: listed, stored, failing (with reasons) and no-longer-listed ids."""
-    from comments.sync import id_status
+    from comments.sync_status import id_status
 
     ids = id_status(con, docket_id)
     if not ids.ever_listed:
