@@ -430,6 +430,22 @@ def test_name_guard_finds_signatures_and_title_names():
     assert guard.redact("Signed, Jane Doe.") == f"Signed, {REDACTED} {REDACTED}."
 
 
+def test_name_guard_keeps_ordinary_words_that_free_text_titles_carry():
+    # titles as a real docket has them (ICEB-2015-0002): the words around a name are not names
+    guard = NameGuard.from_rows([(None, None, "Comment Submitted by Shar in Minneapolis"),
+                                 (None, None, "Comment Submitted by Anonymous (An American)"),
+                                 (None, None, "Comment Submitted by A practical Peeson"),
+                                 (None, None, "Comment Submitted by tianjin an"),
+                                 ("mary", "smith", None)])
+    template = ("The proposed rule to expand the Optional Practical Training program would hurt American tech "
+                "workers. An international student should stay in the country.")
+    assert guard.redact(template) == template
+    # the names themselves stay guarded, a lowercase name field in lowercase too
+    assert guard.redact("Shar, Minneapolis") == f"{REDACTED}, {REDACTED}"
+    assert guard.contains("Thanks, A. Peeson") and guard.contains("from TIANJIN")
+    assert guard.redact("signed mary smith") == f"signed {REDACTED} {REDACTED}"
+
+
 # ---------------------------------------------------------------- escaping
 
 

@@ -20,7 +20,12 @@ final as (
         k.first_posted,
         k.last_posted,
         (select count(*) from campaign_members m
-          where m.docket_id = $docket_id and m.campaign_id = k.campaign_id) as members_stored
+          where m.docket_id = $docket_id and m.campaign_id = k.campaign_id) as members_stored,
+        -- how much of a typical copy the template is: low when the copies are longer letters
+        -- sharing one passage (a paragraph bank), which the briefing then says
+        (select median(m.similarity) from campaign_members m
+          where m.docket_id = $docket_id and m.campaign_id = k.campaign_id
+            and m.comment_id <> k.template_comment_id) as median_similarity
     from campaign_rows k
     order by k.size desc, k.campaign_id
 )

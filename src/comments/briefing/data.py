@@ -362,13 +362,32 @@ def _campaigns(con, docket_id, guard: NameGuard, show_names, max_campaigns) -> l
     out = []
     for c in _rows(con, "brief_campaigns", docket_id)[:max_campaigns]:
         excerpt = _excerpt(c["template_text"], 240)
+        share = c.get("median_similarity")
         out.append({
             **c,
+            "additions_line": campaign_additions_line(c["members_with_additions"]),
+            "shared_passage_line": campaign_shared_line(share),
             "template_excerpt": guard.redact(excerpt),
             "template_url": comment_url(c["template_comment_id"]),
             "addition_example": examples.get(c["campaign_id"]),
         })
     return out
+
+
+SHARED_PASSAGE_BELOW = 0.6  # median share of a copy's words in the template under which the briefing says so
+
+
+def campaign_additions_line(n: int) -> str:
+    return f"{n:,} {'copy' if n == 1 else 'copies'} added words of their own."
+
+
+def campaign_shared_line(median_share: float | None) -> str | None:
+    """Said when half the copies have most of their words outside the template: the count is of
+    letters sharing a passage, and the template is that passage, not each sender's whole letter."""
+    if median_share is None or median_share >= SHARED_PASSAGE_BELOW:
+        return None
+    return (f"Half the copies have no more than {100 * median_share:.0f}% of their words in this template: "
+            "it is a passage they share, not the whole of each letter.")
 
 
 def _commenters(con, docket_id, max_organizations) -> dict:

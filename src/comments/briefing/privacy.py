@@ -14,6 +14,16 @@ signatures are written that way, and matching lowercase forms would also hit
 ordinary words ("will", "young", "care"). The guard errs on the side of
 withholding: a capitalized common word that is also someone's name excludes
 a quote, which costs a quote, not privacy.
+
+But not at any cost: name fields are free text. Real titles read "Comment
+Submitted by Shar in Minneapolis", "Anonymous (An American)", "A practical
+Peeson" (ICEB-2015-0002), and guarding "in", "An", "American" and "Practical"
+turned a template into "Optional [name withheld] Training ... stay [name
+withheld] the country". So function words and words that describe rather
+than name ("American", "Citizen", "Taxpayer") are never name tokens; a name in
+a title that starts "Anonymous" is a pseudonym, not a name; and in a title,
+a lowercase word beside capitalized ones is free text ("in", "practical"),
+while a wholly lowercase title name ("jane doe") is still a name.
 """
 
 from __future__ import annotations
@@ -30,6 +40,19 @@ _NOT_NAMES = {
     "miss", "the", "and", "for", "from", "not", "provided", "given", "name", "withheld", "see",
     "attached", "on", "of", "jr", "sr", "md", "rn", "phd", "do", "np", "pa",
 }
+# Words that are never a name token, whatever field they come in: function words (not "will",
+# "may", "bill", "mark": those are names too) and words people use to describe themselves.
+_NEVER_NAMES = {
+    "a", "an", "the", "in", "at", "by", "to", "as", "is", "it", "or", "if", "so", "no", "yes", "but", "nor",
+    "with", "into", "onto", "over", "under", "about", "after", "before", "near", "via", "per", "than", "then",
+    "this", "that", "these", "those", "who", "what", "which", "whom", "my", "me", "we", "us", "our", "you",
+    "your", "he", "she", "him", "his", "her", "they", "them", "their", "its", "be", "am", "are", "was",
+    "were", "has", "have", "had", "all", "any", "some", "very", "just", "also", "here", "there", "up", "out",
+    "american", "americans", "citizen", "citizens", "taxpayer", "voter", "resident", "worker", "workers",
+    "student", "students", "parent", "mother", "father", "mom", "dad", "grandmother", "grandfather",
+    "nurse", "doctor", "physician", "patient", "veteran", "teacher", "engineer", "retired", "registered",
+    "upset", "real", "proud", "true", "usa",
+}
 _TITLE_NAME = re.compile(r"^\s*comment\s+(?:from|submitted\s+by|by)\s+(?P<name>.+?)\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
 
@@ -45,24 +68,35 @@ def name_from_title(title: str | None) -> str | None:
     return name or None
 
 
-def _tokens(name: str) -> set[str]:
+def _tokens(name: str, *, from_title: bool = False) -> set[str]:
+    """The forms of a name's words to guard. `from_title`: the name was cut from a free-text title."""
+    words = [t.strip(".-'’") for t in _TOKEN.findall(name)]
+    if from_title and words and words[0].lower() in ("anonymous", "anon"):
+        return set()  # "Anonymous (Upset American)": a pseudonym, not a name
+    capitalized = any(w[:1].isupper() for w in words)
     out = set()
-    for token in _TOKEN.findall(name):
-        token = token.strip(".-'’")
-        if len(token) < 2 or token.lower() in _NOT_NAMES:
+    for token in words:
+        if len(token) < 2 or token.lower() in _NOT_NAMES or token.lower() in _NEVER_NAMES:
             continue
-        out.update({token, token.title(), token.upper()})
+        if from_title and capitalized and token.islower():
+            continue  # "Shar in Minneapolis", "A practical Peeson": free text beside the name
+        out.update({token.title(), token.upper()})
+        if not from_title or not token.islower():
+            out.add(token)  # as given: a name field in lowercase may be signed in lowercase
     return out
 
 
 class NameGuard:
     """Tells whether text contains a private individual's name, and redacts it."""
 
-    def __init__(self, names: Iterable[str | None]):
+    def __init__(self, names: Iterable[str | None], title_names: Iterable[str | None] = ()):
         tokens: set[str] = set()
         for name in names:
             if name:
                 tokens |= _tokens(name)
+        for name in title_names:
+            if name:
+                tokens |= _tokens(name, from_title=True)
         self.tokens = frozenset(tokens)
         if tokens:
             # longest first so 'Mary-Jane' wins over 'Mary'
@@ -75,9 +109,11 @@ class NameGuard:
     def from_rows(cls, rows: Iterable[tuple]) -> NameGuard:
         """From (first_name, last_name, title) rows of private commenters."""
         names: list[str | None] = []
+        titles: list[str | None] = []
         for first, last, title in rows:
-            names += [first, last, name_from_title(title)]
-        return cls(names)
+            names += [first, last]
+            titles.append(name_from_title(title))
+        return cls(names, titles)
 
     def contains(self, text: str | None) -> bool:
         return bool(text and self._pattern and self._pattern.search(text))
