@@ -395,6 +395,10 @@ def test_private_names_never_appear_by_default(con, outputs):
     first = brief["themes"][0]
     assert first["quotes_withheld"] >= 1
     assert fx.NAMED_ID not in {q["comment_id"] for q in first["quotes"]}
+    # a withheld quote gives its place to the next candidate the analysis kept
+    stored = _q(con, "select len(quotes) from themes where docket_id = ? and theme_id = ?", DOCKET, first["theme_id"])[0][0]
+    assert stored > 5
+    assert len(first["quotes"]) == min(5, stored - first["quotes_withheld"] - first["quotes_not_verbatim"])
     assert fx.XSS_ID in {q["comment_id"] for q in first["quotes"]}
     assert f"{first['quotes_withheld']} quote(s) not shown because they name a private individual" in (
         outputs[("md", False)].read_text(encoding="utf-8"))
@@ -428,6 +432,24 @@ def test_name_guard_finds_signatures_and_title_names():
     assert guard.contains("Robert O'Neil")
     assert not guard.contains("Anonymous comments about janes and does")  # placeholders and lowercase words
     assert guard.redact("Signed, Jane Doe.") == f"Signed, {REDACTED} {REDACTED}."
+
+
+def test_a_name_word_the_docket_uses_widely_is_not_withheld_alone_but_a_full_name_is(con):
+    from comments.briefing.data import common_word_test
+
+    is_common = common_word_test(con, DOCKET)
+    assert is_common("CMS") and not is_common("CM")  # whole words, in at least 20 comments here
+    assert not is_common(fx.PRIVATE_LAST)
+    # titles as ICEB-2015-0002 has them: "STEM STEM", "love america"; real names beside them
+    common = {"STEM", "America", "John", "Smith"}
+    guard = NameGuard.from_rows([(None, None, "Comment Submitted by STEM STEM"),
+                                 (None, None, "Comment Submitted by love america"),
+                                 ("John", "Smith", None), (None, None, "Comment from Zhijian Song")],
+                                is_common=lambda word: word in common)
+    assert not guard.contains("STEM graduates should stay in America.")
+    assert not guard.contains("John Adams wrote it.")
+    assert guard.contains("Sincerely, John Smith") and guard.contains("Zhijian")
+    assert guard.redact("John Smith, STEM student") == f"{REDACTED} {REDACTED}, STEM student"
 
 
 def test_name_guard_keeps_ordinary_words_that_free_text_titles_carry():

@@ -16,6 +16,7 @@ from comments.analysis.pipeline import analyze_docket
 from comments.analysis.significance import is_self_promotion
 from comments.analysis.themes import (
     OVERALL_LABEL,
+    QUOTE_CANDIDATES,
     PreviousTheme,
     Unit,
     find_themes,
@@ -123,7 +124,7 @@ def test_quotes_are_verbatim_informative_sentences(two_runs):
     *runs, bodies = two_runs
     for run in runs:
         for t in run["themes"]:
-            assert 3 <= len(t["quotes"]) <= 5 or t["is_catch_all"], t["label"]
+            assert 3 <= len(t["quotes"]) <= QUOTE_CANDIDATES or t["is_catch_all"], t["label"]
             for q in t["quotes"]:
                 assert q["quote"] in bodies[q["comment_id"]], "quote is an exact substring of the effective text"
                 assert len(q["quote"].split()) >= 8

@@ -457,7 +457,7 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
             ranking = np.argsort(-p_sim[idx], kind="stable")
         direction = l2(z_all[idx].mean(axis=0, keepdims=True))[0] if c == -1 else centroids[c]
         quotes = _theme_quotes(units, [int(idx[r]) for r in ranking], p_unit, p_span, direction, vec, svd,
-                               label="" if c == -1 else labels[c])
+                               want=QUOTE_CANDIDATES, label="" if c == -1 else labels[c])
         member_units = sorted({p_unit[i] for i in idx})
         if c == -1 and (len(member_units) < params.min_units or len(quotes) < 3):
             # a handful of stray remarks is no theme a reader can use: they raise none
@@ -960,6 +960,10 @@ def _merge_close(centroids, ids, z_fit, params, components=None):
 
 
 # --- labels, keywords, quotes -------------------------------------------------
+
+# Quotes kept per theme, best first. A briefing shows five; it skips a quote that names a private
+# individual and takes the next (on ICEB-2015-0002, 4 of a theme's 5 best named someone).
+QUOTE_CANDIDATES = 10
 
 _LABEL_STOP: frozenset[str] | None = None
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’\-][A-Za-z0-9]+)*")

@@ -10,6 +10,7 @@ counts of its own.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,7 +106,8 @@ def gather(
         raise InputError(f"the changes given are for docket {changes['docket_id']}, not {docket_id}")
 
     guard = NoGuard() if show_names else NameGuard.from_rows(
-        (r["first_name"], r["last_name"], r["title"]) for r in _rows(con, "brief_private_names", docket_id)
+        ((r["first_name"], r["last_name"], r["title"]) for r in _rows(con, "brief_private_names", docket_id)),
+        is_common=common_word_test(con, docket_id),
     )
 
     headline = _rows(con, "brief_headline", docket_id)[0]
@@ -296,6 +298,38 @@ def _attribution(row: dict, show_names: bool) -> str:
     return "an individual" if kind == "individual" else "a commenter"
 
 
+COMMON_WORD_COMMENTS = 20        # a name word in at least this many of the docket's comments ...
+COMMON_WORD_SHARE = 0.002        # ... and this share of them is a word, not an identifying name
+
+
+def common_word_test(con: duckdb.DuckDBPyConnection, docket_id: str):
+    """`is_common(word)` for the name guard: is `word` (case as given, whole word) in at least
+    max(COMMON_WORD_COMMENTS, COMMON_WORD_SHARE of all) of the docket's comment texts?"""
+    import math
+
+    total = con.execute("select count(*) from comments where docket_id = ?", [docket_id]).fetchall()[0][0]
+    needed = max(COMMON_WORD_COMMENTS, math.ceil(COMMON_WORD_SHARE * total))
+
+    def is_common(word: str) -> bool:
+        # the comment boxes and attachment texts themselves (the comment_bodies view would cost
+        # half a second per word on a 22,000-comment docket); a plain `contains` first, then the
+        # whole-word check on the few texts that pass it
+        pattern = rf"(^|[^\w'’-]){re.escape(word)}([^\w'’-]|$)"
+        found = con.execute(
+            """select count(*) from (
+                   select comment_id from comments
+                   where docket_id = $d and contains(text, $w) and regexp_matches(text, $p)
+                   union
+                   select a.comment_id from attachments a join comments c using (comment_id)
+                   where c.docket_id = $d and contains(a.text, $w) and regexp_matches(a.text, $p)
+                   limit $n)""",
+            {"d": docket_id, "w": word, "p": pattern, "n": needed},
+        ).fetchall()[0][0]
+        return found >= needed
+
+    return is_common
+
+
 def _themes(con, docket_id, guard: NameGuard, show_names, max_themes, per_theme) -> list[dict]:
     quotes_by_theme: dict[str, list[dict]] = {}
     for q in _rows(con, "brief_theme_quotes", docket_id):
@@ -306,22 +340,25 @@ def _themes(con, docket_id, guard: NameGuard, show_names, max_themes, per_theme)
     themes = []
     for t in _rows(con, "brief_themes", docket_id)[:max_themes]:
         chosen, withheld, not_verbatim = [], 0, 0
-        # short quotes first (a briefing is two pages), otherwise in the analysis's order
-        candidates = sorted(quotes_by_theme.get(t["theme_id"], []), key=lambda q: len(q["quote"]) > MAX_QUOTE_CHARS)
-        for q in candidates:
+        # in the analysis's order, which keeps more candidates than a briefing shows
+        # (themes.QUOTE_CANDIDATES): a quote that names a private individual gives its place to the next
+        for q in quotes_by_theme.get(t["theme_id"], []):
+            if len(chosen) >= per_theme:
+                break
             if not q["is_verbatim"]:
                 not_verbatim += 1  # never show a "quote" the comment does not contain
                 continue
             if guard.contains(q["quote"]):
                 withheld += 1
                 continue
-            if len(chosen) < per_theme:
-                chosen.append({
-                    "comment_id": q["comment_id"],
-                    "quote": q["quote"],
-                    "url": comment_url(q["comment_id"]),
-                    "attribution": _attribution(q, show_names),
-                })
+            chosen.append({
+                "comment_id": q["comment_id"],
+                "quote": q["quote"],
+                "url": comment_url(q["comment_id"]),
+                "attribution": _attribution(q, show_names),
+            })
+        # short quotes first (a briefing is two pages)
+        chosen.sort(key=lambda q: len(q["quote"]) > MAX_QUOTE_CHARS)
         stance = stance_by_theme.get(t["theme_id"], [])
         themes.append({**t, "quotes": chosen, "quotes_withheld": withheld, "quotes_not_verbatim": not_verbatim,
                        "stance": stance, "stance_of": {r["stance"]: r for r in stance}})
