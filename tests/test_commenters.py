@@ -39,3 +39,34 @@ def test_sender_cue_prefilter_keeps_case_insensitive_matches():
         c = classify(text=text)
         assert c.type == "organization" and c.name and "association" in c.name.lower(), text
     assert classify(text="I write as a nurse.", first_name="Jane", last_name="Doe").type == "individual"
+
+
+def test_an_affiliation_is_not_an_organizations_comment():
+    # a student who gave their school as organization (ICEB-2015-0002-5255)
+    c = classify(organization="Columbia University", first_name="Mingjie", last_name="Li",
+                 text="As a master student at Columbia University with F1 status, I strongly support the extension.")
+    assert (c.type, c.name) == ("individual", None) and "Columbia University" in c.evidence
+    c = classify(title="Comment Submitted by Mingjie Li, Columbia University",
+                 text="As a master student at Columbia University with F1 status, I strongly support the extension.")
+    assert (c.type, c.name) == ("individual", None)
+    # an organization's voice, or nothing but a pointer to its letter, keeps the organization
+    c = classify(organization="American Hospital Association", first_name="Jane", last_name="Doe",
+                 text="On behalf of our nearly 5,000 member hospitals, I write to comment on the proposal.")
+    assert (c.type, c.name) == ("organization", "American Hospital Association")
+    c = classify(organization="American Hospital Association", first_name="Jane", last_name="Doe",
+                 text="See attached file(s)")
+    assert c.type == "organization"
+    # a title's legal suffix stays with its name; a person named alone in a title is an individual
+    c = classify(title="Comment Submitted by Siyu Wei, Pernixdata, Inc.", text="This is definitely a great proposal.")
+    assert (c.type, c.name) == ("organization", "Pernixdata, Inc.")
+    assert classify(title="Comment Submitted by Yanchuan Zhang", text="The rule helps.").type == "individual"
+    assert classify(title="Comment Submitted by Anonymous", text="The rule helps.").type != "individual"
+
+
+def test_a_name_under_a_quote_is_not_letterhead():
+    text = ("The Department of Homeland Security has proposed a rule to expand the program.\n"
+            "Senate Judiciary Committee Chairman Charles Grassley\n"
+            "I oppose it.")
+    assert classify(text=text).type != "government"
+    letter = "American Nurses Association\n8515 Georgia Avenue\nDear Administrator,\nWe support the directory."
+    assert (classify(text=letter).type, classify(text=letter).name) == ("organization", "American Nurses Association")

@@ -6,12 +6,26 @@ Order of evidence, strongest first:
 3. The title ("Comment Submitted by Jane Doe, American Hospital Association").
 4. The text: letterhead lines and "on behalf of X" / "submitted by X".
 5. The names: "Anonymous Anonymous" (or no name at all on an anonymous
-   submission) is anonymous; a person's name is an individual.
+   submission) is anonymous; a person's name is an individual (in the name
+   fields, or a title "Comment Submitted by Jane Doe" naming a person alone).
 6. `category` only as a tie-breaker: on real dockets it is unreliable (on
    CMS-2022-0163 dozens of private individuals sending a form letter chose
    "Government - Federal"), so it decides only when nothing else does.
 
 `name` is an organization or agency name, never a private person's name.
+
+An affiliation is not an organization's comment: people give their school or
+employer as "organization" ("Comment Submitted by Yifu Wang, Carnegie Mellon
+University": 470 titles like it on ICEB-2015-0002, mostly students writing "As
+a master student at Columbia University, I strongly support..."). When a person
+is named beside the organization and the text speaks for that person (first
+person singular) and never for an organization ("on behalf
+of", "our members", "we represent"...), the commenter is an individual
+(`speaks_as_individual`); a text that is empty or only points to an
+attachment leaves the organization standing. Letterhead is an organization
+name alone on one of the first lines *before the letter starts*: a line after
+the first sentence is an attribution ("Senate Judiciary Committee Chairman
+Charles Grassley" under a quote of his), not the sender.
 """
 
 from __future__ import annotations
@@ -83,10 +97,19 @@ def classify(
     text: str | None = None,
 ) -> Commenter:
     """Commenter type from the API fields, the title and the text."""
-    return (from_fields(organization=organization, gov_agency=gov_agency, gov_agency_type=gov_agency_type,
-                        first_name=first_name, last_name=last_name, title=title)
-            or from_text(text)
-            or from_names(category=category, first_name=first_name, last_name=last_name))
+    by_fields = from_fields(organization=organization, gov_agency=gov_agency, gov_agency_type=gov_agency_type,
+                            first_name=first_name, last_name=last_name, title=title)
+    if by_fields is not None:
+        return affiliation(by_fields, text, person=names_person(first_name, last_name, title))
+    return from_text(text) or from_names(category=category, first_name=first_name, last_name=last_name, title=title)
+
+
+def names_person(first_name: str | None, last_name: str | None, title: str | None) -> bool:
+    """A private person is named: in the name fields (not "Anonymous") or in the title."""
+    first, last = _clean(first_name) or "", _clean(last_name) or ""
+    if any(p and not _ANON.match(p) for p in (first, last)):
+        return True
+    return person_in_title(title)
 
 
 # `classify` in three parts, so a big docket can run each on its distinct inputs
@@ -126,7 +149,7 @@ def from_fields(
     # 3. The title: "Comment Submitted by Jane Doe, American Hospital Association".
     m = _TITLE_BY.search(title or "")
     if m:
-        who = [p.strip() for p in m.group("who").split(",") if p.strip()]
+        who = _title_parts(m.group("who"))
         for part in reversed(who):
             if _org_like(part) and not _ANON.match(part):
                 kind = "government" if _gov_like(part) and not _private_like(part) else "organization"
@@ -134,13 +157,75 @@ def from_fields(
     return None
 
 
+_LEGAL_SUFFIX = re.compile(r"^(inc|incorporated|llc|l\.l\.c|ltd|corp|co|pllc|llp|lp|pc|plc|gmbh|s\.a)\.?$", re.I)
+
+
+def _title_parts(who: str) -> list[str]:
+    """'Siyu Wei, Pernixdata, Inc.' -> ['Siyu Wei', 'Pernixdata, Inc.']: a legal suffix stays with its name."""
+    parts: list[str] = []
+    for part in (p.strip() for p in who.split(",")):
+        if not part:
+            continue
+        if parts and _LEGAL_SUFFIX.match(part):
+            parts[-1] = f"{parts[-1]}, {part}"
+        else:
+            parts.append(part)
+    return parts
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|I've|I’ve|I am|me|my|myself)\b")
+_FOR_AN_ORGANIZATION = re.compile(
+    r"\b(?:on behalf of|our (?:members|membership|organi[sz]ation|company|association|society|clients|customers|"
+    r"employees|staff|agency|institution|hospital|practice|firm|board)|we represent|represents? (?:over|more than|nearly)?\s*"
+    r"[\d,]+|(?:the|this) (?:organi[sz]ation|association|company|coalition) (?:is|was|has|supports|opposes))\b",
+    re.I,
+)
+
+
+def speaks_as_individual(text: str | None) -> bool:
+    """The text speaks for one person (first person singular) and never for an organization. On the
+    two CMS dockets no organization changes by this test; on ICEB-2015-0002, 343 students and
+    employees who gave their school or employer are individuals (475 organizations -> 132)."""
+    head = (text or "")[:3000]
+    if len(_FIRST_PERSON.findall(head)) < 1:
+        return False
+    return not _FOR_AN_ORGANIZATION.search(head)
+
+
+def person_in_title(title: str | None) -> bool:
+    """'Comment Submitted by Jane Doe' (a person alone, or first before an affiliation)."""
+    m = _TITLE_BY.search(title or "")
+    if not m:
+        return False
+    first = _title_parts(m.group("who"))[:1]
+    if not first or _ANON.match(first[0]) or _org_like(first[0]) or _gov_like(first[0]):
+        return False
+    words = first[0].split()
+    return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+
+
+def may_be_affiliation(who: Commenter, *, person: bool) -> bool:
+    """An organization from the organization field or the title, beside a named person: the text decides."""
+    return who.type in ("organization", "government") and person and who.evidence.startswith(("organization:", "title:"))
+
+
+def affiliation(who: Commenter, text: str | None, *, person: bool) -> Commenter:
+    """An organization (or agency) named beside a person whose text speaks for that person is the
+    person's affiliation: the commenter is an individual (see the module doc)."""
+    if may_be_affiliation(who, person=person) and speaks_as_individual(text):
+        return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
+    return who
+
+
 def from_text(text: str | None) -> Commenter | None:
     """Step 4: "On behalf of the State of Colorado, ..." / letterhead in the text; None if neither."""
     return _from_text(text)
 
 
-def from_names(*, category: str | None = None, first_name: str | None = None, last_name: str | None = None) -> Commenter:
-    """Steps 5-6: the names, then the category as a last resort (always decides)."""
+def from_names(*, category: str | None = None, first_name: str | None = None, last_name: str | None = None,
+               title: str | None = None) -> Commenter:
+    """Steps 5-6: the names (fields, then a title naming a person), then the category as a last resort
+    (always decides)."""
     category = _clean(category) or ""
     first, last = _clean(first_name) or "", _clean(last_name) or ""
     person = f"{first} {last}".strip()
@@ -151,6 +236,8 @@ def from_names(*, category: str | None = None, first_name: str | None = None, la
         return Commenter("anonymous", None, "name: Anonymous")
     if person:
         return Commenter("individual", None, "first/last name given")
+    if not anonymous and person_in_title(title):
+        return Commenter("individual", None, "the title names a person")
 
     # 6. Category as a last resort.
     low = category.lower()
@@ -187,6 +274,8 @@ def _from_text(text: str | None) -> Commenter | None:
     # Letterhead: an organization name alone on one of the first lines.
     for line in head.splitlines()[:4]:
         line = line.strip()
+        if len(line) > 80 or line.endswith((".", "!", "?", '"', "”")):
+            break  # the letter has started: an organization named below it is not its sender
         if (4 <= len(line) <= 80 and not line.endswith((".", ",", ":")) and _ORG_WORDS.search(line)
                 and line[:1].isupper() and not re.search(r"\d", line)):
             words = line.split()

@@ -536,6 +536,8 @@ def _commenters(data: _Comments) -> dict[str, pa.Array]:
 
     by_fields = np.full(len(combos), -1, dtype=np.int64)
     by_names = np.empty(len(combos), dtype=np.int64)
+    may_be_affiliation = np.zeros(len(combos), dtype=bool)  # an organization beside a named person
+    field_outcome: dict[int, commenter_rules.Commenter] = {}
     for c, f in enumerate(combos):
         who = commenter_rules.from_fields(
             organization=f["organization"], gov_agency=f["gov_agency"], gov_agency_type=f["gov_agency_type"],
@@ -543,9 +545,23 @@ def _commenters(data: _Comments) -> dict[str, pa.Array]:
         )
         if who is not None:
             by_fields[c] = number(who)
+            field_outcome[c] = who
+            may_be_affiliation[c] = commenter_rules.may_be_affiliation(
+                who, person=commenter_rules.names_person(f["first_name"], f["last_name"], f["title"]))
         by_names[c] = number(commenter_rules.from_names(
-            category=f["category"], first_name=f["first_name"], last_name=f["last_name"]))
+            category=f["category"], first_name=f["first_name"], last_name=f["last_name"], title=f["title"]))
     row = by_fields[data.who_no]
+    # An affiliation, not an organization's comment, when the text speaks for the person (per distinct
+    # combination and text; `commenters.affiliation`).
+    check = np.flatnonzero(may_be_affiliation[data.who_no])
+    if len(check):
+        decided: dict[tuple[int, int], int] = {}
+        for i in check.tolist():
+            key = (int(data.who_no[i]), int(data.body_no[i]))
+            if key not in decided:
+                decided[key] = number(commenter_rules.affiliation(
+                    field_outcome[key[0]], data.bodies[key[1]], person=True))
+            row[i] = decided[key]
     undecided = row < 0
     by_text = np.full(len(data.bodies), -1, dtype=np.int64)
     for b in np.unique(data.body_no[undecided]).tolist():
