@@ -91,7 +91,7 @@ _DET = r"(?:(?:the|this|these|that|a|an|its|your|our|such|any|all|of|cms'?s?|hhs
 # (pattern, weight). Patterns are matched on the lower-cased sentence (typographic apostrophes made plain).
 _SUPPORT = [
     (r"(?<!to )\b(strongly|fully|wholeheartedly|enthusiastically|highly|wholly|completely|firmly) (support|endorse|agree with|favou?r|welcome)", 3.0, None, 'strongly fully wholeheartedly enthusiastically highly wholly completely firmly'),
-    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (support|endorse|favou?r|welcome|applaud|commend|agree with)\b", 2.5, None, 'support endorse favor favour welcome applaud commend agree'),
+    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (support|endorse|favou?r|welcome|applaud|commend|agree with|approve of)\b", 2.5, None, 'support endorse favor favour welcome applaud commend agree approve'),
     (_NOT_MODAL + r"\bsupport(s|ed|ing)? " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0, None, 'support supports supported supporting'),
     (r"\b(endorse|endorses|endorsed|embrace|embraces) " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0, None, 'endorse endorses endorsed embrace embraces'),
     (r"\b(supportive of|in support of|very much in support|in full support)\b", 2.0, None, 'supportive support'),
@@ -104,14 +104,14 @@ _SUPPORT = [
      r"welcome|worthwhile|terrific|amazing|awesome|valuable|critical|needed|necessary|commendable|laudable|logical|"
      r"sensible|sound|long overdue)( first| next| and \w+)? (idea|step|move|initiative|start|tool|resource|proposal|"
      r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition|"
-     r"rule|policy|regulation|bill|program|solution|decision|option)\b", 2.5, TOPIC, 'excellent great good nice reasonable wonderful fantastic brilliant exceptional outstanding important positive smart welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
-    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start|rule|policy|improvement|change)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
+     r"rule|policy|regulation|bill|program|solution|decision|option)\b", 2.5, TOPIC, 'excellent great good nice reasonable wonderful fantastic brilliant exceptional outstanding important positive smart wise welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
+    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start|rule|policy|improvement|change|decision|news)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
     (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC, 'beneficial fabulous amazing valuable great helpful wonderful invaluable useful welcome excellent fantastic huge game step benefit big help tremendous asset boon'),
     (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5, None, 'merit merits'),
     (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly |absolutely |urgently |so )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC, 'needed necessary overdue warranted welcome'),
     # plain expressions of support the cues above miss: "Support this!", "SUPPORT EXTENDING OPT",
     # "I vote for the extension", "We need this extension", "we should pass this proposal"
-    (r"^(please )?support (this|it|these)\b|^(please )?support \w+ing\b", 2.0, None, 'support'),
+    (r"^(please )?support (this|it|these)\b|^(please )?support \w+ing\b|^(i |we )?support\W*$", 2.0, None, 'support'),
     (r"\b(i|we) (\w+ )?vote (for|yes on|in favou?r of) (this|the|these|it)\b", 2.5, None, 'vote'),
     (r"\b(we|i|us|they|students|americans?|the country|the nation|the economy|companies|employers|industry) (really |badly |desperately |definitely |truly |urgently |all )?needs? (this|these|the proposed) (\w+ )?" + _PROPOSAL + r"\b", 2.0, None, 'need needs'),
     (r"\b(should|must|need to|needs to|please|to) (pass|approve|adopt|finalize|implement|enact|accept) (this|the|these|that) (new |proposed |final )?(proposals?|rules?|regulations?|polic(y|ies)|bill|changes?|extension|measure|amendments?)\b", 2.5, None, 'pass approve adopt finalize implement enact accept'),
@@ -120,7 +120,11 @@ _SUPPORT = [
     (r"\b(this|the|these|that) (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion|measure) (will|would|can|could) (definitely |really |greatly |certainly |surely |truly |clearly |significantly |undoubtedly )?(help|benefit|improve|strengthen|boost|promote|enhance|attract)\b", 2.0, None, 'help benefit improve strengthen boost promote enhance attract'),
     (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0, None, 'needed'),
     # a verdict on the proposal named as the subject: "The proposed rule looks good", "this OPT regulation is pretty good"
-    (r"\b(this|the|these) (\w+ ){0,2}?(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|programs?|changes?|plans?|initiatives?|extensions?|expansions?|actions?|decisions?|measures?) (is|are|looks?|seems?|sounds?|would be|will be) (very |really |pretty |so |truly |definitely |quite |extremely |absolutely |a )?(good|great|excellent|beneficial|helpful|wonderful|reasonable|fair|wise|smart|justified|sensible|positive|fantastic|brilliant|terrific|important|necessary|needed)\b", 2.5, None, 'good great excellent beneficial helpful wonderful reasonable fair wise smart justified sensible positive fantastic brilliant terrific important necessary needed'),
+    (r"\b(this|the|these) (\w+ ){0,2}?(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|programs?|changes?|plans?|initiatives?|extensions?|expansions?|actions?|decisions?|measures?|amendments?|law|bill) (is|are|looks?|seems?|sounds?|would be|will be) (very |really |pretty |so |truly |definitely |quite |extremely |absolutely |a )?(good|great|excellent|beneficial|helpful|wonderful|reasonable|fair|wise|smart|justified|sensible|positive|fantastic|brilliant|terrific|important|necessary|needed|advantageous)\b", 2.5, None, 'good great excellent beneficial helpful wonderful reasonable fair wise smart justified sensible positive fantastic brilliant terrific important necessary needed advantageous'),
+    # "X should be approved", "I hope it will be approved", "I strongly recommend the extension", "Well done", "Thumbs up"
+    (r"\b(it|this|these|(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)) (should|must|needs to|has to) be (approved|passed|finalized|adopted|enacted|implemented)\b|\bhope (that )?(it|this|these|the \w+( \w+)?) (will|would|gets?|can) (be )?(approved|passed|finalized|adopted|enacted)\b", 2.0, None, 'approved passed finalized adopted enacted implemented'),
+    (r"\b(strongly|highly|fully) recommend (this|the|these) (\w+ ){0,2}?(proposals?|proposed|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)\b(?! (to|be|should|that|include|add))", 2.5, None, 'recommend'),
+    (r"^well done\b|\bthumbs up\b|^(kudos|bravo)\b", 2.0, None, 'well thumbs kudos bravo'),
     # wishing it through: "I look forward to seeing this approved", "a long-awaited move", "I stand behind this rule"
     (r"\blook forward to (see|seeing) (this|it|these|the (new |proposed |final )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion))( get| be| being)? (approved|finalized|implemented|adopted|enacted|passed|in effect|take effect|become)", 2.0, None, 'forward'),
     (r"\blong[- ]awaited\b", 2.0, TOPIC, 'long awaited'),
@@ -165,7 +169,7 @@ _OPPOSE = [
     (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0, None, 'strongly vehemently firmly adamantly wholeheartedly completely totally'),
     (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (oppose|object to|object|disagree with|reject|am against|are against|protest)\b", 3.0, None, 'oppose object disagree reject against protest'),
     (r"\b(opposed to|oppose|opposes)\b|(?<!any )(?<!the )(?<!their )(?<!such )(?<!this )\bopposition to\b", 2.5, None, 'opposed opposition oppose opposes'),
-    (r"\b(i am|we are|i'm|we're|be|is|are) (totally |completely |firmly |strongly |very much )?against (this|the|these|any|such)\b", 2.5, None, 'against'),
+    (r"\b(i am|we are|i'm|we're|be|is|are) (totally |completely |firmly |strongly |very much )?against (this|the|these|any|such|it)\b", 2.5, None, 'against'),
     (r"\breject(s|ed|ing)? (this|the|any|these|such|that|your|cms'?s?) (\w+[- ]){0,2}?(proposals?|rule|proposed|changes?|plans?|idea|regulations?|polic(y|ies)|directory|bill|requirements?|language|definitions?)", 3.0, None, 'reject rejects rejected rejecting'),
     (r"\b(urge|ask|implore|beg|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda)? ?to reject\b", 3.0, None, 'reject'),
     (r"\b(please|must|should|need to)(,? \w+,?)? reject\b|\breject this\b|^reject\b", 2.5, None, 'reject'),
@@ -179,10 +183,12 @@ _OPPOSE = [
     (r"\b(urge|ask|implore|beg|request|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda|dhs|congress)? ?(to not|not to) (pass|approve|adopt|finalize|implement|enact|expand|extend|increase|allow|proceed|move forward|go forward|create|change|make|give|grant|issue|add|include|require|mandate)\b", 3.0, None, 'urge urges ask asks implore implores beg begs request requests encourage encourages'),
     (r"^(please,? )?(do not|don'?t|dont) (expand|extend|increase|bring|give|grant|open|add|continue|mandate|require|force|import|hand)\b", 2.5, None, 'not don dont'),
     (r"^down with\b", 2.5, None, 'down'),
+    # refusing to go along: "I will not comply", "we refuse to participate"
+    (r"\b(i|we)( [\w%]+){0,3}? (will not|won'?t|shall not|will never|refuse to|do not intend to) (ever )?(comply|obey|submit|participate|cooperate)\b", 2.5, FIXED, 'not won never refuse intend'),
     (r"\b(rules?|regulations?|law|polic(y|ies)|system|program) (does not|doesn'?t|dont|do not|don'?t) need (to )?(change|changing|to be changed|be changed|expanding|to be expanded)\b|\bno need for (this|these|the|a|any) (new |proposed )?" + _PROPOSAL + r"\b", 2.5, None, 'need'),
     (r"\b(vote|say|voting|saying) no\b|\bno to (this|the|these|any)\b|\bnot on my dime\b", 3.0, None, 'vote say voting saying no dime'),
     (r"\bnot in favou?r\b", 3.0, None, 'favor favour'),
-    (r"\b(just stop|stop it|enough already|stop this (proposal|rule|plan|change|madness|directory|registry|now))\b|\bplease stop( (this|it|now))?\W*$", 2.0, None, 'stop enough'),
+    (r"\b(just stop|stop it|enough already|stop this (proposal|rule|plan|change|madness|stupidity|insanity|foolishness|silliness|directory|registry|now))\b|\bplease stop( (this|it|now))?\W*$", 2.0, None, 'stop enough'),
     (r"\b(urge|ask|implore|beg|encourage|request)s? (cms|hhs|you|the agency|the department|the secretary|usda|congress)? ?(to )?(keep|preserve|maintain|retain|protect|uphold|leave) ", 2.5, None, 'urge urges ask asks implore implores beg begs encourage encourages request requests'),
     (r"\b(please|must|should) (keep|preserve|maintain|retain|leave) (the )?(current|existing|present)\b|\bleave (it|things|the rule|the current \w+) (alone|as (it is|is))\b", 2.0, None, 'keep preserve maintain retain leave'),
     (r"\b(should|must|need to|needs to|urge \w+ to|ask \w+ to|please) (reconsider|rethink|start over|step back)\b|\b(revisit|pause|delay|halt) (this|the|these|your) (proposals?|proposed|rule|rulemaking|plans?|changes?|effort|initiative|directory)\b", 2.5, None, 'reconsider rethink start step revisit pause delay halt'),

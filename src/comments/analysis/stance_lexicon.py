@@ -48,7 +48,7 @@ PURITY = 0.9
 RATE_TEXTS = 30
 RATE_PURITY = 0.95
 COVER = 3  # a firm text reached by this many chosen phrases no longer counts for choosing more
-LIMIT = 40
+LIMIT = 60
 HEAD_CHARS = 5000  # phrases come from a text's start (long letters: their opening states the case)
 SHORT_CHARS = 800  # a text this short is its position; a longer one teaches only its stance sentences
 
@@ -82,6 +82,11 @@ def phrases(text: str) -> set[str]:
     return out
 
 
+def _singular(phrase: str) -> str:
+    """A phrase with each word's plural -s dropped ("stem degree" names what "STEM Degrees" does)."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split())
+
+
 def _stance_phrases(text: str, side: str, cues: rules.CueSet) -> set[str]:
     """The phrases of a long text's sentences that carry its position (a letter's other paragraphs
     answer the notice's questions: topics, not sides)."""
@@ -104,7 +109,7 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
     """
     classify = classify or (lambda t: rules.classify(t, extra_cues=extra_cues))
     cues = rules.cue_set(extra_cues)
-    named = phrases(title) if title else set()
+    named = {_singular(p) for p in phrases(title)} if title else set()
     seen: set[str] = set()
     firm = {"support": Counter(), "oppose": Counter()}
     where: dict[str, dict[str, set[int]]] = {"support": {}, "oppose": {}}  # phrase -> the firm texts using it
@@ -119,7 +124,7 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
         s = classify(text)
         if s.stance in firm and s.confidence >= FIRM_CONFIDENCE and min(s.support_score, s.oppose_score) == 0:
             found = phrases(text) if len(key) <= SHORT_CHARS else _stance_phrases(text, s.stance, cues)
-            found -= named
+            found = {p for p in found if _singular(p) not in named}
             firm[s.stance].update(found)
             for phrase in found:
                 where[s.stance].setdefault(phrase, set()).add(n_firm[s.stance])
