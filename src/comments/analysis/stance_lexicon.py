@@ -20,10 +20,14 @@ Method, per docket, over its distinct texts (copies of one text count once):
    the notice's questions: topics, not sides);
 3. a phrase is kept for a side when at least MIN_TEXTS firm texts of that side use it and at
    least PURITY of the firm texts using it are of that side (the other side +1 smoothed): a
-   topic phrase both sides use is no side's. (Also requiring a phrase to be rarer among the
+   topic phrase both sides use is no side's. When the other side has at least RATE_TEXTS firm
+   texts, the shares of each side's firm texts using it are compared instead (RATE_PURITY), so a
+   phrase the larger side uses more only because it is larger is no side's. (Also requiring a phrase to be rarer among the
    undecided texts was tried and dropped: the undecided hold the very texts that echo a side
    without a verdict, so it removed the phrases worth learning; dev macro-F1 0.82 against 0.87.)
-4. at most LIMIT phrases per side, most one-sided first, none inside another.
+4. at most LIMIT phrases per side, none inside another: first those that reach the most firm texts
+   not yet reached by COVER chosen phrases (one campaign letter's many phrases must not fill the
+   list), then the rest most one-sided first.
 
 The phrases reach the rules as `learned_support` / `learned_oppose` cues (`stance.cue_set`),
 weighed LEARNED_CUE_WEIGHT: enough to decide a text that states no verdict, never enough to
