@@ -69,6 +69,19 @@ MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859}
         ("Thank you for this incredibly important step towards full transparency.", "support"),
         ("Who thought that this is a good idea?", "unclear"),
         ("Limiting salt and sugar in foods is a good start.", "unclear"),
+        # round 4: verdicts on a named proposal, requests not to act, scope of "opposition"
+        ("The proposed rule looks good.", "support"),
+        ("This program is wrong on all levels.", "oppose"),
+        ("I highly approve of this extension.", "support"),
+        ("I strongly recommend the proposed rule.", "support"),
+        ("I strongly recommend that CMS add a field for languages.", "unclear"),
+        ("This proposal should be approved as soon as possible.", "support"),
+        ("I strongly urge you to not expand the program!", "oppose"),
+        ("I object this proposal!", "oppose"),
+        ("Any opposition to this rule would hurt students.", "unclear"),
+        ("There is no reason why this should not be required.", "support"),
+        ("I will not comply with a digital ID.", "oppose"),
+        ("Households were under unacceptable pressure from prices.", "unclear"),
     ],
 )
 def test_rules(text, expected):

@@ -74,7 +74,7 @@ _PROPOSAL = (
     r"(?:proposals?|proposed|rules?|rulemaking|regulations?|initiatives?|efforts?|creation|establishment|"
     r"development|implementation|adoption|goals?|intent|intentions?|vision|concept|idea|plans?|approach|"
     r"direction|changes?|reforms?|polic(?:y|ies)|programs?|directory|ndh|registry|database|hub|framework|extensions?|expansions?|"
-    r"rfi|request|bill|measure|move|step|work|exploration|objectives?|aims?|mission|"
+    r"rfi|request|bill|measure|actions?|move|step|work|exploration|objectives?|aims?|mission|"
     r"cms|hhs|onc|usda|epa|fda|the agency|agency'?s|department'?s|administration'?s|secretary'?s)"
 )
 # "to support", "should support", "and support": a suggestion or a purpose, not the commenter's position.
@@ -91,7 +91,7 @@ _DET = r"(?:(?:the|this|these|that|a|an|its|your|our|such|any|all|of|cms'?s?|hhs
 # (pattern, weight). Patterns are matched on the lower-cased sentence (typographic apostrophes made plain).
 _SUPPORT = [
     (r"(?<!to )\b(strongly|fully|wholeheartedly|enthusiastically|highly|wholly|completely|firmly) (support|endorse|agree with|favou?r|welcome)", 3.0, None, 'strongly fully wholeheartedly enthusiastically highly wholly completely firmly'),
-    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (support|endorse|favou?r|welcome|applaud|commend|agree with)\b", 2.5, None, 'support endorse favor favour welcome applaud commend agree'),
+    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (support|endorse|favou?r|welcome|applaud|commend|agree with|approve of)\b", 2.5, None, 'support endorse favor favour welcome applaud commend agree approve'),
     (_NOT_MODAL + r"\bsupport(s|ed|ing)? " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0, None, 'support supports supported supporting'),
     (r"\b(endorse|endorses|endorsed|embrace|embraces) " + _DET + r"(\w+[- ]){0,2}?" + _PROPOSAL + r"\b", 2.0, None, 'endorse endorses endorsed embrace embraces'),
     (r"\b(supportive of|in support of|very much in support|in full support)\b", 2.0, None, 'supportive support'),
@@ -104,21 +104,31 @@ _SUPPORT = [
      r"welcome|worthwhile|terrific|amazing|awesome|valuable|critical|needed|necessary|commendable|laudable|logical|"
      r"sensible|sound|long overdue)( first| next| and \w+)? (idea|step|move|initiative|start|tool|resource|proposal|"
      r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition|"
-     r"rule|policy|regulation|bill|program|solution|decision|option)\b", 2.5, TOPIC, 'excellent great good nice reasonable wonderful fantastic brilliant exceptional outstanding important positive smart welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
-    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start|rule|policy|improvement|change)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
+     r"rule|policy|regulation|bill|program|solution|decision|option)\b", 2.5, TOPIC, 'excellent great good nice reasonable wonderful fantastic brilliant exceptional outstanding important positive smart wise welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
+    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start|rule|policy|improvement|change|decision|news)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
     (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC, 'beneficial fabulous amazing valuable great helpful wonderful invaluable useful welcome excellent fantastic huge game step benefit big help tremendous asset boon'),
     (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5, None, 'merit merits'),
     (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly |absolutely |urgently |so )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC, 'needed necessary overdue warranted welcome'),
     # plain expressions of support the cues above miss: "Support this!", "SUPPORT EXTENDING OPT",
     # "I vote for the extension", "We need this extension", "we should pass this proposal"
-    (r"^(please )?support (this|it|these)\b|^(please )?support \w+ing\b", 2.0, None, 'support'),
+    (r"^(please )?support (this|it|these)\b|^(please )?support \w+ing\b|^(i |we )?support\W*$", 2.0, None, 'support'),
     (r"\b(i|we) (\w+ )?vote (for|yes on|in favou?r of) (this|the|these|it)\b", 2.5, None, 'vote'),
     (r"\b(we|i|us|they|students|americans?|the country|the nation|the economy|companies|employers|industry) (really |badly |desperately |definitely |truly |urgently |all )?needs? (this|these|the proposed) (\w+ )?" + _PROPOSAL + r"\b", 2.0, None, 'need needs'),
     (r"\b(should|must|need to|needs to|please|to) (pass|approve|adopt|finalize|implement|enact|accept) (this|the|these|that) (new |proposed |final )?(proposals?|rules?|regulations?|polic(y|ies)|bill|changes?|extension|measure|amendments?)\b", 2.5, None, 'pass approve adopt finalize implement enact accept'),
     (r"\b(bring|put) (this|the) (\w+ )?(rule|regulation|proposal|policy) into (power|effect|force)\b|\b(allow|let) (the|this) (\w+ )?(rule|regulation|proposal|policy) (to )?take effect\b", 2.5, None, 'bring put allow let'),
     (r"\b(a |the )?(clear|real|big|huge) winner\b|\bwin-win\b", 2.0, TOPIC, 'winner win'),
-    (r"\b(this|the|these|that) (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion|measure) (will|would|can|could) (definitely |really |greatly |certainly |surely |truly )?(help|benefit|improve|strengthen)\b", 2.0, None, 'help benefit improve strengthen'),
+    (r"\b(this|the|these|that) (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion|measure) (will|would|can|could) (definitely |really |greatly |certainly |surely |truly |clearly |significantly |undoubtedly )?(help|benefit|improve|strengthen|boost|promote|enhance|attract)\b", 2.0, None, 'help benefit improve strengthen boost promote enhance attract'),
     (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0, None, 'needed'),
+    # a verdict on the proposal named as the subject: "The proposed rule looks good", "this OPT regulation is pretty good"
+    (r"\b(this|the|these) (\w+ ){0,2}?(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|programs?|changes?|plans?|initiatives?|extensions?|expansions?|actions?|decisions?|measures?|amendments?|law|bill) (is|are|looks?|seems?|sounds?|would be|will be) (very |really |pretty |so |truly |definitely |quite |extremely |absolutely |a )?(good|great|excellent|beneficial|helpful|wonderful|reasonable|fair|wise|smart|justified|sensible|positive|fantastic|brilliant|terrific|important|necessary|needed|advantageous)\b", 2.5, None, 'good great excellent beneficial helpful wonderful reasonable fair wise smart justified sensible positive fantastic brilliant terrific important necessary needed advantageous'),
+    # "X should be approved", "I hope it will be approved", "I strongly recommend the extension", "Well done", "Thumbs up"
+    (r"\b(it|this|these|(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)) (should|must|needs to|has to) be (approved|passed|finalized|adopted|enacted|implemented)\b|\bhope (that )?(it|this|these|the \w+( \w+)?) (will|would|gets?|can) (be )?(approved|passed|finalized|adopted|enacted)\b", 2.0, None, 'approved passed finalized adopted enacted implemented'),
+    (r"\b(strongly|highly|fully) recommend (this|the|these) (\w+ ){0,2}?(proposals?|proposed|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)\b(?! (to|be|should|that|include|add))", 2.5, None, 'recommend'),
+    (r"^well done\b|\bthumbs up\b|^(kudos|bravo)\b", 2.0, None, 'well thumbs kudos bravo'),
+    # wishing it through: "I look forward to seeing this approved", "a long-awaited move", "I stand behind this rule"
+    (r"\blook forward to (see|seeing) (this|it|these|the (new |proposed |final )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion))( get| be| being)? (approved|finalized|implemented|adopted|enacted|passed|in effect|take effect|become)", 2.0, None, 'forward'),
+    (r"\blong[- ]awaited\b", 2.0, TOPIC, 'long awaited'),
+    (r"\b(i|we|strongly|fully|firmly|totally|completely) (stand|am standing|are standing) (for|with|behind|by) (this|these|the (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion)|\w+ing)\b", 2.0, None, 'stand standing'),
     (r"\b(long overdue|high time|about time)\b", 2.0, None, 'overdue time'),
     (r"\bplease (do it|make this happen|move forward|proceed|implement|adopt|finalize|pass|approve|enact|go ahead|continue)\b", 2.5, None, 'please'),
     (r"\b(tremendous|significant|great|unique|important) opportunity to (establish|build|create|improve)", 2.0, None, 'opportunity'),
@@ -133,11 +143,17 @@ _SUPPORT = [
     (r"\b(urge|ask|encourage|implore|request|beg|demand)s?( that)? (cms|hhs|you|the agency|the department|usda|the secretary|the administration)? ?(to )?(re-?instate|reinstitute|re-?establish|restore|bring back)", 2.5, None, 'urge urges ask asks encourage encourages implore implores request requests beg begs demand demands'),
     (r"(^|\bplease,? |\btime to |\bneed to |\bmust |\bshould )(re-?instate|reinstitute|re instate|bring back)\b", 2.0, None, 'reinstate instate reinstitute bring'),
     (r"\b(the )?(re-?instatement|restoration) of\b", 1.5, None, 'reinstatement instatement restoration'),
+    (r"\b(re-?instating|reinstituting|restoring|bringing back) (the|a|these|this|those|our)\b", 1.5, None, 'reinstating instating reinstituting restoring bringing'),
+    (r"\b(return|restore|bring|take|put|get) (it|this|the \w+|things|the \w+ \w+) back to (the way|how|what) (it|they) (was|were|used to be)|\b(return|restore) (it|this|the \w+|things|the \w+ \w+) to (the way|how|what) (it|they) (was|were|used to be)", 1.5, None, 'return restore bring take put get'),
+    # demanding the change now: "CHANGE it now!"
+    (r"\b(change|fix|reform) (it|this|things) now\b", 1.5, None, 'change fix reform'),
+    # wanting to take part: "I'd love for my agency to be included in your directory"
+    (r"\b(love|like|want|wish|eager|hope|happy|glad|excited)( for)?( my| our| us| me)?( \w+){0,2}? to (be included|be listed|be part of|participate in|join|take part in) (in )?(your|the|this) (\w+ )?" + _PROPOSAL + r"\b", 2.0, None, 'love like want wish eager hope happy glad excited'),
     (r"\b(it'?s|it is|high|about) time to (support|endorse|adopt|finalize|pass|approve|enact|re-?instate|reinstitute|restore)\b", 2.0, None, 'time'),
     (r"\b(should|must|needs? to) be (re-?instated|restored|reinstituted|brought back)\b", 2.0, None, 'reinstated instated restored reinstituted brought'),
     (r"\bplease (also )?support (\w+ing|this|these|the|this \w+)\b", 2.0, None, 'please'),
     (r"\b(is|are) (an? )?(excellent|great|good) idea\b", 2.5, None, 'idea'),
-    (r"\b(great|big|huge|important|positive|major|critical|significant|welcome) step( forward| in the right direction)?\b|\bstep (forward|in the right direction)\b|\bright direction\b", 1.5, None, 'step right'),
+    (r"\b(great|big|huge|important|positive|major|critical|significant|welcome) steps?( forward| in the right direction)?\b|\bsteps? (forward|in the right direction)\b|\bright direction\b", 1.5, None, 'step steps right'),
     (r"\blove (for|to see|this|the idea)\b", 1.0, None, 'love'),
     (r"\b(yes|absolutely|definitely) to (this|the)\b|\bhell yes\b", 2.0, None, 'yes absolutely definitely'),
     (r"\b(this|the) (proposal|rule|directory|change|plan|initiative|idea|ndh) (is|would be|will be) (a )?(good|great|excellent|beneficial|welcome|needed|necessary|helpful|wonderful)\b", 2.5, None, 'good great excellent beneficial welcome needed necessary helpful wonderful'),
@@ -151,9 +167,9 @@ _NEG_ADJ = (
 )
 _OPPOSE = [
     (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0, None, 'strongly vehemently firmly adamantly wholeheartedly completely totally'),
-    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (oppose|object to|disagree with|reject|am against|are against|protest)\b", 3.0, None, 'oppose object disagree reject against protest'),
-    (r"\b(opposed to|opposition to|oppose|opposes)\b", 2.5, None, 'opposed opposition oppose opposes'),
-    (r"\b(i am|we are|i'm|we're|be|is|are) (totally |completely |firmly |strongly |very much )?against (this|the|these|any|such)\b", 2.5, None, 'against'),
+    (r"\b(i|we|i'm|we're|i am|we are)( \w+){0,3}? (oppose|object to|object|disagree with|reject|am against|are against|protest)\b", 3.0, None, 'oppose object disagree reject against protest'),
+    (r"\b(opposed to|oppose|opposes)\b|(?<!any )(?<!the )(?<!their )(?<!such )(?<!this )\bopposition to\b", 2.5, None, 'opposed opposition oppose opposes'),
+    (r"\b(i am|we are|i'm|we're|be|is|are) (totally |completely |firmly |strongly |very much )?against (this|the|these|any|such|it)\b", 2.5, None, 'against'),
     (r"\breject(s|ed|ing)? (this|the|any|these|such|that|your|cms'?s?) (\w+[- ]){0,2}?(proposals?|rule|proposed|changes?|plans?|idea|regulations?|polic(y|ies)|directory|bill|requirements?|language|definitions?)", 3.0, None, 'reject rejects rejected rejecting'),
     (r"\b(urge|ask|implore|beg|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda)? ?to reject\b", 3.0, None, 'reject'),
     (r"\b(please|must|should|need to)(,? \w+,?)? reject\b|\breject this\b|^reject\b", 2.5, None, 'reject'),
@@ -163,9 +179,16 @@ _OPPOSE = [
     (r"^(please,? )?(keep|preserve|maintain|retain) (the|our|this|current|existing) (current |existing )?(definition|rule|system|policy|language|law|standard|protections?|requirements?|wording|term|terms|status quo)\b", 2.0, None, 'keep preserve maintain retain'),
     (r"\b(please )?(do not|don'?t|never|please don'?t) (pass|approve|adopt|finalize|implement|enact|allow (this|these|the|it)|move forward|go forward|proceed|redefine|do this|create|make this|change (the|this|it|any)|go through with|let this|support this|sign)\b", 3.0, None, 'not don never'),
     (r"\bplease (do not|don'?t) (do|implement|proceed|move forward|adopt|redefine|allow|create|change|remove|eliminate|cut|replace|pass|approve)", 3.0, None, 'not don'),
+    # asking the agency not to act: "I strongly urge you to not expand the program", "Do not expand ..."
+    (r"\b(urge|ask|implore|beg|request|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda|dhs|congress)? ?(to not|not to) (pass|approve|adopt|finalize|implement|enact|expand|extend|increase|allow|proceed|move forward|go forward|create|change|make|give|grant|issue|add|include|require|mandate)\b", 3.0, None, 'urge urges ask asks implore implores beg begs request requests encourage encourages'),
+    (r"^(please,? )?(do not|don'?t|dont) (expand|extend|increase|bring|give|grant|open|add|continue|mandate|require|force|import|hand)\b", 2.5, None, 'not don dont'),
+    (r"^down with\b", 2.5, None, 'down'),
+    # refusing to go along: "I will not comply", "we refuse to participate"
+    (r"\b(i|we)( [\w%]+){0,3}? (will not|won'?t|shall not|will never|refuse to|do not intend to) (ever )?(comply|obey|submit|participate|cooperate)\b", 2.5, FIXED, 'not won never refuse intend'),
+    (r"\b(rules?|regulations?|law|polic(y|ies)|system|program) (does not|doesn'?t|dont|do not|don'?t) need (to )?(change|changing|to be changed|be changed|expanding|to be expanded)\b|\bno need for (this|these|the|a|any) (new |proposed )?" + _PROPOSAL + r"\b", 2.5, None, 'need'),
     (r"\b(vote|say|voting|saying) no\b|\bno to (this|the|these|any)\b|\bnot on my dime\b", 3.0, None, 'vote say voting saying no dime'),
     (r"\bnot in favou?r\b", 3.0, None, 'favor favour'),
-    (r"\b(just stop|stop it|enough already|stop this (proposal|rule|plan|change|madness|directory|registry|now))\b|\bplease stop( (this|it|now))?\W*$", 2.0, None, 'stop enough'),
+    (r"\b(just stop|stop it|enough already|stop this (proposal|rule|plan|change|madness|stupidity|insanity|foolishness|silliness|directory|registry|now))\b|\bplease stop( (this|it|now))?\W*$", 2.0, None, 'stop enough'),
     (r"\b(urge|ask|implore|beg|encourage|request)s? (cms|hhs|you|the agency|the department|the secretary|usda|congress)? ?(to )?(keep|preserve|maintain|retain|protect|uphold|leave) ", 2.5, None, 'urge urges ask asks implore implores beg begs encourage encourages request requests'),
     (r"\b(please|must|should) (keep|preserve|maintain|retain|leave) (the )?(current|existing|present)\b|\bleave (it|things|the rule|the current \w+) (alone|as (it is|is))\b", 2.0, None, 'keep preserve maintain retain leave'),
     (r"\b(should|must|need to|needs to|urge \w+ to|ask \w+ to|please) (reconsider|rethink|start over|step back)\b|\b(revisit|pause|delay|halt) (this|the|these|your) (proposals?|proposed|rule|rulemaking|plans?|changes?|effort|initiative|directory)\b", 2.5, None, 'reconsider rethink start step revisit pause delay halt'),
@@ -174,15 +197,15 @@ _OPPOSE = [
     (r"\b(take|taking|exercise|proceed with) caution\b|\bcaution against\b", 1.5, None, 'caution'),
     (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0, None, 'concern doubts reservations'),
     (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived|irresponsible)( and \w+)?( [\w/-]+){0,2}? (idea|system|precedent|proposal|policy|plan|rule|change|decision)\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided flawed foolish stupid disastrous ill irresponsible'),
-    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)) (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
+    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)|programs?|regulations?|extensions?|expansions?|actions?|measures?) (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
     (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
     (r"\b(is|are) (a )?dangerous precedent\b|\bdangerous ground\b|\bslippery slope\b", 2.5, None, 'dangerous slippery'),
     (r"\bunconstitutional\b", 2.5, None, 'unconstitutional'),
     (r"\b(gone|goes|go|going) (way )?too far\b", 2.5, None, 'far'),
-    (r"\b(unnecessary|wasteful|waste of)\b", 0.75, None, 'unnecessary wasteful waste'),
+    (r"\b(unnecessary|wasteful|waste of)\b", 0.75, TOPIC, 'unnecessary wasteful waste'),
     (r"\b(concerned|concerns?) (about|that|regarding|with) (a|the|this|any) (national|proposal|proposed|directory|registry|database|mandatory|rule|plan|change)", 1.5, None, 'concerned concern concerns'),
     (r"\b(i|we) (am|are) (extremely |very |deeply |gravely )?concerned\b", 1.0, None, 'concerned'),
-    (r"\bnot an acceptable\b|\bunacceptable\b", 2.0, None, 'acceptable unacceptable'),
+    (r"\bnot an acceptable\b|\bunacceptable\b", 2.0, TOPIC, 'acceptable unacceptable'),
     (r"\b(no|never) (mandatory |required )?(digital id|biometric|wearable)", 2.0, None, 'digital biometric wearable'),
     (r"\bshould (not|never) be (mandated|mandatory|required|forced|implemented|adopted|finalized|allowed|created)", 1.5, None, 'mandated mandatory required forced implemented adopted finalized allowed created'),
     (r"\bno one should be forced\b|\bunder no circumstances\b", 1.5, None, 'forced circumstances'),
@@ -215,6 +238,9 @@ _NOT_NEGATION = re.compile(
 )
 # Cue patterns that already contain a negation must not be flipped again.
 _SELF_NEGATED = re.compile(r"\b(not|no|never|don'?t|do not|under no|no one)\b")
+
+# A negated cue after "no reason (why)" asks for the thing ("there is no reason X should not be required").
+_NO_REASON = re.compile(r"\bno (good |valid )?reason\b")
 
 # Politeness and self-reference: never evidence of stance.
 _IGNORE = re.compile(  # (thanks for "this important step" is praise, not politeness: not ignored)
@@ -307,7 +333,8 @@ def _cues_with(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> CueSet:
     added: dict[str, list] = {"support": [], "oppose": []}
     for key, phrases in extra:
         side, weight, marker = CUE_KEYS[key]
-        added[side] += [(phrase_pattern(p), weight, marker) for p in phrases]
+        added[side] += [(phrase_pattern(p) + (r"(?:s|es)?\b" if marker == LEARNED else ""), weight, marker)
+                        for p in phrases]
     return CueSet(_compile(list(_SUPPORT) + added["support"]), _compile(list(_OPPOSE) + added["oppose"]))
 
 
@@ -418,7 +445,10 @@ def _score_sentence(sentence: str, cues: CueSet, gated: bool = True) -> tuple[fl
                 if marker == TOPIC and not _about_proposal(low, m.start(), m.end()):
                     continue
                 taken.append((m.start(), m.end()))
-                flipped = marker != FIXED and not _SELF_NEGATED.search(m.group(0)) and _negated(low, m.start())
+                if _SELF_NEGATED.search(m.group(0)):
+                    flipped = marker != FIXED and bool(_NO_REASON.search(_CLAUSE_BREAK.split(low[:m.start()])[-1]))
+                else:
+                    flipped = marker != FIXED and _negated(low, m.start())
                 if flipped and marker == LEARNED:
                     continue
                 if (side == "support") != flipped:

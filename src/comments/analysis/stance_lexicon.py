@@ -20,10 +20,14 @@ Method, per docket, over its distinct texts (copies of one text count once):
    the notice's questions: topics, not sides);
 3. a phrase is kept for a side when at least MIN_TEXTS firm texts of that side use it and at
    least PURITY of the firm texts using it are of that side (the other side +1 smoothed): a
-   topic phrase both sides use is no side's. (Also requiring a phrase to be rarer among the
+   topic phrase both sides use is no side's. When the other side has at least RATE_TEXTS firm
+   texts, the shares of each side's firm texts using it are compared instead (RATE_PURITY), so a
+   phrase the larger side uses more only because it is larger is no side's. (Also requiring a phrase to be rarer among the
    undecided texts was tried and dropped: the undecided hold the very texts that echo a side
    without a verdict, so it removed the phrases worth learning; dev macro-F1 0.82 against 0.87.)
-4. at most LIMIT phrases per side, most one-sided first, none inside another.
+4. at most LIMIT phrases per side, none inside another: first those that reach the most firm texts
+   not yet reached by COVER chosen phrases (one campaign letter's many phrases must not fill the
+   list), then the rest most one-sided first.
 
 The phrases reach the rules as `learned_support` / `learned_oppose` cues (`stance.cue_set`),
 weighed LEARNED_CUE_WEIGHT: enough to decide a text that states no verdict, never enough to
@@ -42,7 +46,13 @@ from comments.analysis import stance as rules
 FIRM_CONFIDENCE = 0.6
 MIN_TEXTS = 4
 PURITY = 0.9
-LIMIT = 40
+# With at least RATE_TEXTS firm texts on the other side, purity compares rates (share of each side's
+# firm texts using the phrase), and must reach RATE_PURITY; with fewer, a rate is too noisy and
+# purity compares counts (PURITY).
+RATE_TEXTS = 30
+RATE_PURITY = 0.95
+COVER = 3  # a firm text reached by this many chosen phrases no longer counts for choosing more
+LIMIT = 60
 HEAD_CHARS = 5000  # phrases come from a text's start (long letters: their opening states the case)
 SHORT_CHARS = 800  # a text this short is its position; a longer one teaches only its stance sentences
 
@@ -76,6 +86,11 @@ def phrases(text: str) -> set[str]:
     return out
 
 
+def _singular(phrase: str) -> str:
+    """A phrase with each word's plural -s dropped ("stem degree" names what "STEM Degrees" does)."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split())
+
+
 def _stance_phrases(text: str, side: str, cues: rules.CueSet) -> set[str]:
     """The phrases of a long text's sentences that carry its position (a letter's other paragraphs
     answer the notice's questions: topics, not sides)."""
@@ -98,9 +113,10 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
     """
     classify = classify or (lambda t: rules.classify(t, extra_cues=extra_cues))
     cues = rules.cue_set(extra_cues)
-    named = phrases(title) if title else set()
+    named = {_singular(p) for p in phrases(title)} if title else set()
     seen: set[str] = set()
     firm = {"support": Counter(), "oppose": Counter()}
+    where: dict[str, dict[str, set[int]]] = {"support": {}, "oppose": {}}  # phrase -> the firm texts using it
     n_firm = {"support": 0, "oppose": 0}
     for text in texts:
         if not text or not text.strip():
@@ -112,7 +128,10 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
         s = classify(text)
         if s.stance in firm and s.confidence >= FIRM_CONFIDENCE and min(s.support_score, s.oppose_score) == 0:
             found = phrases(text) if len(key) <= SHORT_CHARS else _stance_phrases(text, s.stance, cues)
-            firm[s.stance].update(found - named)
+            found = {p for p in found if _singular(p) not in named}
+            firm[s.stance].update(found)
+            for phrase in found:
+                where[s.stance].setdefault(phrase, set()).add(n_firm[s.stance])
             n_firm[s.stance] += 1
     out: dict[str, list[str]] = {"learned_support": [], "learned_oppose": []}
     for side, other in (("support", "oppose"), ("oppose", "support")):
@@ -122,19 +141,45 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
         for phrase, count in firm[side].items():
             if count < MIN_TEXTS:
                 continue
-            purity = count / (count + firm[other][phrase] + 1)
-            if purity < PURITY:
-                continue
-            ranked.append((-purity, -count, phrase))
-        chosen: list[str] = []
-        for _, _, phrase in sorted(ranked):
-            if any(phrase in c or c in phrase for c in chosen):
-                continue
-            chosen.append(phrase)
-            if len(chosen) == LIMIT:
-                break
-        out[f"learned_{side}"] = chosen
+            if n_firm[other] >= RATE_TEXTS:
+                # how much more often this side's firm texts use it than the other side's (rates, the
+                # other side +1 smoothed): a topic phrase the larger side uses more only because it
+                # is larger is no side's
+                rate, rate_other = count / n_firm[side], (firm[other][phrase] + 1) / n_firm[other]
+                purity, needed = rate / (rate + rate_other), RATE_PURITY
+            else:
+                purity, needed = count / (count + firm[other][phrase] + 1), PURITY
+            if purity >= needed:
+                ranked.append((-purity, -count, phrase))
+        out[f"learned_{side}"] = _choose(sorted(ranked), where[side])
     return out
+
+
+def _choose(ranked: list[tuple[float, int, str]], where: Mapping[str, set[int]]) -> list[str]:
+    """At most LIMIT phrases, none inside another: first, greedily, the phrase that reaches the most
+    firm texts not yet reached by COVER chosen phrases (so one campaign letter's many phrases do not
+    fill the list, and each way a side argues gets its phrase), then the rest most one-sided first."""
+    chosen: list[str] = []
+    reached: Counter = Counter()
+    pool = list(ranked)
+
+    def fits(phrase: str) -> bool:
+        return not any(phrase in c or c in phrase for c in chosen)
+
+    while pool and len(chosen) < LIMIT:
+        gain, i = max((sum(1 for d in where[p] if reached[d] < COVER), -k) for k, (_, _, p) in enumerate(pool))
+        if gain == 0:
+            break
+        phrase = pool.pop(-i)[2]
+        if fits(phrase):
+            chosen.append(phrase)
+            reached.update(where[phrase])
+    for _, _, phrase in pool:
+        if len(chosen) == LIMIT:
+            break
+        if fits(phrase):
+            chosen.append(phrase)
+    return chosen
 
 
 def with_learned(cues: Mapping[str, Sequence[str]] | None, learned: Mapping[str, Sequence[str]]) -> dict | None:
