@@ -51,6 +51,13 @@ def fmt_day(value) -> str:
     return f"{value:%b} {value.day}, {value:%Y}" if isinstance(value, date) else str(value)
 
 
+def fmt_period(start, end) -> str:
+    """'Oct 7, 2022 to Dec 6, 2022'; 'not recorded' when neither end is known."""
+    if start is None and end is None:
+        return "not recorded"
+    return f"{fmt_day(start)} to {fmt_day(end)}"
+
+
 def fmt_when(value) -> str:
     if value is None:
         return "not recorded"
@@ -163,7 +170,7 @@ def to_markdown(brief: dict) -> str:
         f"- Docket: [{e(d['docket_id'])}]({d['url']})" + (f" · {e(d['docket_type'])}" if d["docket_type"] else ""),
         f"- Agency: {e(d['agency_id'] or 'not recorded')}",
         f"- RIN: {e(d['rin'] or 'none recorded')}",
-        f"- Comment period: {fmt_day(d['comment_start'])} to {fmt_day(d['comment_end'])}",
+        f"- Comment period: {fmt_period(d['comment_start'], d['comment_end'])}",
         f"- Data synced: {fmt_when(d['synced_at'])} ({e(d['synced_basis'])})",
         f"- Analyzed: {fmt_when(d['analyzed_at'])} (run {e(d['analysis_run_id'])}, code {e(d['code_version'])})",
         f"- Codebook: {e(codebook_text(d))}",
@@ -513,7 +520,7 @@ def to_docx(brief: dict) -> bytes:
     for label, value in (
         ("Agency", d["agency_id"] or "not recorded"),
         ("RIN", d["rin"] or "none recorded"),
-        ("Comment period", f"{fmt_day(d['comment_start'])} to {fmt_day(d['comment_end'])}"),
+        ("Comment period", fmt_period(d["comment_start"], d["comment_end"])),
         ("Data synced", f"{fmt_when(d['synced_at'])} ({d['synced_basis']})"),
         ("Analyzed", f"{fmt_when(d['analyzed_at'])} (run {d['analysis_run_id']}, code {d['code_version']})"),
         ("Codebook", codebook_text(d)),
