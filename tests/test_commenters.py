@@ -63,6 +63,14 @@ def test_an_affiliation_is_not_an_organizations_comment():
     assert classify(title="Comment Submitted by Anonymous", text="The rule helps.").type != "individual"
 
 
+def test_citing_someones_comments_does_not_make_them_the_sender():
+    text = ("Dear Sirs, We fully align ourselves with the judicious comments of Senator Chuck Grassley of Iowa: "
+            "the rule is a shadow H-1B program.")
+    assert classify(text=text).type != "government"
+    c = classify(text="Comments of the American Hospital Association\nOn the proposed rule, we write to ...")
+    assert (c.type, c.name) == ("organization", "American Hospital Association")
+
+
 def test_a_name_under_a_quote_is_not_letterhead():
     text = ("The Department of Homeland Security has proposed a rule to expand the program.\n"
             "Senate Judiciary Committee Chairman Charles Grassley\n"

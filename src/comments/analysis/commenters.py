@@ -64,7 +64,9 @@ _ANON = re.compile(r"^\s*anonymous\s*$", re.I)
 
 _TITLE_BY = re.compile(r"comment submitted by (?P<who>.+)$", re.I)
 _ON_BEHALF = re.compile(
-    r"\b(?i:on behalf of|submitted by|comments? (?:from|of))\s+(?:the\s+)?(?:nearly\s+[\d,]+\s+members\s+of\s+(?:the\s+)?)?"
+    # "comments of X" names the sender only as a heading at a line's start; mid-sentence it cites
+    # someone else ("the judicious comments of Senator Chuck Grassley", ICEB-2015-0002-3844)
+    r"(?:\b(?i:on behalf of|submitted by)|(?m:^)[ \t]*(?i:(?:the\s+)?comments? (?:from|of)))\s+(?:the\s+)?(?:nearly\s+[\d,]+\s+members\s+of\s+(?:the\s+)?)?"
     r"(?P<name>[A-Z][\w&.'’\-]*(?:[ ,](?:of|for|and|the|&|on|in|de|[A-Z][\w&.'’\-]*|\([A-Z]+\)))*)"
 )
 
