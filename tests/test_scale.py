@@ -128,8 +128,10 @@ def test_three_workers_two_keys_three_dockets_one_killed_run(tmp_path, monkeypat
         def poll_status() -> None:
             while not stop.is_set():
                 t0 = time.time()
+                existed = db.exists()  # a sync run starts a moment before it creates the database
                 r = stack.cli("status", "--db", str(db), env=worker_env, timeout=600)
-                status_log.append((t0, time.time(), r.returncode, r.stdout + r.stderr))
+                if existed:
+                    status_log.append((t0, time.time(), r.returncode, r.stdout + r.stderr))
                 stop.wait(4)
 
         poller = threading.Thread(target=poll_status, daemon=True)
