@@ -415,6 +415,7 @@ def test_check_labels_are_a_blind_random_sample_never_trained_on_and_their_accur
         assert after["check_accuracy"] == pytest.approx(hits / len(check_hashes), abs=1e-12)
         assert (after["check_low"], after["check_high"]) == pytest.approx(wilson(hits, len(check_hashes)))
         assert after["check_low"] < after["check_accuracy"] < after["check_high"]
+        assert after["check_model_accuracy"] == after["check_accuracy"]  # the model is the method here
         # check-labeled texts then keep the analyst's label, every copy too (a box text labeled
         # `unclear` whose attachments are unread is `not read`, as for any label: its position is in them)
         kept = con.execute("""select count(*) from analyst_labels a join comment_labels l using (comment_id)

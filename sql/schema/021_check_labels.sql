@@ -5,9 +5,11 @@
 -- docket's read texts, where the training sample is the least certain first).
 alter table analyst_labels add column if not exists purpose varchar default 'train';
 -- What the check labels measured, per run: how many distinct texts, the method's
--- agreement with them and its 95% Wilson interval, and the rules' agreement.
+-- agreement with them and its 95% Wilson interval, and the rules' and the model's agreement.
 alter table stance_models add column if not exists check_n integer;
 alter table stance_models add column if not exists check_accuracy double;
 alter table stance_models add column if not exists check_low double;
 alter table stance_models add column if not exists check_high double;
 alter table stance_models add column if not exists check_rules_accuracy double;
+-- the per-docket model's agreement with the check labels, also when the rules were kept
+alter table stance_models add column if not exists check_model_accuracy double;

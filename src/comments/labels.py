@@ -71,7 +71,7 @@ def stance_accuracy(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | No
     model_accuracy, classes ({stance: labeled texts}), note, run_id,
     trained_at, and what the check labels measured (check_n distinct texts,
     check_accuracy of the method used with its 95% interval check_low and
-    check_high, check_rules_accuracy; None without check labels). None before
+    check_high, check_rules_accuracy, check_model_accuracy; None without check labels). None before
     any analysis that recorded it.
     """
     import json
@@ -79,7 +79,8 @@ def stance_accuracy(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | No
     try:
         cur = con.execute(
             """select method, n_labels, accuracy, accuracy_sd, folds, rules_accuracy, model_accuracy, classes,
-                      note, run_id, trained_at, check_n, check_accuracy, check_low, check_high, check_rules_accuracy
+                      note, run_id, trained_at, check_n, check_accuracy, check_low, check_high, check_rules_accuracy,
+                      check_model_accuracy
                from stance_models where docket_id = ?
                order by trained_at desc, run_id desc limit 1""",
             [docket_id],

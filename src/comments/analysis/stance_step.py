@@ -127,7 +127,12 @@ def decide(
                                              {c: train_labels.count(c) for c in sorted(set(train_labels))})
 
     # Check labels: the method just chosen, and the rules, scored on texts the model never saw.
-    check = _check(check_of_hash, bodies, model, rules_of_text)
+    # When the rules were kept, a model on the same labels is still scored on the check labels
+    # (reported beside the rules' figure, never used to choose: the choice stays the CV one).
+    other_model = None
+    if model is None and check_of_hash and evaluation is not None and evaluation.accuracy is not None:
+        other_model = stance_model.StanceModel(train_texts, train_labels, extra_cues=extra_cues)
+    check = _check(check_of_hash, bodies, model, rules_of_text, other_model)
     for h, (_, stance) in check_of_hash.items():
         label_of_hash[h] = stance
 
@@ -230,11 +235,12 @@ def decide(
     return StanceResult(columns, template_stance, model_row, notes)
 
 
-def _check(check_of_hash: Mapping[str, tuple[int, str]], bodies: Sequence[str], model, rules_of_text) -> dict:
+def _check(check_of_hash: Mapping[str, tuple[int, str]], bodies: Sequence[str], model, rules_of_text,
+           other_model=None) -> dict:
     """The check labels' figures for the `stance_models` row (all None without check labels)."""
     if not check_of_hash:
         return {"check_n": None, "check_accuracy": None, "check_low": None, "check_high": None,
-                "check_rules_accuracy": None}
+                "check_rules_accuracy": None, "check_model_accuracy": None}
     keys = sorted(check_of_hash)
     texts = [bodies[check_of_hash[h][0]] for h in keys]
     truth = [check_of_hash[h][1] for h in keys]
@@ -242,5 +248,9 @@ def _check(check_of_hash: Mapping[str, tuple[int, str]], bodies: Sequence[str], 
     by_method = [s for s, _ in model.predict(texts)] if model is not None else by_rules
     hits = sum(1 for p, y in zip(by_method, truth, strict=True) if p == y)
     low, high = wilson(hits, len(keys))
+    scorer = model if model is not None else other_model
+    by_model = [s for s, _ in scorer.predict(texts)] if scorer is not None else None
     return {"check_n": len(keys), "check_accuracy": hits / len(keys), "check_low": low, "check_high": high,
-            "check_rules_accuracy": sum(1 for p, y in zip(by_rules, truth, strict=True) if p == y) / len(keys)}
+            "check_rules_accuracy": sum(1 for p, y in zip(by_rules, truth, strict=True) if p == y) / len(keys),
+            "check_model_accuracy": (sum(1 for p, y in zip(by_model, truth, strict=True) if p == y) / len(keys)
+                                     if by_model is not None else None)}
