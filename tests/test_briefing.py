@@ -642,3 +642,23 @@ def test_an_organization_is_given_a_side_only_when_all_its_read_comments_take_it
     # the organizations report (comments report) applies the same rule
     assert (report["Org One"], report["Org Two"], report["Org Three"]) == ("mixed", "support", "oppose")
     assert _org_stance(orgs["Org One"]) == "mixed (support 1, unclear 1)"
+
+
+def test_a_docket_known_only_from_a_bulk_csv_is_titled_by_its_notice(tmp_path):
+    from comments.analysis.pipeline import analyze_docket
+    from comments.importers.bulk_csv import import_bulk_csv
+
+    path = tmp_path / "bulk.duckdb"
+    con = store.connect(path)
+    try:
+        import_bulk_csv(con, Path(__file__).parent / "data" / "CMS-2025-0050-0031.bulk.csv")
+        assert con.execute("select title from dockets where docket_id = 'CMS-2025-0050'").fetchone()[0] is None
+        analyze_docket(con, "CMS-2025-0050")
+        out = tmp_path / "b.md"
+        brief = write_briefing(con, "CMS-2025-0050", out)
+        assert brief["docket"]["title"] == "Request for Information: Health Technology Ecosystem"
+        md = re.sub(r"\\(.)", r"\1", out.read_text(encoding="utf-8"))
+        assert md.startswith("# Request for Information: Health Technology Ecosystem\n")
+        assert "- Title: from its notice CMS-2025-0050-0031 (the docket's own title is not in the data)" in md
+    finally:
+        con.close()

@@ -16,6 +16,16 @@ comment_docs as (
     where docket_id = $docket_id
       and (comment_start_date is not null or comment_end_date is not null)
 ),
+notice as (
+    -- a docket known only from a bulk CSV has no title of its own: its notice's (or rule's) title
+    select document_id, document_type, title
+    from documents
+    where docket_id = $docket_id and title is not null
+      and document_type in ('Proposed Rule', 'Rule', 'Notice')
+    order by case document_type when 'Proposed Rule' then 0 when 'Rule' then 1 else 2 end,
+             posted_date nulls last, document_id
+    limit 1
+),
 stored as (
     select
         count(*)         as comments,
@@ -40,7 +50,10 @@ final as (
     select
         $docket_id                                     as docket_id,
         d.docket_id is not null                        as docket_known,
-        d.title,
+        coalesce(d.title, n.title)                     as title,
+        d.title is null and n.title is not null        as title_from_notice,
+        n.document_id                                  as notice_id,
+        n.document_type                                as notice_type,
         coalesce(d.agency_id, s.agency_id)             as agency_id,
         d.rin,
         d.docket_type,
@@ -62,6 +75,7 @@ final as (
     cross join comment_docs cd
     cross join last_sync ls
     left join docket d on true
+    left join notice n on true
     left join last_analysis la on true
 )
 select * from final;

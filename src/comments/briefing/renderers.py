@@ -51,6 +51,10 @@ def fmt_day(value) -> str:
     return f"{value:%b} {value.day}, {value:%Y}" if isinstance(value, date) else str(value)
 
 
+def title_note(d: dict) -> str:
+    return f"from its {str(d['notice_type']).lower()} {d['notice_id']} (the docket's own title is not in the data)"
+
+
 def fmt_period(start, end) -> str:
     """'Oct 7, 2022 to Dec 6, 2022'; 'not recorded' when neither end is known."""
     if start is None and end is None:
@@ -168,6 +172,7 @@ def to_markdown(brief: dict) -> str:
         f"# {e(d['title'] or 'Untitled docket')}",
         "",
         f"- Docket: [{e(d['docket_id'])}]({d['url']})" + (f" · {e(d['docket_type'])}" if d["docket_type"] else ""),
+        *([f"- Title: {e(title_note(d))}"] if d.get("title_from_notice") else []),
         f"- Agency: {e(d['agency_id'] or 'not recorded')}",
         f"- RIN: {e(d['rin'] or 'none recorded')}",
         f"- Comment period: {fmt_period(d['comment_start'], d['comment_end'])}",
@@ -517,6 +522,8 @@ def to_docx(brief: dict) -> bytes:
     doc.add_heading(d["title"] or "Untitled docket", level=1)
     p = doc.add_paragraph("Docket: ")
     _hyperlink(p, d["url"], d["docket_id"])
+    if d.get("title_from_notice"):
+        doc.add_paragraph(f"Title: {title_note(d)}")
     for label, value in (
         ("Agency", d["agency_id"] or "not recorded"),
         ("RIN", d["rin"] or "none recorded"),
