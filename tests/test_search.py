@@ -156,6 +156,26 @@ def test_cli_escapes_markup_in_comment_text(con, tmp_path, capsys, monkeypatch):
     assert "**tracker**" in rows[0]["snippet"]
 
 
+def test_cli_withholds_a_private_senders_name_in_titles_unless_asked(con, tmp_path, capsys, monkeypatch):
+    from comments.analysis.pipeline import analyze_docket
+
+    monkeypatch.setenv("COLUMNS", "250")
+    save(con, detail(f"{DOCKET}-0009", "The zeppelin registry must stay private.",
+                     title="Comment Submitted by Milton Brown", firstName="Milton", lastName="Brown"),
+         detail(f"{DOCKET}-0010", "Our zeppelin association supports the registry.",
+                title="Comment Submitted by Acme Zeppelin Association", organization="Acme Zeppelin Association"))
+    analyze_docket(con, DOCKET)
+    con.close()
+    db = str(tmp_path / "s.duckdb")
+    for extra in ([], ["--output", "json"]):
+        assert main(["search", DOCKET, "zeppelin", "--db", db, *extra]) == 0
+        out = capsys.readouterr().out
+        assert "Milton" not in out and "Brown" not in out and "Comment Submitted by [name withheld]" in out
+        assert "Acme Zeppelin Association" in out  # an organization is named
+    assert main(["search", DOCKET, "zeppelin", "--db", db, "--show-names"]) == 0
+    assert "Comment Submitted by Milton Brown" in capsys.readouterr().out
+
+
 def test_unknown_docket_is_a_user_error(con):
     with pytest.raises(InputError, match="no comments for docket NOPE-2025-0001"):
         search.search(con, "NOPE-2025-0001", "data")

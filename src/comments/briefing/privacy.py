@@ -172,6 +172,15 @@ class NameGuard:
         return "".join(out) + text[at:]
 
 
+def shown_title(title: str | None, commenter_type: str | None, show_names: bool) -> str | None:
+    """A comment's title with a private sender's name ("Comment from Jane Doe") withheld; an
+    organization's or government's title as it is."""
+    if show_names or not title or commenter_type in ("organization", "government"):
+        return title
+    name = name_from_title(title)
+    return title.replace(name, REDACTED) if name else title
+
+
 class NoGuard(NameGuard):
     """What `--show-names` uses: nothing is withheld."""
 

@@ -24,9 +24,15 @@ def search_command(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many comments.")] = 10,
     any_word: Annotated[bool, typer.Option("--any", help="Match comments with any of the words, not all.")] = False,
     output: Annotated[str, typer.Option("--output", "-o", help="text (highlighted) or json (one object per line).")] = "text",
+    show_names: Annotated[bool, typer.Option(
+        "--show-names", help="Show private senders' names in titles (withheld by default, as in briefings).")] = False,
     db: Annotated[str | None, typer.Option("--db", help="DuckDB file (default: $COMMENTS_DB or data/comments.duckdb).")] = None,
 ) -> None:
-    """Ranked full-text search (BM25) over the effective texts of a docket's comments."""
+    """Ranked full-text search (BM25) over the effective texts of a docket's comments.
+
+    Titles name their sender ("Comment Submitted by Jane Doe"): a private sender's name is withheld
+    unless --show-names, as in the briefing and the explorer; the comments' own words are shown as
+    submitted."""
     from rich.console import Console
     from rich.text import Text
 
@@ -36,6 +42,17 @@ def search_command(
         raise InputError("--output must be text or json")
     with _reading(db) as con:
         hits = search(con, docket_id, query, limit=limit, require_all=not any_word)
+        kinds = dict(con.execute(
+            "select comment_id, commenter_type from comment_labels where comment_id in (select unnest(?::varchar[]))",
+            [[h.comment_id for h in hits]],
+        ).fetchall()) if hits and not show_names else {}
+    if not show_names:
+        from dataclasses import replace
+
+        from comments.briefing.privacy import shown_title
+
+        # not analyzed yet: no commenter type, so every title's name is withheld
+        hits = [replace(h, title=shown_title(h.title, kinds.get(h.comment_id), False)) for h in hits]
     if output == "json":
         for h in hits:
             terminal.echo(

@@ -19,7 +19,7 @@ import duckdb
 from comments import labels as labels_mod
 from comments import search as search_mod
 from comments import search_index
-from comments.briefing.privacy import REDACTED, name_from_title
+from comments.briefing.privacy import shown_title as privacy_title
 from comments.errors import InputError
 from comments.filters import Filters
 from comments.resources import sql_text
@@ -86,11 +86,7 @@ def commenter_label(row: dict, show_names: bool) -> str:
 
 def shown_title(row: dict, show_names: bool) -> str | None:
     """The comment's title, with a private sender's name ("Comment from Jane Doe") withheld."""
-    title = row.get("title")
-    if show_names or not title or (row.get("commenter_type") in ("organization", "government")):
-        return title
-    name = name_from_title(title)
-    return title.replace(name, REDACTED) if name else title
+    return privacy_title(row.get("title"), row.get("commenter_type"), show_names)
 
 
 # ---------------------------------------------------------------------- highlighting
