@@ -436,3 +436,23 @@ def test_the_wilson_interval_matches_published_values():
     assert wilson(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
     assert wilson(15, 148) == pytest.approx((0.0624, 0.1605), abs=1e-4)
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+
+
+def test_a_database_from_before_check_labels_still_reports_its_accuracy_read_only(tmp_path):
+    import duckdb
+
+    from comments.resources import sql_dir
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute((sql_dir() / "schema" / "012_stance_models.sql").read_text(encoding="utf-8"))
+    con.execute("insert into stance_models values ('D', 'r1', 'model', 60, 0.72, 0.11, 5, 0.70, 0.72, "
+                "'{\"oppose\": 17}', null, now())")
+    con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = stance_accuracy(con, "D")
+    finally:
+        con.close()
+    assert (row["method"], row["n_labels"], row["accuracy"], row["classes"]) == ("model", 60, 0.72, {"oppose": 17})
+    assert row["check_n"] is None and row["check_accuracy"] is None

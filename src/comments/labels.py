@@ -61,6 +61,13 @@ def label_count(con: duckdb.DuckDBPyConnection, docket_id: str) -> int:
     return store.scalar(con, "select count(*) from analyst_labels where docket_id = ?", [docket_id]) or 0
 
 
+_ACCURACY_COLUMNS = (
+    "method", "n_labels", "accuracy", "accuracy_sd", "folds", "rules_accuracy", "model_accuracy", "classes", "note",
+    "run_id", "trained_at", "check_n", "check_accuracy", "check_low", "check_high", "check_rules_accuracy",
+    "check_model_accuracy",
+)
+
+
 def stance_accuracy(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | None:
     """How the latest analysis decided stance on `docket_id` and how accurate it measured there.
 
@@ -77,20 +84,19 @@ def stance_accuracy(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | No
     import json
 
     try:
+        # every column: a database from before migration 021 opened read-only has no check_* columns,
+        # and its figures are still read (the check figures are None there)
         cur = con.execute(
-            """select method, n_labels, accuracy, accuracy_sd, folds, rules_accuracy, model_accuracy, classes,
-                      note, run_id, trained_at, check_n, check_accuracy, check_low, check_high, check_rules_accuracy,
-                      check_model_accuracy
-               from stance_models where docket_id = ?
+            """select * from stance_models where docket_id = ?
                order by trained_at desc, run_id desc limit 1""",
             [docket_id],
         )
-    except (duckdb.CatalogException, duckdb.BinderException):  # a database from before migration 012 or 021, read-only
+    except duckdb.CatalogException:  # a database from before migration 012, opened read-only
         return None
     rows = cur.fetchall()  # (fetchall: a half-read result would block the connection's next register)
     if not rows:
         return None
-    row = rows[0]
-    out = dict(zip([d[0] for d in cur.description], row, strict=True))
+    found = dict(zip([d[0] for d in cur.description], rows[0], strict=True))
+    out = {column: found.get(column) for column in _ACCURACY_COLUMNS}
     out["classes"] = json.loads(out["classes"]) if isinstance(out["classes"], str) else (out["classes"] or {})
     return out
