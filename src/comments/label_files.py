@@ -116,8 +116,9 @@ def _tiebreak(comment_id: str) -> str:
     return hashlib.sha1(comment_id.encode()).hexdigest()
 
 
-def sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]:
-    """Up to `n` texts of `docket_id` to label (see the module doc), least certain first."""
+def _candidates(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]:
+    """The texts either sample may draw (`_CANDIDATES_SQL`, in comment id order); InputErrors for a bad
+    `n` or a docket not analyzed yet."""
     if n < 1:
         raise InputError("--n must be at least 1")
     analyzed = con.execute("select count(*) from comment_labels where docket_id = ?", [docket_id]).fetchall()[0][0]
@@ -125,7 +126,12 @@ def sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]
         raise InputError(f"docket {docket_id} has not been analyzed: run `comments analyze {docket_id}` first")
     cur = con.execute(_CANDIDATES_SQL, {"docket_id": docket_id})
     cols = [d[0] for d in cur.description]
-    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]:
+    """Up to `n` texts of `docket_id` to label (see the module doc), least certain first."""
+    rows = _candidates(con, docket_id, n)
 
     def certainty(r):
         return (float(r["stance_confidence"] or 0.0), _tiebreak(r["comment_id"]))
@@ -167,15 +173,8 @@ def sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]
 def check_sample(con: duckdb.DuckDBPyConnection, docket_id: str, n: int) -> list[dict]:
     """Up to `n` read distinct texts of `docket_id`, not yet labeled, in a pseudo-random order that
     does not depend on the analysis (see the module doc): a sample to measure on."""
-    if n < 1:
-        raise InputError("--n must be at least 1")
-    analyzed = con.execute("select count(*) from comment_labels where docket_id = ?", [docket_id]).fetchall()[0][0]
-    if not analyzed:
-        raise InputError(f"docket {docket_id} has not been analyzed: run `comments analyze {docket_id}` first")
-    cur = con.execute(_CANDIDATES_SQL, {"docket_id": docket_id})
-    cols = [d[0] for d in cur.description]
     by_text: dict[str, dict] = {}
-    for r in (dict(zip(cols, row, strict=True)) for row in cur.fetchall()):
+    for r in _candidates(con, docket_id, n):
         by_text.setdefault(r["text_hash"] or r["comment_id"], r)  # rows come in comment id order
     order = sorted(by_text, key=lambda key: hashlib.sha256(f"{docket_id}\n{key}".encode()).hexdigest())
     return [by_text[key] for key in order[:n]]

@@ -189,9 +189,7 @@ def speaks_as_individual(text: str | None) -> bool:
     two CMS dockets no organization changes by this test; on ICEB-2015-0002, 343 students and
     employees who gave their school or employer are individuals (475 organizations -> 132)."""
     head = (text or "")[:3000]
-    if len(_FIRST_PERSON.findall(head)) < 1:
-        return False
-    return not _FOR_AN_ORGANIZATION.search(head)
+    return bool(_FIRST_PERSON.search(head)) and not _FOR_AN_ORGANIZATION.search(head)
 
 
 def person_in_title(title: str | None) -> bool:

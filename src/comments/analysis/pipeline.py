@@ -537,7 +537,6 @@ def _commenters(data: _Comments) -> dict[str, pa.Array]:
     by_fields = np.full(len(combos), -1, dtype=np.int64)
     by_names = np.empty(len(combos), dtype=np.int64)
     may_be_affiliation = np.zeros(len(combos), dtype=bool)  # an organization beside a named person
-    field_outcome: dict[int, commenter_rules.Commenter] = {}
     for c, f in enumerate(combos):
         who = commenter_rules.from_fields(
             organization=f["organization"], gov_agency=f["gov_agency"], gov_agency_type=f["gov_agency_type"],
@@ -545,7 +544,6 @@ def _commenters(data: _Comments) -> dict[str, pa.Array]:
         )
         if who is not None:
             by_fields[c] = number(who)
-            field_outcome[c] = who
             may_be_affiliation[c] = commenter_rules.may_be_affiliation(
                 who, person=commenter_rules.names_person(f["first_name"], f["last_name"], f["title"]))
         by_names[c] = number(commenter_rules.from_names(
@@ -560,7 +558,7 @@ def _commenters(data: _Comments) -> dict[str, pa.Array]:
             key = (int(data.who_no[i]), int(data.body_no[i]))
             if key not in decided:
                 decided[key] = number(commenter_rules.affiliation(
-                    field_outcome[key[0]], data.bodies[key[1]], person=True))
+                    outcomes[by_fields[key[0]]], data.bodies[key[1]], person=True))
             row[i] = decided[key]
     undecided = row < 0
     by_text = np.full(len(data.bodies), -1, dtype=np.int64)

@@ -244,13 +244,15 @@ def _check(check_of_hash: Mapping[str, tuple[int, str]], bodies: Sequence[str], 
     keys = sorted(check_of_hash)
     texts = [bodies[check_of_hash[h][0]] for h in keys]
     truth = [check_of_hash[h][1] for h in keys]
+
+    def hits(predicted: Sequence[str]) -> int:
+        return sum(1 for p, y in zip(predicted, truth, strict=True) if p == y)
+
     by_rules = [rules_of_text(t).stance for t in texts]
-    by_method = [s for s, _ in model.predict(texts)] if model is not None else by_rules
-    hits = sum(1 for p, y in zip(by_method, truth, strict=True) if p == y)
-    low, high = wilson(hits, len(keys))
     scorer = model if model is not None else other_model
     by_model = [s for s, _ in scorer.predict(texts)] if scorer is not None else None
-    return {"check_n": len(keys), "check_accuracy": hits / len(keys), "check_low": low, "check_high": high,
-            "check_rules_accuracy": sum(1 for p, y in zip(by_rules, truth, strict=True) if p == y) / len(keys),
-            "check_model_accuracy": (sum(1 for p, y in zip(by_model, truth, strict=True) if p == y) / len(keys)
-                                     if by_model is not None else None)}
+    right, n = hits(by_model if model is not None else by_rules), len(keys)
+    low, high = wilson(right, n)
+    return {"check_n": n, "check_accuracy": right / n, "check_low": low, "check_high": high,
+            "check_rules_accuracy": hits(by_rules) / n,
+            "check_model_accuracy": hits(by_model) / n if by_model is not None else None}

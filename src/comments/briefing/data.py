@@ -532,16 +532,15 @@ def check_statement(row: dict) -> str:
     n = row.get("check_n")
     if not n or row.get("check_accuracy") is None:
         return ""
-    which = "the model agrees" if row.get("method") == "model" else "the rules agree"
     if row.get("method") == "model":
-        rules_too = (f"; the rules alone {row['check_rules_accuracy']:.2f}"
-                     if row.get("check_rules_accuracy") is not None else "")
+        which, other, other_name = "the model agrees", row.get("check_rules_accuracy"), "the rules alone"
     else:
-        rules_too = (f"; the model trained on the labels, not used, {row['check_model_accuracy']:.2f}"
-                     if row.get("check_model_accuracy") is not None else "")
+        which, other, other_name = ("the rules agree", row.get("check_model_accuracy"),
+                                    "the model trained on the labels, not used,")
+    also = f"; {other_name} {other:.2f}" if other is not None else ""
     return (f" Checked on {n} texts of this docket drawn at random and labeled blind (never trained on): "
             f"{which} with {row['check_accuracy']:.2f} of them (95% interval {row['check_low']:.2f} to "
-            f"{row['check_high']:.2f}){rules_too}.")
+            f"{row['check_high']:.2f}){also}.")
 
 
 def _method_statement(row: dict) -> str:

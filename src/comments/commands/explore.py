@@ -42,17 +42,17 @@ def search_command(
         raise InputError("--output must be text or json")
     with _reading(db) as con:
         hits = search(con, docket_id, query, limit=limit, require_all=not any_word)
-        kinds = dict(con.execute(
-            "select comment_id, commenter_type from comment_labels where comment_id in (select unnest(?::varchar[]))",
-            [[h.comment_id for h in hits]],
-        ).fetchall()) if hits and not show_names else {}
-    if not show_names:
-        from dataclasses import replace
+        if hits and not show_names:
+            from dataclasses import replace
 
-        from comments.briefing.privacy import shown_title
+            from comments.briefing.privacy import shown_title
 
-        # not analyzed yet: no commenter type, so every title's name is withheld
-        hits = [replace(h, title=shown_title(h.title, kinds.get(h.comment_id), False)) for h in hits]
+            kinds = dict(con.execute(
+                "select comment_id, commenter_type from comment_labels where comment_id in (select unnest(?::varchar[]))",
+                [[h.comment_id for h in hits]],
+            ).fetchall())
+            # not analyzed yet: no commenter type, so every title's name is withheld
+            hits = [replace(h, title=shown_title(h.title, kinds.get(h.comment_id), False)) for h in hits]
     if output == "json":
         for h in hits:
             terminal.echo(
