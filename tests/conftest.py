@@ -76,6 +76,10 @@ for _name in ("PREFECT_API_URL", "PREFECT_PROFILE", "COMMENTS_SHARED_LIMITS", "C
     os.environ.pop(_name, None)
 os.environ["PREFECT_PROFILES_PATH"] = os.path.join(os.path.dirname(__file__), "data", "prefect-profiles.toml")
 os.environ["COMMENTS_DB_WAIT"] = "1"
+# Prefect reads its settings from the environment once, at first import: imported here, from the
+# clean environment, a test that points PREFECT_API_URL at its own server for a while (the scale
+# test, for its subprocesses) cannot leave this worker's later tests talking to that dead server.
+import prefect.settings  # noqa: E402,F401
 
 
 def pytest_collection_modifyitems(config, items):
