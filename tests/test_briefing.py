@@ -644,21 +644,78 @@ def test_an_organization_is_given_a_side_only_when_all_its_read_comments_take_it
     assert _org_stance(orgs["Org One"]) == "mixed (support 1, unclear 1)"
 
 
-def test_a_docket_known_only_from_a_bulk_csv_is_titled_by_its_notice(tmp_path):
+@pytest.fixture(scope="module")
+def bulk_docket(tmp_path_factory):
+    """The second real docket (CMS-2025-0050, from its bulk CSV): imported, analyzed, briefed."""
     from comments.analysis.pipeline import analyze_docket
     from comments.importers.bulk_csv import import_bulk_csv
 
-    path = tmp_path / "bulk.duckdb"
-    con = store.connect(path)
+    tmp = tmp_path_factory.mktemp("bulk")
+    con = store.connect(tmp / "bulk.duckdb")
     try:
         import_bulk_csv(con, Path(__file__).parent / "data" / "CMS-2025-0050-0031.bulk.csv")
-        assert con.execute("select title from dockets where docket_id = 'CMS-2025-0050'").fetchone()[0] is None
+        title_before = con.execute("select title from dockets where docket_id = 'CMS-2025-0050'").fetchone()[0]
         analyze_docket(con, "CMS-2025-0050")
-        out = tmp_path / "b.md"
+        out = tmp / "b.md"
         brief = write_briefing(con, "CMS-2025-0050", out)
-        assert brief["docket"]["title"] == "Request for Information: Health Technology Ecosystem"
-        md = re.sub(r"\\(.)", r"\1", out.read_text(encoding="utf-8"))
-        assert md.startswith("# Request for Information: Health Technology Ecosystem\n")
-        assert "- Title: from its notice CMS-2025-0050-0031 (the docket's own title is not in the data)" in md
+        yield con, brief, out, title_before
     finally:
         con.close()
+
+
+def test_a_docket_known_only_from_a_bulk_csv_is_titled_by_its_notice(bulk_docket):
+    con, brief, out, title_before = bulk_docket
+    assert title_before is None
+    assert brief["docket"]["title"] == "Request for Information: Health Technology Ecosystem"
+    md = re.sub(r"\\(.)", r"\1", out.read_text(encoding="utf-8"))
+    assert md.startswith("# Request for Information: Health Technology Ecosystem\n")
+    assert "- Title: from its notice CMS-2025-0050-0031 (the docket's own title is not in the data)" in md
+
+
+def test_theme_labels_of_a_second_real_docket_name_what_its_comments_discuss(bulk_docket):
+    """On a docket the labels were not written for: every label is a phrase of its theme's comments,
+    not a piece of the docket's title, and neither starts nor ends on a stop word or a bare verb
+    ("ONC to consider" was one)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from comments.analysis.themes import OVERALL_LABEL
+
+    bounds = ENGLISH_STOP_WORDS | {"consider", "ensure", "provide", "allow", "include", "require", "improve",
+                                   "create", "make", "take", "get", "give", "away"}
+
+    def words(text: str) -> str:
+        return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", ""))) + " "
+
+    con, brief, _, _ = bulk_docket
+    title = words(brief["docket"]["title"])
+    themes = con.execute("select theme_id, label from themes where docket_id = 'CMS-2025-0050' and not is_catch_all"
+                         " and run_id = (select max(run_id) from themes where docket_id = 'CMS-2025-0050')").fetchall()
+    named = [(tid, label) for tid, label in themes if not OVERALL_LABEL.match(label)]
+    assert len(named) >= 5
+    for tid, label in named:
+        w = words(label)
+        assert w not in title, label
+        first, last = w.split()[0], w.split()[-1]
+        assert first not in bounds and last not in bounds, label
+        texts = [t for (t,) in con.execute(
+            "select c.text from comment_themes ct join comments c using (comment_id) where ct.theme_id = ?"
+            " and ct.docket_id = 'CMS-2025-0050' and ct.run_id = (select max(run_id) from themes"
+            " where docket_id = 'CMS-2025-0050')", [tid]).fetchall()]
+        assert sum(w in words(t or "") for t in texts) >= 2, f"{label!r} is not a phrase of its theme's comments"
+
+
+def test_a_label_keeps_its_numbers_and_is_no_verdict_verb_or_piece_of_the_title():
+    from comments.analysis.themes import _GENERIC, _phrases, _plain, _specific
+
+    said = _phrases("We support the extension to 24 months for STEM students.")
+    assert "extension to 24 months" in said and "extension to months" not in said
+    assert not [p for p in said if p.split()[0] == "24" or p.split()[-1] == "24"]
+    assert not [p for p in _phrases("We urge ONC to consider a phased approach.") if p.endswith("consider")]
+    assert not [p for p in _phrases("They take jobs away from graduates.") if p.endswith("away")]
+    clauses = _phrases("NLM should sign the forms, hosted by NLM and optionally by HIMSS.")
+    assert "nlm should sign" not in clauses and "nlm and optionally by himss" not in clauses
+    title = _plain("Improving and Expanding Training Opportunities for F–1 Nonimmigrant Students")
+    assert not _specific("training opportunities for f-1", _GENERIC, title)  # the title's dash is another
+    assert _specific("extension to 24 months", _GENERIC, title)
+    for phrase in ("good decision", "following reasons", "united states of america", "young people"):
+        assert not _specific(phrase, _GENERIC, title), phrase

@@ -967,7 +967,18 @@ QUOTE_CANDIDATES = 10
 
 _LABEL_STOP: frozenset[str] | None = None
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’\-][A-Za-z0-9]+)*")
+_PHRASE_WORD = re.compile(r"[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*")
 _PHRASE_BREAK = re.compile(r"[.;:!?()\[\]{}\"“”,\n\r\t/|]|\s[-–—]+\s|[–—]")
+
+
+# Verbs that are seldom nouns, and particles: a label neither starts nor ends on one ("ONC to
+# consider", "jobs away"), and one does not make a label specific. Only labels: the clustering keeps them.
+_LABEL_VERBS = frozenset(
+    "consider reconsider allow create include develop require continue protect improve implement establish "
+    "promote reduce expand remove understand receive maintain enable encourage prevent obtain apply become "
+    "seem come go get give take let keep bring hire stay leave find see say tell ask try seek adopt withdraw "
+    "reject approve stop start put away".split()
+)
 
 
 def _label_stop() -> frozenset[str]:
@@ -975,7 +986,7 @@ def _label_stop() -> frozenset[str]:
     if _LABEL_STOP is None:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-        _LABEL_STOP = frozenset(ENGLISH_STOP_WORDS | _EXTRA_STOP | {"s", "t", "dr", "mr", "ms", "mrs"})
+        _LABEL_STOP = frozenset(ENGLISH_STOP_WORDS | _EXTRA_STOP | _LABEL_VERBS | {"s", "t", "dr", "mr", "ms", "mrs"})
     return _LABEL_STOP
 
 
@@ -986,7 +997,7 @@ _ADJECTIVES = frozenset(
     "accurate clear available important necessary critical appropriate specific relevant responsible additional "
     "significant certain different similar particular potential unique effective existing various common "
     "complete correct easy hard simple difficult free full good bad best better great high low large small "
-    "real true whole able open public".split()
+    "real true whole able open public young old talented skilled".split()
 )
 
 
@@ -996,16 +1007,25 @@ def _phrases(text: str, max_words: int = 5) -> set[str]:
     stop = _label_stop()
     out: set[str] = set()
     for chunk in _PHRASE_BREAK.split(text):
-        toks = [t.lower().replace("’", "'") for t in _WORD.findall(chunk)]
+        # numbers are words inside a phrase ("extension to 24 months"), never its first or last
+        toks = [t.lower().replace("’", "'") for t in _PHRASE_WORD.findall(chunk)]
         ok = [t not in stop and re.sub(r"'s$", "", t) not in stop and len(t) > 2 and not t.isdigit() for t in toks]
         end = [o and t not in _ADJECTIVES and not _NOT_A_HEAD.search(t) for o, t in zip(ok, toks, strict=True)]
+        # a modal or an adverb inside makes a clause, not a name ("NLM should sign", "NLM and optionally by")
+        clause = [t in _MODALS or (len(t) > 4 and t.endswith("ly") and t not in _LY_NOUNS) for t in toks]
         for i in range(len(toks)):
             if not ok[i] or toks[i].endswith("ly"):
                 continue
             for j in range(i, min(i + max_words, len(toks))):
+                if clause[j]:
+                    break
                 if end[j]:
                     out.add(" ".join(toks[i:j + 1]))
     return out
+
+
+_MODALS = frozenset("should would could must will shall can cannot may might".split())
+_LY_NOUNS = frozenset("family supply assembly anomaly monopoly italy july".split())
 
 
 # Words that name the field rather than an argument in it: a label made only of these (and of
@@ -1015,7 +1035,10 @@ _GENERIC = frozenset(
     "services program programs issue issues thing things way ways use need needs help support individual "
     "individuals community communities government federal state states country nation national world life "
     "time year years day everyone someone work access quality process option options idea ideas problem "
-    "problems concern concerns proposal rule policy policies change changes approach number part lot".split()
+    "problems concern concerns proposal rule policy policies change changes approach number part lot "
+    # a verdict or a letter's own framing, not a topic ("Good decision", "Following reasons"), and the
+    # country every federal docket is about ("American people", "United States of America")
+    "decision decisions reason reasons following america american americans united usa".split()
 )
 
 
@@ -1071,7 +1094,7 @@ def _is_acronym_of(word: str, context_words: list[str]) -> bool:
 def _specific(phrase: str, generic: frozenset[str], context: str) -> bool:
     """A label candidate that names something of its own: not a piece of the docket's title or
     abstract, and with at least one word that is neither generic nor the docket's own."""
-    if context and f" {phrase} " in context:
+    if context and _plain(phrase) in context:  # as words: "F-1" in a label is "F–1" in the title
         return False
     # a naming word of its own: not generic, and not an adjective, adverb or participle
     return any(_stem(w) not in generic and w not in generic and w not in _ADJECTIVES and not _NOT_A_HEAD.search(w)
