@@ -149,6 +149,45 @@ def test_a_theme_with_nothing_specific_is_named_by_its_stance_on_the_whole():
     assert overall_label(keywords, ["support"] + ["unclear"] * 4, title) == "Assorted remarks, no common topic"
 
 
+def test_themes_that_would_be_named_alike_by_stance_are_one_and_a_rerun_keeps_them(monkeypatch):
+    """ICEB-2015-0002 showed "General support for the proposal" four times: one position split by
+    wording. Themes with no specific label that their stance would name alike become one theme,
+    and a re-run starting from that result lands on the same themes (no second merge, same ids).
+    Here two themes of the bundled docket are made label-less (their phrase withheld)."""
+    import comments.analysis.themes as themes_module
+
+    units = [Unit(d["data"]["id"], d["data"]["id"], d["data"]["attributes"].get("comment") or "") for d in _details()]
+    plain = find_themes(units)
+    named = sorted((t for t in plain.themes if not t.is_catch_all), key=lambda t: (t.unique_texts, t.theme_id))
+    withheld = {named[0].label.lower(), named[1].label.lower()}
+    real_labels = themes_module._labels
+
+    def without(members, *args, **kwargs):
+        return {c: ("" if label.lower() in withheld else label) for c, label in real_labels(members, *args, **kwargs).items()}
+
+    monkeypatch.setattr(themes_module, "_labels", without)
+    asked: list[list[str]] = []
+
+    def stance_name(theme_id: str, keys: list[str], keywords: list[str]) -> str:
+        asked.append(keys)
+        return "General remarks on the directory"
+
+    apart = find_themes(units)
+    assert len([t for t in apart.themes if not t.label and not t.is_catch_all]) >= 2  # without a namer, apart
+    merged = find_themes(units, stance_name=stance_name)
+    unnamed = [t for t in merged.themes if not t.label and not t.is_catch_all]
+    assert asked and len(unnamed) == 1
+    assert len(merged.themes) < len(apart.themes)
+    assert len(unnamed[0].unit_keys) > max(len(t.unit_keys) for t in apart.themes if not t.label and not t.is_catch_all)
+    # every text with a theme has one main theme, the merged one included
+    assert {s[0][0] for s in merged.assignments.values()} <= {t.theme_id for t in merged.themes}
+    previous = [PreviousTheme(t.theme_id, tuple(t.keywords), t.is_catch_all, tuple(t.unit_keys)) for t in merged.themes]
+    again = find_themes(units, previous=previous, stance_name=stance_name, seen={u.key for u in units})
+    assert [(t.theme_id, t.label, t.unit_keys) for t in again.themes] == \
+        [(t.theme_id, t.label, t.unit_keys) for t in merged.themes]
+    assert again.assignments == merged.assignments
+
+
 def test_a_stance_name_holds_by_comments_as_well_as_by_unique_texts():
     """Most unique texts support, but one of them is a form letter whose 225 copies oppose: the
     theme is not called support (the issue's "Support for the proposal" over 237 oppose)."""

@@ -14,6 +14,7 @@ Counting units (every number traces to SQL in sql/reports/):
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -400,15 +401,16 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     previous, names, afresh = _theme_seeds(con, docket_id, codebook, params.themes)
     context, title = _docket_context(con, docket_id)
     themes = find_themes(units, params.themes, previous=previous, context=context, title=title, afresh=afresh,
-                         seen=_seen_units(con, docket_id, units) if previous else frozenset())
+                         seen=_seen_units(con, docket_id, units) if previous else frozenset(),
+                         stance_name=functools.partial(_stance_name, names, unit_stance, campaign_unit_comments,
+                                                       context))
     del units
     clock.lap("themes")
     theme_rows = []
     used_labels: set[str] = set()
     for rank, t in enumerate(themes.themes, start=1):
-        label = names.get(t.theme_id) or t.label or overall_label(
-            t.keywords, [unit_stance.get(k, "unclear") for k in t.unit_keys], context,
-            [len(campaign_unit_comments.get(k) or (k,)) for k in t.unit_keys])
+        label = names.get(t.theme_id) or t.label or _stance_name(
+            names, unit_stance, campaign_unit_comments, context, t.theme_id, t.unit_keys, t.keywords)
         if label.lower() in used_labels:  # two themes named by their stance: tell them apart
             label = f"{label} ({next((k for k in t.keywords if k.lower() not in label.lower()), t.theme_id)})"
         used_labels.add(label.lower())
@@ -446,6 +448,16 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
         bursts=len(burst_rows), seconds=time.perf_counter() - started, notes=notes, timings=clock.wall,
         cpu_timings=clock.cpu, peak_mb=clock.peak_mb,
     )
+
+
+def _stance_name(names: dict[str, str], unit_stance: dict[str, str], campaign_unit_comments: dict[str, list[str]],
+                 context: str, theme_id: str, unit_keys: list[str], keywords: list[str]) -> str | None:
+    """The name of a theme with nothing specific to say: its texts' stance on the whole, a
+    campaign's text weighing its copies (`overall_label`); None for a theme the analyst named."""
+    if names.get(theme_id):
+        return None
+    return overall_label(keywords, [unit_stance.get(k, "unclear") for k in unit_keys], context,
+                         [len(campaign_unit_comments.get(k) or (k,)) for k in unit_keys])
 
 
 def _theme_seeds(con, docket_id: str, codebook: Codebook | None, theme_params: ThemeParams | None = None):

@@ -61,6 +61,7 @@ import hashlib
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -285,13 +286,17 @@ def find_themes(
     title: str = "",
     afresh: bool = False,
     seen: set[str] | frozenset[str] = frozenset(),
+    stance_name: Callable[[str, list[str], list[str]], str | None] | None = None,
 ) -> ThemeResult:
     """Themes over `units`. `previous`: the last run's themes (`load_previous_themes`), or
     [(theme_id, keywords, is_catch_all)] when only keywords are known (a codebook's seeds).
     `context`: the docket's title and abstract; no label repeats them. `title`: the docket's
     title, whose words are the docket's subject and not features of any topic. `afresh`: cluster
     as on a first run and use `previous` only to carry ids over by keyword overlap. `seen`: keys of
-    the units the last run analyzed (those in no theme included), so that they do not count as new."""
+    the units the last run analyzed (those in no theme included), so that they do not count as new.
+    `stance_name(theme_id, unit keys, keywords)`: the name a theme with no specific label would get
+    from its texts' stance (None: it keeps its own, e.g. an analyst's); themes with no label that
+    would get the same name are merged into one."""
     import sklearn.cluster  # noqa: F401  (load the BLAS/OpenMP libraries before limiting them:
     import sklearn.decomposition  # noqa: F401  threadpool_limits only reaches libraries already loaded)
     import sklearn.metrics  # noqa: F401
@@ -303,11 +308,12 @@ def find_themes(
     # each other (k-means ran 13x slower with them), and one thread keeps the
     # floating-point summation order, hence the result, fixed.
     with threadpool_limits(limits=1):
-        return _find_themes(units, params or ThemeParams(), prev, context, title, afresh, set(seen))
+        return _find_themes(units, params or ThemeParams(), prev, context, title, afresh, set(seen), stance_name)
 
 
 def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme], context: str = "",
-                 title: str = "", afresh: bool = False, seen: set[str] | None = None) -> ThemeResult:
+                 title: str = "", afresh: bool = False, seen: set[str] | None = None,
+                 stance_name: Callable[[str, list[str], list[str]], str | None] | None = None) -> ThemeResult:
     seen = seen or set()
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
@@ -442,6 +448,25 @@ def _find_themes(units: list[Unit], params: ThemeParams, previous: list[Previous
             if few:
                 held = [np.zeros(0, dtype=np.int64) if c in few else np.unique(fit_units[p_cluster[fit_idx] == c])
                         for c in range(k)]
+                continue
+        if stance_name is not None:
+            # Themes with nothing specific that would be named alike by their stance ("General
+            # support for the proposal" four times on ICEB-2015-0002: one position split by wording)
+            # are one theme, a reader cannot tell them apart. Merged here, before the membership is
+            # final, so a re-run starting from it lands on the same themes (no second merge).
+            alike: dict[str, list[int]] = defaultdict(list)
+            for c in sorted(c for c in labels if not labels[c]):
+                name = stance_name(ids[c], [units[u].key for u in np.unique(p_unit_arr[members[c]])],
+                                   _keywords(top_terms[c]))
+                if name:
+                    alike[name].append(c)
+            groups = [g for g in alike.values() if len(g) > 1]
+            if groups:
+                now = [np.unique(fit_units[p_cluster[fit_idx] == c]) for c in range(k)]
+                into = {c: max(g, key=lambda c: (len(now[c]), -c)) for g in groups for c in g}
+                keep = [c for c in range(k) if into.get(c, c) == c]
+                held = [np.unique(np.concatenate([now[o] for o in range(k) if into.get(o, o) == c])) for c in keep]
+                ids = [ids[c] for c in keep]
                 continue
         break
     themes: list[Theme] = []
@@ -997,7 +1022,11 @@ _ADJECTIVES = frozenset(
     "accurate clear available important necessary critical appropriate specific relevant responsible additional "
     "significant certain different similar particular potential unique effective existing various common "
     "complete correct easy hard simple difficult free full good bad best better great high low large small "
-    "real true whole able open public young old talented skilled".split()
+    "real true whole able open public young old talented skilled "
+    # adjectives on -al, which also ends many nouns ("proposal", "hospital") and so is no rule
+    "international national federal local global economic social political financial medical clinical "
+    "legal illegal digital mental physical environmental educational technical essential original general "
+    "natural cultural regional residential commercial industrial personal rural foreign domestic".split()
 )
 
 
