@@ -188,6 +188,26 @@ def test_themes_that_would_be_named_alike_by_stance_are_one_and_a_rerun_keeps_th
     assert again.assignments == merged.assignments
 
 
+def test_a_big_dockets_first_analysis_is_what_a_rerun_of_unchanged_data_gives():
+    """On a docket with more passages than the clustering's sample (here the bundled docket with a
+    sample of 300), the first analysis must already be the themes a re-run of the same data
+    rebuilds; otherwise the second tracked run reports changes nobody made (ICEB-2015-0002 moved
+    1.2% of its memberships between two runs on unchanged data)."""
+    from dataclasses import replace
+
+    from comments.analysis.themes import ThemeParams
+
+    units = [Unit(d["data"]["id"], d["data"]["id"], d["data"]["attributes"].get("comment") or "") for d in _details()]
+    params = replace(ThemeParams(), fit_sample=300)
+    first = find_themes(units, params)
+    assert first.sampled
+    previous = [PreviousTheme(t.theme_id, tuple(t.keywords), t.is_catch_all, tuple(t.unit_keys)) for t in first.themes]
+    again = find_themes(units, params, previous=previous, seen={u.key for u in units})
+    assert [(t.theme_id, t.label, t.unit_keys, t.comments) for t in again.themes] == \
+        [(t.theme_id, t.label, t.unit_keys, t.comments) for t in first.themes]
+    assert again.assignments == first.assignments
+
+
 def test_a_stance_name_holds_by_comments_as_well_as_by_unique_texts():
     """Most unique texts support, but one of them is a form letter whose 225 copies oppose: the
     theme is not called support (the issue's "Support for the proposal" over 237 oppose)."""
