@@ -719,3 +719,22 @@ def test_a_label_keeps_its_numbers_and_is_no_verdict_verb_or_piece_of_the_title(
     assert _specific("extension to 24 months", _GENERIC, title)
     for phrase in ("good decision", "following reasons", "united states of america", "young people"):
         assert not _specific(phrase, _GENERIC, title), phrase
+
+
+def test_the_numbers_paragraph_says_none_and_all_in_words():
+    """'with the 0 further copies the agency counted' and 'the text of 0 of them could be read' read
+    as errors to a staffer; the counts stay exact."""
+    from comments.briefing.renderers import numbers_paragraph
+
+    h = {"comments_posted": 22569, "agency_duplicates": 0, "submissions_represented": 22569, "campaign_comments": 2391,
+         "campaign_share_pct": 10.6, "campaigns": 400, "unique_texts": 20578, "attachment_substance": 66,
+         "attachment_substance_with_text": 0}
+    text = numbers_paragraph(h)
+    assert text.startswith("22,569 comments are posted; the agency counted no further copies. 2,391 posted comments")
+    assert "the text of none of them could be read" in text and " 0 " not in text
+    text = numbers_paragraph({**h, "agency_duplicates": 12, "submissions_represented": 22581,
+                              "attachment_substance_with_text": 66})
+    assert "with the 12 further copies the agency counted, they represent 22,581 submissions" in text
+    assert "the text of all of them could be read" in text
+    assert "the text of 5 of them" in numbers_paragraph({**h, "attachment_substance_with_text": 5})
+    assert numbers_paragraph({**h, "attachment_substance": 0}).endswith("No comment puts its substance in attachments.")

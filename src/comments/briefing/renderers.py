@@ -84,6 +84,24 @@ STANCE_NOTE = ("Counted by unique texts (a campaign counts once) and by submissi
                "whose text was not extracted.")
 
 
+def numbers_paragraph(h: dict) -> str:
+    """The headline counts in words (plain text: numbers and fixed words only), for every format."""
+    dups, attached, read = h["agency_duplicates"], h["attachment_substance"], h["attachment_substance_with_text"]
+    posted = f"{fmt_num(h['comments_posted'])} comments are posted"
+    copies = (f"{posted}; the agency counted no further copies." if not dups else
+              f"{posted}; with the {fmt_num(dups)} further copies the agency counted, they represent "
+              f"{fmt_num(h['submissions_represented'])} submissions.")
+    if not attached:
+        attachments = "No comment puts its substance in attachments."
+    else:
+        which = "none" if not read else "all" if read == attached else fmt_num(read)
+        attachments = (f"{fmt_num(attached)} comments put their substance in attachments; the text of {which} "
+                       f"of them could be read.")
+    return (f"{copies} {fmt_num(h['campaign_comments'])} posted comments ({h['campaign_share_pct']}%) belong to "
+            f"{fmt_num(h['campaigns'])} campaigns; counting each campaign once leaves {fmt_num(h['unique_texts'])} "
+            f"unique texts. {attachments}")
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("comments.briefing", "templates"),
@@ -102,6 +120,7 @@ def to_html(brief: dict) -> str:
         b=brief,
         codebook_text=codebook_text,
         significant_line=significant_line,
+        numbers_paragraph=numbers_paragraph,
         stance_sources_line=stance_sources_line,
         more=changes_more,
         campaign_lists=CAMPAIGN_LISTS,
@@ -186,13 +205,7 @@ def to_markdown(brief: dict) -> str:
         *changes_markdown(brief.get("changes")),
         "## 1. The numbers",
         "",
-        f"{fmt_num(h['comments_posted'])} comments are posted; with the {fmt_num(h['agency_duplicates'])} further copies "
-        f"the agency counted, they represent {fmt_num(h['submissions_represented'])} submissions. "
-        f"{fmt_num(h['campaign_comments'])} posted comments ({h['campaign_share_pct']}%) belong to "
-        f"{fmt_num(h['campaigns'])} campaigns; counting each campaign once leaves {fmt_num(h['unique_texts'])} unique texts. "
-        f"{fmt_num(h['attachment_substance'])} comments put their substance in attachments; the text of "
-        f"{fmt_num(h['attachment_substance_with_text'])} of them could be read."
-        + (f" **{e(brief['not_read_note'])}**" if brief.get("not_read_note") else ""),
+        numbers_paragraph(h) + (f" **{e(brief['not_read_note'])}**" if brief.get("not_read_note") else ""),
         "",
         "| Measure | Count |",
         "|---|---:|",
@@ -540,14 +553,7 @@ def to_docx(brief: dict) -> bytes:
     _changes_docx(doc, brief.get("changes"))
 
     doc.add_heading("1. The numbers", level=2)
-    doc.add_paragraph(
-        f"{fmt_num(h['comments_posted'])} comments are posted; with the {fmt_num(h['agency_duplicates'])} further copies "
-        f"the agency counted, they represent {fmt_num(h['submissions_represented'])} submissions. "
-        f"{fmt_num(h['campaign_comments'])} posted comments ({h['campaign_share_pct']}%) belong to "
-        f"{fmt_num(h['campaigns'])} campaigns; counting each campaign once leaves {fmt_num(h['unique_texts'])} unique texts. "
-        f"{fmt_num(h['attachment_substance'])} comments put their substance in attachments; the text of "
-        f"{fmt_num(h['attachment_substance_with_text'])} of them could be read."
-    )
+    doc.add_paragraph(numbers_paragraph(h))
     if brief.get("not_read_note"):
         doc.add_paragraph().add_run(brief["not_read_note"]).bold = True
     _table(doc, ["Measure", "Count"],
