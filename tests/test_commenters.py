@@ -63,6 +63,26 @@ def test_an_affiliation_is_not_an_organizations_comment():
     assert classify(title="Comment Submitted by Anonymous", text="The rule helps.").type != "individual"
 
 
+def test_a_school_or_employer_given_by_someone_who_speaks_for_no_one_is_an_affiliation():
+    """ICEB-2015-0002: "Comment Submitted by <student>, <university>" over a text with no first person
+    at all ("Please repeal the 17 month STEM OPT ...") listed 75 students and employees as
+    organizations; an organization's voice, a pointer to a letter or an advocacy body stays one."""
+    title = "Comment Submitted by Jane Roe, State University"
+    c = classify(title=title, text="Please extend the training period to 24 months for every STEM graduate.")
+    assert (c.type, c.name) == ("individual", None) and "State University" in c.evidence
+    # "US" is the country, not "us"
+    c = classify(title=title, text="The US needs these graduates to stay and build companies here after school.")
+    assert c.type == "individual"
+    for text in ("We at State University support extending the training period for STEM graduates.",
+                 "Our faculty and students support extending the training period for STEM graduates.",
+                 "See attached file(s)", "Please see the attached letter from the university's president.",
+                 "Extend it."):  # too short to tell
+        assert classify(title=title, text=text).type == "organization", text
+    c = classify(title="Comment Submitted by John Doe, Midwest Coalition for Jobs",
+                 text="The federal government keeps ignoring the workers of this country and their wages.")
+    assert (c.type, c.name) == ("organization", "Midwest Coalition for Jobs")
+
+
 def test_citing_someones_comments_does_not_make_them_the_sender():
     text = ("Dear Sirs, We fully align ourselves with the judicious comments of Senator Chuck Grassley of Iowa: "
             "the rule is a shadow H-1B program.")

@@ -21,8 +21,11 @@ a master student at Columbia University, I strongly support..."). When a person
 is named beside the organization and the text speaks for that person (first
 person singular) and never for an organization ("on behalf
 of", "our members", "we represent"...), the commenter is an individual
-(`speaks_as_individual`); a text that is empty or only points to an
-attachment leaves the organization standing. Letterhead is an organization
+(`speaks_as_individual`); so is one whose text speaks for no one (no first
+person at all, 8+ words: `speaks_for_no_one`) unless the organization is an
+advocacy body; a text that is empty, short or only points to an attachment
+leaves the organization standing (ICEB-2015-0002: 475 -> 132 -> 57
+organizations; the two CMS dockets: no change). Letterhead is an organization
 name alone on one of the first lines *before the letter starts*: a line after
 the first sentence is an attribution ("Senate Judiciary Committee Chairman
 Charles Grassley" under a quote of his), not the sender.
@@ -184,12 +187,28 @@ _FOR_AN_ORGANIZATION = re.compile(
 )
 
 
+# first person plural, case-blind except "us" (which is also "US", the country)
+_WE = re.compile(r"\b(?:(?i:we|we're|we’re|we've|we’ve|our|ours)|us)\b")
+_POINTER = re.compile(r"\battach|\benclosed\b|\bsee (?:the )?(?:letter|file|document|comments?)\b", re.I)
+# bodies that exist to speak for their members or a cause: their leaders' comments are theirs
+_ADVOCACY = re.compile(r"\b(?:coalition|association|council|alliance|federation|foundation|league|network|society|"
+                       r"union|committee|caucus|center|centre|institute for|advocates?|action|project|campaign)\b", re.I)
+
+
 def speaks_as_individual(text: str | None) -> bool:
     """The text speaks for one person (first person singular) and never for an organization. On the
     two CMS dockets no organization changes by this test; on ICEB-2015-0002, 343 students and
     employees who gave their school or employer are individuals (475 organizations -> 132)."""
     head = (text or "")[:3000]
     return bool(_FIRST_PERSON.search(head)) and not _FOR_AN_ORGANIZATION.search(head)
+
+
+def speaks_for_no_one(text: str | None) -> bool:
+    """A comment of its own (8+ words, not a pointer to an attachment) with no first person at all
+    and no organization's voice: "Please repeal the 17 month STEM OPT to a 24 month extension." """
+    head = (text or "")[:3000]
+    return (len(head.split()) >= 8 and not _FIRST_PERSON.search(head) and not _WE.search(head)
+            and not _FOR_AN_ORGANIZATION.search(head) and not _POINTER.search(head))
 
 
 def person_in_title(title: str | None) -> bool:
@@ -212,7 +231,11 @@ def may_be_affiliation(who: Commenter, *, person: bool) -> bool:
 def affiliation(who: Commenter, text: str | None, *, person: bool) -> Commenter:
     """An organization (or agency) named beside a person whose text speaks for that person is the
     person's affiliation: the commenter is an individual (see the module doc)."""
-    if may_be_affiliation(who, person=person) and speaks_as_individual(text):
+    if may_be_affiliation(who, person=person) and (
+            speaks_as_individual(text)
+            # a school or an employer given by someone who speaks for no one is theirs, not the comment's
+            # author; an advocacy body's director speaks for it unless they say "I"
+            or (speaks_for_no_one(text) and not _ADVOCACY.search(who.name or ""))):
         return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
     return who
 
