@@ -314,7 +314,7 @@ def find_themes(
     with threadpool_limits(limits=1):
         params = params or ThemeParams()
         space = _space(units, params, title)
-        result = _find_themes(units, params, prev, context, title, afresh, set(seen), stance_name, space)
+        result = _find_themes(space, params, prev, context, title, afresh, set(seen), stance_name)
         if result.sampled and (afresh or not prev):
             # Clustered on a sample of the passages (a big docket), a first run is not yet what a
             # re-run from it gives (the re-run starts from every text the themes hold, sampled or
@@ -322,11 +322,11 @@ def find_themes(
             # memberships, which tracking would report as change. Runs from the result until one
             # changes nothing (ICEB: the second; at most FIXED_POINT_PASSES), so the first analysis
             # stores the fixed point.
+            every_unit = {u.key for u in units}
             for _ in range(FIXED_POINT_PASSES):
                 again = [PreviousTheme(t.theme_id, tuple(t.keywords), t.is_catch_all, tuple(t.unit_keys))
                          for t in result.themes]
-                following = _find_themes(units, params, again, context, title, False, {u.key for u in units},
-                                         stance_name, space)
+                following = _find_themes(space, params, again, context, title, False, every_unit, stance_name)
                 settled = (following.assignments == result.assignments
                            and [(t.theme_id, t.label, t.unit_keys) for t in following.themes]
                            == [(t.theme_id, t.label, t.unit_keys) for t in result.themes])
@@ -406,14 +406,12 @@ def _space(units: list[Unit], params: ThemeParams, title: str) -> _Space:
     return replace(space, framing=framing, order=order, fit_idx=fit_idx, vec=vec, svd=svd, x_all=x_all, z_all=z_all)
 
 
-def _find_themes(units: list[Unit], params: ThemeParams, previous: list[PreviousTheme], context: str = "",
+def _find_themes(space: _Space, params: ThemeParams, previous: list[PreviousTheme], context: str = "",
                  title: str = "", afresh: bool = False, seen: set[str] | None = None,
-                 stance_name: Callable[[str, list[str], list[str]], str | None] | None = None,
-                 space: _Space | None = None) -> ThemeResult:
+                 stance_name: Callable[[str, list[str], list[str]], str | None] | None = None) -> ThemeResult:
     from sklearn.preprocessing import normalize as l2
 
     seen = seen or set()
-    space = space or _space(units, params, title)
     units, p_unit, p_span, p_text = space.units, space.p_unit, space.p_span, space.p_text
     if space.vec is None:
         return _all_other(units, p_unit, p_span, params, previous)
@@ -1193,7 +1191,9 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
             core: dict[int, set[str]] | None = None, phrases_of: dict[int, set[str]] | None = None) -> dict[int, str]:
     """Each theme's most distinctive verbatim phrase (distinct across themes), specific to it,
     preferring phrases made of the theme's own top terms (`topic`: what the theme is about,
-    rather than a turn of phrase that happens to recur in it)."""
+    rather than a turn of phrase that happens to recur in it). `phrases_of`: passage -> its
+    phrases, filled as needed (passes over the same passages share it)."""
+    phrases_of = {} if phrases_of is None else phrases_of
     per_theme: dict[int, Counter] = {}
     n_units: dict[int, int] = {}
     samples: dict[int, list[int]] = {}
@@ -1203,10 +1203,7 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         samples[c] = ranked.tolist()
         seen: dict[int, set[str]] = defaultdict(set)
         for i in samples[c]:
-            if phrases_of is None:
-                seen[int(p_unit[i])] |= _phrases(p_text[i])
-                continue
-            if i not in phrases_of:  # (passes over the same passages share them)
+            if i not in phrases_of:
                 phrases_of[i] = _phrases(p_text[i])
             seen[int(p_unit[i])] |= phrases_of[i]
         counts: Counter = Counter()
