@@ -21,9 +21,8 @@ a master student at Columbia University, I strongly support..."). When a person
 is named beside the organization and the text speaks for that person (first
 person singular) and never for an organization ("on behalf
 of", "our members", "we represent"...), the commenter is an individual
-(`speaks_as_individual`); so is one whose text speaks for no one (no first
-person at all, 8+ words: `speaks_for_no_one`) unless the organization is an
-advocacy body; a text that is empty, short or only points to an attachment
+(`voice`); so is one whose text speaks for no one (no first person at all,
+8+ words) unless the organization is an advocacy body; a text that is empty, short or only points to an attachment
 leaves the organization standing (ICEB-2015-0002: 475 -> 132 -> 57
 organizations; the two CMS dockets: no change). Letterhead is an organization
 name alone on one of the first lines *before the letter starts*: a line after
@@ -195,20 +194,20 @@ _ADVOCACY = re.compile(r"\b(?:coalition|association|council|alliance|federation|
                        r"union|committee|caucus|center|centre|institute for|advocates?|action|project|campaign)\b", re.I)
 
 
-def speaks_as_individual(text: str | None) -> bool:
-    """The text speaks for one person (first person singular) and never for an organization. On the
-    two CMS dockets no organization changes by this test; on ICEB-2015-0002, 343 students and
-    employees who gave their school or employer are individuals (475 organizations -> 132)."""
+def voice(text: str | None) -> str:
+    """Whom the text speaks for: "organization" (its voice: "on behalf of", "our members", ...),
+    "person" (first person singular), "no one" (a comment of its own, 8+ words, with no first
+    person at all and not a pointer to an attachment: "Please repeal the 17 month STEM OPT to a
+    24 month extension."), or "unknown" (empty, short, a pointer, or "we" without an organization's
+    voice)."""
     head = (text or "")[:3000]
-    return bool(_FIRST_PERSON.search(head)) and not _FOR_AN_ORGANIZATION.search(head)
-
-
-def speaks_for_no_one(text: str | None) -> bool:
-    """A comment of its own (8+ words, not a pointer to an attachment) with no first person at all
-    and no organization's voice: "Please repeal the 17 month STEM OPT to a 24 month extension." """
-    head = (text or "")[:3000]
-    return (len(head.split()) >= 8 and not _FIRST_PERSON.search(head) and not _WE.search(head)
-            and not _FOR_AN_ORGANIZATION.search(head) and not _POINTER.search(head))
+    if _FOR_AN_ORGANIZATION.search(head):
+        return "organization"
+    if _FIRST_PERSON.search(head):
+        return "person"
+    if len(head.split()) >= 8 and not _WE.search(head) and not _POINTER.search(head):
+        return "no one"
+    return "unknown"
 
 
 def person_in_title(title: str | None) -> bool:
@@ -231,11 +230,10 @@ def may_be_affiliation(who: Commenter, *, person: bool) -> bool:
 def affiliation(who: Commenter, text: str | None, *, person: bool) -> Commenter:
     """An organization (or agency) named beside a person whose text speaks for that person is the
     person's affiliation: the commenter is an individual (see the module doc)."""
-    if may_be_affiliation(who, person=person) and (
-            speaks_as_individual(text)
-            # a school or an employer given by someone who speaks for no one is theirs, not the comment's
-            # author; an advocacy body's director speaks for it unless they say "I"
-            or (speaks_for_no_one(text) and not _ADVOCACY.search(who.name or ""))):
+    # a school or an employer given by someone who speaks for no one is theirs, not the comment's
+    # author; an advocacy body's director speaks for it unless they say "I"
+    said = voice(text) if may_be_affiliation(who, person=person) else "organization"
+    if said == "person" or (said == "no one" and not _ADVOCACY.search(who.name or "")):
         return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
     return who
 
