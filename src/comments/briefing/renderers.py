@@ -121,6 +121,8 @@ def to_html(brief: dict) -> str:
         codebook_text=codebook_text,
         significant_line=significant_line,
         numbers_paragraph=numbers_paragraph,
+        title_note=title_note,
+        fmt_period=fmt_period,
         stance_sources_line=stance_sources_line,
         more=changes_more,
         campaign_lists=CAMPAIGN_LISTS,
