@@ -54,6 +54,9 @@ def opening_recall(docs: list[Doc], campaigns, min_copies: int) -> dict:
     - another campaign otherwise.
     `by_content` counts the copies in their letter's campaign and those explained where they sit."""
     group = {m.comment_id: g for g, c in enumerate(campaigns) for m in c.members}
+    also = {(a.comment_id, g) for g, c in enumerate(campaigns) for a in c.also_copies}
+    keyed = {c.key: g for g, c in enumerate(campaigns)}
+    within = {(keyed[key], g) for g, c in enumerate(campaigns) for key, _ in c.contained_in}  # (holder, letter)
     text_of = {d.comment_id: d.text for d in docs}
     template_shingles: dict[int, set] = {}
     letters: dict[str, list[str]] = defaultdict(list)
@@ -66,7 +69,7 @@ def opening_recall(docs: list[Doc], campaigns, min_copies: int) -> dict:
             template_shingles[g] = _shingles(campaigns[g].template_text)
         return template_shingles[g]
 
-    copies = grouped = n_letters = split = alone = opening_only = explained_there = compound = 0
+    copies = grouped = n_letters = split = alone = opening_only = explained_there = compound = listed = 0
     for ids in letters.values():
         if len(ids) < min_copies:
             continue
@@ -79,6 +82,7 @@ def opening_recall(docs: list[Doc], campaigns, min_copies: int) -> dict:
         for i in ids:
             if home is not None and group.get(i) == home:
                 continue
+            listed += (i, home) in also or (i in group and (group[i], home) in within)
             if i not in group:
                 alone += 1
                 mine = _shingles(text_of[i])
@@ -94,6 +98,7 @@ def opening_recall(docs: list[Doc], campaigns, min_copies: int) -> dict:
             "recall": grouped / copies if copies else float("nan"), "alone": alone, "opening_only": opening_only,
             "explained_there": explained_there, "compound": compound,
             "by_content": (grouped + explained_there) / copies if copies else float("nan"),
+            "listed": listed, "with_listed": (grouped + listed) / copies if copies else float("nan"),
             "other": copies - grouped - alone - explained_there - compound}
 
 
@@ -120,6 +125,10 @@ def main() -> None:
                   f"much of them as their letter's, {r['compound']} in another campaign while holding 40%+ of "
                   f"their letter's template, {r['other']} elsewhere; in their letter's campaign or one that "
                   f"explains them at least as well = {r['by_content']:.3f}")
+            print(f"    of those left out, {r['listed']} are listed with their letter's campaign as also copying it "
+                  f"(members of another campaign holding as much of this letter as a member must, or of a campaign "
+                  f"whose letter holds it: `campaign_also_copies`, `campaigns.contained_in`); members or listed = "
+                  f"{r['with_listed']:.3f}")
 
 
 if __name__ == "__main__":

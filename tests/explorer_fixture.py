@@ -44,6 +44,20 @@ def hostile_detail() -> dict:
     return d
 
 
+COMPOUND_ID = f"{DOCKET}-9004"
+COMPOUND_OF = (f"{DOCKET}-0150", f"{DOCKET}-0163")  # the big form letter, then a small campaign's letter
+
+
+def compound_detail() -> dict:
+    """A sender who pasted two form letters into one comment (a member of one campaign, listed with the other)."""
+    texts = [json.loads((bfx.BASE / "comments" / f"{cid}.json").read_text(encoding="utf-8"))["data"]["attributes"]["comment"]
+             for cid in COMPOUND_OF]
+    d = hostile_detail()
+    d["data"]["id"] = COMPOUND_ID
+    d["data"]["attributes"].update(comment="<br/><br/>".join(texts), title="Comment on two letters")
+    return d
+
+
 def build(path: Path, *, sync: bool = False) -> Path:
     """The docket imported from the bundled Mirrulations copy, or (`sync`) synced from the project's
     regulations.gov stand-in on 127.0.0.1 as `comments demo` does; then the planted comments; analysed."""
@@ -54,7 +68,7 @@ def build(path: Path, *, sync: bool = False) -> Path:
             records.save_comments(con, bfx._details()[-2:], source="api")  # the briefing's two planted ones
         else:
             bfx.load_docket(con)
-        records.save_comments(con, [hostile_detail()], source="mirrulations")
+        records.save_comments(con, [hostile_detail(), compound_detail()], source="mirrulations")
         analyze_docket(con, DOCKET)
         bfx.plant_quotes(con)
     finally:

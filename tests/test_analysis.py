@@ -13,6 +13,7 @@ import pytest
 from comments import records, store
 from comments.analysis.pipeline import AnalysisParams, analysis_status_lines, analyze_docket
 from comments.analysis.themes import QUOTE_CANDIDATES
+from comments.briefing.data import campaign_also_line
 from comments.cli import main as cli_main
 from comments.errors import InputError
 from comments.resources import sql_dir
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMENTS_DIR = ROOT / "src/comments/data/mirrulations/raw-data/CMS/CMS-2022-0163/text-CMS-2022-0163/comments"
 DOCKET = "CMS-2022-0163"
 CAMPAIGN_OPENING = "One piece of information that is often important to a patient"
-ANALYSIS_TABLES = ("campaigns", "campaign_members", "themes", "comment_themes", "comment_labels", "bursts")
+ANALYSIS_TABLES = ("campaigns", "campaign_members", "campaign_also_copies", "themes", "comment_themes", "comment_labels", "bursts")
 
 
 def _details() -> list[dict]:
@@ -216,9 +217,12 @@ def test_reanalysis_is_deterministic_and_keeps_ids(analyzed, tmp_path):
         added = [_new_comment(template, f"{DOCKET}-{9000 + i}", NEW_LETTER + (f"My clinic is in county {i}." if i % 2 else ""))
                  for i in range(6)]
         added += [_new_comment(template, f"{DOCKET}-{9100 + i}", big["data"]["attributes"]["comment"]) for i in range(3)]
+        # and two senders paste both letters into one comment
+        added += [_new_comment(template, f"{DOCKET}-{9200 + i}", big["data"]["attributes"]["comment"] + "\n\n" + NEW_LETTER)
+                  for i in range(2)]
         records.save_comments(con2, added, source="mirrulations")
         result = analyze_docket(con2, DOCKET)
-        assert result.comments == 656
+        assert result.comments == 658
 
         new_campaigns = dict(con2.execute("select template_comment_id, campaign_id from campaigns").fetchall())
         for template_id, campaign_id in old_campaigns.items():
@@ -227,9 +231,29 @@ def test_reanalysis_is_deterministic_and_keeps_ids(analyzed, tmp_path):
             "select campaign_id, size from campaign_members join campaigns using (campaign_id) where comment_id = ?",
             [f"{DOCKET}-9000"],
         ).fetchone()
-        assert new_letter is not None and new_letter[1] == 6
-        assert new_letter[0] not in old_campaigns.values(), "a new campaign gets a new id"
+        assert new_letter is not None
+        # each pasted pair counts once, in one of the two campaigns, and the other lists it as a copy of its letter
+        compound = [f"{DOCKET}-{9200 + i}" for i in range(2)]
         big_id = old_campaigns["CMS-2022-0163-0150"]
+        home = dict(con2.execute("select comment_id, campaign_id from campaign_members where comment_id in (?, ?)",
+                                 compound).fetchall())
+        assert set(home) == set(compound) and set(home.values()) <= {big_id, new_letter[0]}
+        listed = con2.execute("select comment_id, campaign_id, template_share from campaign_also_copies").fetchall()
+        assert sorted((c, k) for c, k, _ in listed) == sorted(
+            (c, new_letter[0] if home[c] == big_id else big_id) for c in compound)
+        assert all(share >= 0.9 for _, _, share in listed)
+        assert new_letter[1] == 6 + sum(1 for c in compound if home[c] == new_letter[0])
+        rows = {r["campaign_id"]: r for r in report(con2, "brief_campaigns")}
+        for campaign_id in {new_letter[0], big_id}:
+            theirs = [c for c in compound if home[c] != campaign_id]
+            assert rows[campaign_id]["also_copies"] == len(theirs)
+            if theirs:
+                assert rows[campaign_id]["also_copies_counted_in"] == [
+                    {"campaign_id": home[theirs[0]], "comments": len(theirs)}]
+                assert campaign_also_line(len(theirs), rows[campaign_id]["also_copies_counted_in"]) == (
+                    f"2 more comments also copy this letter but are counted under another campaign: "
+                    f"{home[theirs[0]]} (2 comments).")
+        assert new_letter[0] not in old_campaigns.values(), "a new campaign gets a new id"
         assert con2.execute("select campaign_id from campaign_members where comment_id = ?", [f"{DOCKET}-9102"]).fetchone()[0] == big_id
 
         # (the catch-all "Other topics" keeps its own id whatever its keywords)
@@ -239,7 +263,7 @@ def test_reanalysis_is_deterministic_and_keeps_ids(analyzed, tmp_path):
         reused = [tid for tid, kw in new_themes.items() if tid in old_themes and not (kw & old_themes[tid]) and kw]
         assert not reused, "an id is never given to an unrelated theme"
         head = report(con2, "headline_numbers")[0]
-        assert head["members_plus_singletons_ok"] and head["posted_comments"] == 656
+        assert head["members_plus_singletons_ok"] and head["campaign_sizes_ok"] and head["posted_comments"] == 658
     finally:
         con2.close()
 

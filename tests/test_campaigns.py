@@ -515,3 +515,69 @@ def test_copies_that_kept_the_opening_join_their_letter_and_quoting_a_question_d
     without = detect_campaigns(docs + extra + others, CampaignParams(opening=False))
     theirs = next(c for c in without if "template" in {m.comment_id for m in c.members})
     assert not {"kept-opening-1", "kept-opening-2"} & {m.comment_id for m in theirs.members}
+
+
+def test_a_copy_of_two_letters_counts_once_and_is_listed_with_the_other(bulk_docs):
+    """A sender who pastes two form letters into one comment is a member of one campaign only (the
+    sizes add up to the comments), and the other campaign lists it as also copying its letter. A
+    member that quotes one paragraph of the other letter is not listed."""
+    docs, _ = _personalised_set()
+    real = next(c for c in detect_campaigns(bulk_docs) if normalize(c.template_text).startswith(
+        "when it comes to health technology my primary concern is privacy"))
+    real_ids = {m.comment_id for m in real.members}
+    compound = {f"compound-{i}": real.template_text + "\n\n" + TEMPLATE + ("\n\nThank you." if i else "")
+                for i in range(3)}
+    quoting = {"quotes-one-paragraph": real.template_text + "\n\n" + PARAGRAPHS[1]}
+    extra = [Doc(k, v) for k, v in {**compound, **quoting}.items()]
+    found = detect_campaigns(bulk_docs + docs + extra)
+    lead = next(c for c in found if "template" in {m.comment_id for m in c.members})
+    privacy = next(c for c in found if real_ids & {m.comment_id for m in c.members})
+    assert lead is not privacy
+    members = [m.comment_id for c in found for m in c.members]
+    assert len(members) == len(set(members)), "a comment is a member of one campaign"
+    in_lead = set(compound) & {m.comment_id for m in lead.members}
+    in_privacy = set(compound) & {m.comment_id for m in privacy.members}
+    assert in_lead | in_privacy == set(compound) and not in_lead & in_privacy
+    assert "quotes-one-paragraph" in {m.comment_id for m in privacy.members}
+    # each is listed with the campaign it is not a member of, holding (nearly) all of that letter
+    assert {a.comment_id for a in lead.also_copies} == in_privacy
+    assert {a.comment_id for a in privacy.also_copies} == in_lead
+    assert all(a.template_share >= 0.9 for a in lead.also_copies + privacy.also_copies)
+    listed = {a.comment_id for c in found for a in c.also_copies}
+    assert "quotes-one-paragraph" not in listed and listed <= set(compound)
+    # without the step, nothing is listed (and the members are the same)
+    without = detect_campaigns(bulk_docs + docs + extra, CampaignParams(also_copies=False))
+    assert not any(c.also_copies for c in without)
+    assert sorted(sorted(m.comment_id for m in c.members) for c in without) == sorted(
+        sorted(m.comment_id for m in c.members) for c in found)
+
+
+def test_a_letter_inside_a_longer_letter_is_said_once_not_per_copy(bulk_docs):
+    """Step 10 on campaigns as given: when one campaign's template holds another's letter (a paragraph
+    bank's long letter pasting a short one, as on ICEB-2015-0002), the short letter's campaign names
+    the long one in `contained_in`, and the long letter's copies are not listed one by one; a copy
+    that pastes the short letter beyond its own template is."""
+    from comments.analysis.campaigns import Campaign, Member, _also_copies, _grams, _unique_texts
+
+    own = [d.text for d in _unrelated(bulk_docs, 5)]
+    short = PARAGRAPHS[1] + " " + PARAGRAPHS[2]  # a 56-word letter
+    longer = "\n\n".join([own[0], short, own[1]])
+    docs = [Doc("short-1", short), Doc("short-2", short), Doc("long-1", longer), Doc("long-2", longer),
+            Doc("long-and-short", longer + "\n\n" + own[2]), Doc("other-1", own[3]), Doc("other-2", own[3] + "\n\n" + short)]
+    params = CampaignParams()
+    texts = _unique_texts(docs)
+    grams = _grams(texts, params.shingle_words, params.chunk_texts)
+    index = {texts.keys[i]: i for i in range(len(texts.keys))}
+    at = {d.comment_id: index[text_key(d.text)] for d in docs}
+    groups = [["short-1", "short-2"], ["long-1", "long-2", "long-and-short"], ["other-1", "other-2"]]
+    campaigns = [Campaign(texts.keys[at[g[0]]], g[0], docs[[d.comment_id for d in docs].index(g[0])].text,
+                          [Member(c, 1.0, True) for c in g]) for g in groups]
+    centers = [at[g[0]] for g in groups]
+    members_of = [sorted({at[c] for c in g[1:]} - {at[g[0]]}) for g in groups]
+    _also_copies(campaigns, centers, members_of, texts, grams, docs, params, {}, None)
+    short_c, long_c, other_c = campaigns
+    assert [key for key, _ in short_c.contained_in] == [long_c.key]
+    assert short_c.contained_in[0][1] == 1.0
+    # "other-2" pasted the short letter into a letter that does not have it; the long letter's own copies did not
+    assert [a.comment_id for a in short_c.also_copies] == ["other-2"]
+    assert not long_c.contained_in and not long_c.also_copies and not other_c.contained_in and not other_c.also_copies

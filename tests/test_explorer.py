@@ -234,6 +234,19 @@ def test_campaign_page_shows_the_template_copies_and_additions(db, http):
     assert f'data-metric="campaign_size" data-measure="comments" data-count="{size}"' in page
     assert template_id in page and '<mark class="addition">' in page
     assert http.get(f"/d/{DOCKET}/campaigns/C9999").status_code == 404
+    # a comment pasting two letters: counted under one campaign, listed on the other's page with where it is counted
+    con = store.connect(db, read_only=True)
+    try:
+        (home, other), = _q(con, """select m.campaign_id, k.campaign_id from campaign_members m, campaigns k
+            where m.comment_id = ? and k.template_comment_id = ?""", fx.COMPOUND_ID, fx.COMPOUND_OF[1])
+        also = _q(con, "select campaign_id, comment_id from campaign_also_copies where docket_id = ?", DOCKET)
+    finally:
+        con.close()
+    assert home != other and also == [(other, fx.COMPOUND_ID)]
+    page = http.get(f"/d/{DOCKET}/campaigns/{other}").text
+    listed = page[page.index('id="also-copies"'):]
+    assert f'data-comment="{fx.COMPOUND_ID}"' in listed and f'/campaigns/{home}"' in listed
+    assert 'id="also-copies"' not in http.get(f"/d/{DOCKET}/campaigns/{home}").text
     assert http.get("/d/NOPE-2020-0001").status_code == 404
 
 

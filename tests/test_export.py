@@ -44,6 +44,13 @@ def db(tmp_path):
         {"docket_id": DOCKET, "campaign_id": "C0001", "comment_id": cid(n), "similarity": 1.0 if n < 3 else 0.9,
          "is_template": n == 1, "is_exact": n < 3, "unique_additions": ["My own words."] if n == 3 else [], "run_id": RUN}
         for n in (1, 2, 3)], ["comment_id"])
+    # comment 4 pastes C0001's letter into its own; C0002's short letter is inside C0001's (in each of its copies)
+    store.upsert(con, "campaign_also_copies", [{"docket_id": DOCKET, "campaign_id": "C0001", "comment_id": cid(4),
+                                                "template_share": 1.0, "run_id": RUN}], ["docket_id", "campaign_id", "comment_id"])
+    store.upsert(con, "campaigns", [{
+        "docket_id": DOCKET, "campaign_id": "C0002", "size": 2, "exact_copies": 2, "submissions_represented": 2,
+        "members_with_additions": 0, "template_comment_id": "OTHER", "template_text": "Please stop the data sharing program.",
+        "stance": "oppose", "stance_confidence": 0.9, "run_id": RUN, "contained_in": ["C0001"]}], ["docket_id", "campaign_id"])
     store.upsert(con, "themes", [{
         "docket_id": DOCKET, "theme_id": "T001", "label": "privacy harms", "keywords": ["privacy"], "is_catch_all": False,
         "rank": 1, "unique_texts": 2, "comments": 4, "submissions": 8, "quotes": [], "run_id": RUN}], ["docket_id", "theme_id"])
@@ -88,6 +95,10 @@ def check_rows(rows, counts):
     assert four["theme_label"] == "privacy harms" and four["commenter_name"] == "Acme, Inc."
     assert by_id[f"{DOCKET}-0005"]["campaign_id"] in (None, "")
     assert "first_name" not in four and "last_name" not in four
+    # the other letters each comment copies besides its own campaign's
+    also = {n: by_id[f"{DOCKET}-{n:04d}"]["also_copies_campaigns"] for n in range(1, 6)}
+    also = {n: (json.loads(v) if v else None) if isinstance(v, str) else v for n, v in also.items()}  # CSV: JSON text
+    assert also == {1: ["C0002"], 2: ["C0002"], 3: ["C0002"], 4: ["C0001"], 5: None}
 
 
 def test_csv_round_trip(db, tmp_path):

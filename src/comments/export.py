@@ -43,6 +43,7 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
     `flat` turns list columns into JSON text (CSV has no lists).
     """
     additions = "to_json(m.unique_additions)::varchar" if flat else "m.unique_additions"
+    also = "to_json(ac.campaigns)::varchar" if flat else "ac.campaigns"
     names = _NAME_COLUMNS if include_names else ""
     return f"""
     select
@@ -73,6 +74,7 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
         m.is_template                                as is_campaign_template,
         m.similarity                                 as campaign_similarity,
         {additions}                                  as unique_additions,
+        {also}                                       as also_copies_campaigns,
         a.theme_id,
         t.label                                      as theme_label,
         a.stance,
@@ -87,6 +89,19 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
     join comment_analysis a using (comment_id)
     left join campaign_members m using (comment_id)
     left join campaigns cp on cp.docket_id = c.docket_id and cp.campaign_id = a.campaign_id
+    -- the other campaigns whose letter this comment copies too: by its own words, or because its
+    -- campaign's letter holds theirs
+    left join (
+        select docket_id, comment_id, list(distinct campaign_id order by campaign_id) as campaigns
+        from (
+            select docket_id, comment_id, campaign_id from campaign_also_copies
+            union all
+            select h.docket_id, cm.comment_id, h.campaign_id
+            from campaigns h
+            join campaign_members cm on cm.docket_id = h.docket_id and list_contains(h.contained_in, cm.campaign_id)
+        )
+        group by all
+    ) ac on ac.docket_id = c.docket_id and ac.comment_id = c.comment_id
     left join themes t on t.docket_id = c.docket_id and t.theme_id = a.theme_id
     left join comment_labels l using (comment_id)
     -- substance is scored per unique text: a campaign copy carries its template's score

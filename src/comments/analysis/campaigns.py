@@ -76,6 +76,13 @@ How it works (and why; see the last section of DESIGN.md):
    the issue's examples come from): of the comments that share a letter's
    first 150 characters and run 300+, 0.75 were in their letter's campaign
    before this step (BENCHMARKS.md, "Campaign recall on a real docket").
+10. Copies of two letters (`_also_copies`): a comment is a member of one campaign only, so the
+   sizes add up to the comments, but a sender may paste two form letters, and a long letter may
+   hold a short one whole. Each campaign lists the campaigns whose template holds its letter
+   (`contained_in`) and the members of other campaigns that hold it in words their own template
+   does not have (`also_copies`), by the membership rule (the share of the template's distinct
+   k-grams a member must hold). The briefing says where those copies are counted. On ICEB-2015-0002
+   this lists 30 of the 128 copies the issue's measure counts as left out (BENCHMARKS.md).
 Memory (1M comments): anchors are sampled in chunks, text indices are int32,
 and the large temporaries of each step are freed as soon as they are used.
 """
@@ -195,6 +202,7 @@ class CampaignParams:
     opening_chars: int = 150
     opening_min_chars: int = 300
     opening_containment: float = 0.2
+    also_copies: bool = True
     with_additions: bool = True  # False: skip unique additions (grouping and similarity only)
     chunk_texts: int = 20_000
 
@@ -215,12 +223,22 @@ class Member:
     unique_additions: list[str] = field(default_factory=list)  # verbatim sentences the sender added
 
 
+@dataclass(frozen=True)
+class AlsoCopy:
+    comment_id: str  # a member of another campaign
+    template_share: float  # share of this campaign's template (its distinct k-grams) found in the comment
+
+
 @dataclass
 class Campaign:
     key: str  # text_key of the template: a deterministic content key
     template_comment_id: str
     template_text: str
     members: list[Member]  # template first (similarity 1.0), then by comment id
+    # step 10: the campaigns whose letter holds this one's, as (campaign key, share of this template) ...
+    contained_in: list[tuple[str, float]] = field(default_factory=list)
+    # ... and the comments counted under another campaign that copy this letter too
+    also_copies: list[AlsoCopy] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -995,6 +1013,10 @@ def detect_campaigns(
         campaign = _build(i, [], texts, docs, params)
         if campaign is not None:
             campaigns.append(campaign)
+            centers_of.append(i)
+            members_of.append([])
+    if params.also_copies:
+        _also_copies(campaigns, centers_of, members_of, texts, grams, docs, params, stances, stance_of)
     campaigns.sort(key=lambda c: (-len(c.members), c.key))
     return campaigns
 
@@ -1445,6 +1467,89 @@ def _join_by_opening(campaigns: list[Campaign], centers: list[int], members_of: 
     for c in range(len(out_campaigns)):
         placed[[out_centers[c], *out_members[c]]] = True
     return out_campaigns, out_centers, out_members
+
+
+def _also_copies(campaigns: list[Campaign], centers: list[int], members_of: list[list[int]], texts: _Texts,
+                 grams: _Grams, docs, params: CampaignParams, stances: dict[int, str],
+                 stance_of: Callable[[str], str] | None) -> None:
+    """Step 10 of the module doc. A comment is a member of one campaign only, so sizes add up; a
+    text that copies another campaign's letter as well (it holds as much of that template as a
+    member must: `min_containment` of its distinct k-grams, `short_containment` for a template
+    under `short_text_words`, in passages of `min_shared_words` or more) is listed with it:
+    - `contained_in`: the campaigns whose template holds this one's (a letter pasted into a
+      longer letter: every copy of that one copies this one too), by campaign key;
+    - `also_copies`: members of other campaigns that hold this template in words their own
+      template does not have (a sender who pasted two letters), by comment id."""
+    n_c = len(campaigns)
+    if n_c < 2:
+        return
+    t_grams, t_valid, t_offsets = grams.of(np.array(centers, dtype=np.int64))
+    t_owner = np.repeat(np.arange(n_c, dtype=np.int64), np.diff(t_offsets))[t_valid]
+    t_grams = t_grams[t_valid]
+    order = np.lexsort((t_owner, t_grams))
+    t_grams, t_owner = t_grams[order], t_owner[order]
+    distinct = np.ones(len(t_grams), dtype=bool)
+    distinct[1:] = (t_grams[1:] != t_grams[:-1]) | (t_owner[1:] != t_owner[:-1])
+    t_grams, t_owner = t_grams[distinct], t_owner[distinct]
+    t_distinct = np.bincount(t_owner, minlength=n_c)
+    # one table entry per k-gram; its templates are t_owner[start : start + count]
+    new = np.ones(len(t_grams), dtype=bool)
+    new[1:] = t_grams[1:] != t_grams[:-1]
+    table, start = t_grams[new], np.flatnonzero(new)
+    count = np.diff(np.append(start, len(t_grams)))
+    own_table = np.unique(_salted(t_grams, t_owner))
+    t_words = texts.n_words[np.array(centers, dtype=np.int64)]
+    need = np.where(t_words < params.short_text_words, params.short_containment, params.min_containment)
+    min_grams = max(1, params.min_shared_words - params.shingle_words + 1)  # k-grams in a run of that many words
+
+    def held(units: np.ndarray, home: np.ndarray, beyond_own: bool) -> list[tuple[int, int, float]]:
+        """(unit position, other campaign, share of its template) for the other templates a unit holds;
+        with `beyond_own`, counting only k-grams its own campaign's template does not have."""
+        out: list[tuple[int, int, float]] = []
+        size = max(1, params.chunk_texts // 4)
+        for first in range(0, len(units), size):
+            m_grams, valid, offsets = grams.of(units[first : first + size])
+            owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+            pos = _lookup(table, m_grams)
+            hit = valid & (pos >= 0)
+            if beyond_own:
+                hit &= _lookup(own_table, _salted(m_grams, home[first + owner])) < 0
+            owner, pos = owner[hit], pos[hit]
+            if not len(pos):
+                continue
+            key = _sorted_unique(owner * len(table) + pos)  # each distinct k-gram of a unit once
+            owner, pos = key // len(table), key % len(table)
+            at, _ = _ranges(np.append(start, len(t_grams)), pos)
+            campaign = t_owner[at]
+            unit = np.repeat(owner, count[pos])
+            other = campaign != home[first + unit]
+            pair, n_shared = _sorted_unique(unit[other] * n_c + campaign[other], return_counts=True)
+            unit, campaign = pair // n_c, pair % n_c
+            share = n_shared / np.maximum(t_distinct[campaign], 1)
+            ok = (n_shared >= min_grams) & (share >= need[campaign])
+            out += [(first + int(u), int(c), float(v)) for u, c, v in zip(unit[ok], campaign[ok], share[ok], strict=True)]
+        return out
+
+    def stance(i: int) -> str:
+        if i not in stances:
+            stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "") if stance_of else "unclear"
+        return stances[i]
+
+    def opposite(i: int, c: int) -> bool:  # it quotes that letter to answer it
+        return frozenset((stance(i), stance(centers[c]))) in _OPPOSITE
+
+    inside = np.array(centers, dtype=np.int64)
+    for u, c, share in held(inside, np.arange(n_c, dtype=np.int64), beyond_own=False):
+        if not opposite(int(inside[u]), c):
+            campaigns[c].contained_in.append((campaigns[u].key, round(share, 4)))
+    units = np.array([i for c in range(n_c) for i in members_of[c]], dtype=np.int64)
+    home = np.array([c for c in range(n_c) for _ in members_of[c]], dtype=np.int64)
+    also: dict[int, list[AlsoCopy]] = defaultdict(list)
+    for u, c, share in held(units, home, beyond_own=True):
+        if not opposite(int(units[u]), c):
+            also[c] += [AlsoCopy(docs[d].comment_id, round(share, 4)) for d in texts.doc_indices[int(units[u])]]
+    for c, copies in also.items():
+        campaigns[c].also_copies = sorted(copies, key=lambda a: a.comment_id)
 
 
 def _member_additions(accepted_of: dict[int, list[int]], members: list[int], verdicts: _Verdicts,

@@ -342,6 +342,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     posted, received = data.posted, data.received
     camp_cols: dict[str, list] = {name: [] for name in _SCHEMAS["campaigns"].names if name not in _CONSTANT}
     member_cols: dict[str, list] = {name: [] for name in _SCHEMAS["campaign_members"].names if name not in _CONSTANT}
+    also_cols: dict[str, list] = {name: [] for name in _SCHEMAS["campaign_also_copies"].names if name not in _CONSTANT}
     for camp, idx in zip(found, members_at, strict=True):
         camp_id = campaign_ids[camp.key]
         tpl = template_stance[camp_id]
@@ -354,6 +355,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
             ("first_posted", _when(posted[idx], min)), ("last_posted", _when(posted[idx], max)),
             ("first_received", _when(received[idx], min)), ("last_received", _when(received[idx], max)),
             ("stance", tpl.stance), ("stance_confidence", float(tpl.confidence)),
+            ("contained_in", sorted(campaign_ids[key] for key, _ in camp.contained_in)),
         ):
             camp_cols[name].append(value)
         n_members = len(camp.members)
@@ -363,6 +365,9 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
         member_cols["is_template"].extend(m.comment_id == camp.template_comment_id for m in camp.members)
         member_cols["is_exact"].extend(bool(m.is_exact) for m in camp.members)
         member_cols["unique_additions"].extend(list(m.unique_additions or []) for m in camp.members)
+        also_cols["campaign_id"].extend([camp_id] * len(camp.also_copies))
+        also_cols["comment_id"].extend(a.comment_id for a in camp.also_copies)
+        also_cols["template_share"].extend(a.template_share for a in camp.also_copies)
     n_members = len(member_cols["comment_id"])
     burst_rows, notes = _bursts(docket_id, found, campaign_ids, None, received, params, run_id, members_at=members_at)
     notes = stance_notes + notes
@@ -432,7 +437,8 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     progress(1)
 
     _write(con, docket_id, run_id, {
-        "campaigns": camp_cols, "campaign_members": member_cols, "themes": theme_rows,
+        "campaigns": camp_cols, "campaign_members": member_cols, "campaign_also_copies": also_cols,
+        "themes": theme_rows,
         "comment_themes": ct_cols, "comment_labels": labels, "bursts": burst_rows,
         "comment_significance": significance,
     }, counts={
@@ -762,11 +768,16 @@ _SCHEMAS = {
         ("template_text", pa.string()), ("first_posted", pa.timestamp("us")), ("last_posted", pa.timestamp("us")),
         ("first_received", pa.timestamp("us")), ("last_received", pa.timestamp("us")),
         ("stance", pa.string()), ("stance_confidence", pa.float64()), ("run_id", pa.string()),
+        ("contained_in", pa.list_(pa.string())),
     ]),
     "campaign_members": pa.schema([
         ("docket_id", pa.string()), ("campaign_id", pa.string()), ("comment_id", pa.string()),
         ("similarity", pa.float64()), ("is_template", pa.bool_()), ("is_exact", pa.bool_()),
         ("unique_additions", pa.list_(pa.string())), ("run_id", pa.string()),
+    ]),
+    "campaign_also_copies": pa.schema([
+        ("docket_id", pa.string()), ("campaign_id", pa.string()), ("comment_id", pa.string()),
+        ("template_share", pa.float64()), ("run_id", pa.string()),
     ]),
     "themes": pa.schema([
         ("docket_id", pa.string()), ("theme_id", pa.string()), ("label", pa.string()),

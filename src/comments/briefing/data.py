@@ -404,6 +404,8 @@ def _campaigns(con, docket_id, guard: NameGuard, show_names, max_campaigns) -> l
             **c,
             "additions_line": campaign_additions_line(c["members_with_additions"]),
             "shared_passage_line": campaign_shared_line(share),
+            "contained_line": campaign_contained_line(c["contained_in"]),
+            "also_line": campaign_also_line(c["also_copies"], c["also_copies_counted_in"]),
             "template_excerpt": guard.redact(excerpt),
             "template_url": comment_url(c["template_comment_id"]),
             "addition_example": examples.get(c["campaign_id"]),
@@ -416,6 +418,34 @@ SHARED_PASSAGE_BELOW = 0.6  # median share of a copy's words in the template und
 
 def campaign_additions_line(n: int) -> str:
     return f"{n:,} {'copy' if n == 1 else 'copies'} added words of their own."
+
+
+def _campaign_list(rows: list[dict] | None, nouns: tuple[str, str], show: int = 3) -> str:
+    """'C0002 (31 copies), C0010 (11 copies) and 2 more'."""
+    rows = rows or []
+    shown = ", ".join(f"{r['campaign_id']} ({r['comments']:,} {nouns[r['comments'] != 1]})" for r in rows[:show])
+    return shown + (f" and {len(rows) - show} more" if len(rows) > show else "")
+
+
+def campaign_contained_line(contained_in: list[dict] | None) -> str | None:
+    """Said when this letter sits inside another campaign's longer letter: those copies copy it too."""
+    if not contained_in:
+        return None
+    many = len(contained_in) > 1
+    return (f"This letter is also part of the longer {'letters' if many else 'letter'} of "
+            f"{_campaign_list(contained_in, ('copy', 'copies'))}, counted there.")
+
+
+def campaign_also_line(n: int, counted_in: list[dict] | None) -> str | None:
+    """Said when copies of this letter are counted under other campaigns (they paste two letters):
+    each comment counts in one campaign only, so the sizes add up, and this says where the rest are."""
+    if not n:
+        return None
+    one = n == 1
+    where = _campaign_list(counted_in, ("comment", "comments"))
+    return (f"{n:,} more {'comment' if one else 'comments'} also {'copies' if one else 'copy'} this letter but "
+            f"{'is' if one else 'are'} counted under {'another campaign' if len(counted_in or []) == 1 else 'other campaigns'}"
+            f"{': ' + where if where else ''}.")
 
 
 def campaign_shared_line(median_share: float | None) -> str | None:

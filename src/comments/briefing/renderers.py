@@ -275,7 +275,7 @@ def to_markdown(brief: dict) -> str:
             f"**{e(k['campaign_id'])}**: {fmt_num(k['size'])} copies posted ({fmt_num(k['exact_copies'])} exact), "
             f"{fmt_num(k['submissions_represented'])} submissions represented, stance {e(k['stance'])}, "
             f"{fmt_day(k['first_received'])} to {fmt_day(k['last_received'])}. "
-            f"{e(k['additions_line'])}" + (f" {e(k['shared_passage_line'])}" if k["shared_passage_line"] else ""),
+            f"{e(k['additions_line'])}" + "".join(f" {e(k[line])}" for line in ("shared_passage_line", "contained_line", "also_line") if k[line]),
             "",
             f"> Template ([{e(k['template_comment_id'])}]({k['template_url']})): {e(k['template_excerpt'])}",
             "",
@@ -618,7 +618,7 @@ def to_docx(brief: dict) -> bytes:
             f"{k['campaign_id']}: {fmt_num(k['size'])} copies posted ({fmt_num(k['exact_copies'])} exact), "
             f"{fmt_num(k['submissions_represented'])} submissions represented, stance {k['stance']}, "
             f"{fmt_day(k['first_received'])} to {fmt_day(k['last_received'])}. "
-            f"{k['additions_line']}" + (f" {k['shared_passage_line']}" if k["shared_passage_line"] else "")
+            f"{k['additions_line']}" + "".join(f" {k[line]}" for line in ("shared_passage_line", "contained_line", "also_line") if k[line])
         )
         p = doc.add_paragraph(style="Quote")
         p.add_run("Template (")

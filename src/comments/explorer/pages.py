@@ -554,6 +554,9 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
 # ---------------------------------------------------------------------- campaigns
 
 
+ALSO_SHOWN = 200  # comments of other campaigns listed as also copying a campaign's letter
+
+
 def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, per: int = 100, show_names: bool,
                   campaigns: list[dict] | None = None) -> dict | None:
     """`campaigns`: the docket's brief_campaigns rows when the caller has them already."""
@@ -591,8 +594,14 @@ def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, p
         m["title_shown"] = shown_title(m, show_names)
         m["additions"] = list(m["unique_additions"] or [])
     template = camp["template_text"] or ""
+    also = rows(cur, """
+        select a.comment_id, m.campaign_id, a.template_share
+        from campaign_also_copies a join campaign_members m on m.docket_id = a.docket_id and m.comment_id = a.comment_id
+        where a.docket_id = ? and a.campaign_id = ?
+        order by m.campaign_id, a.comment_id limit ?""", [docket_id, campaign_id, ALSO_SHOWN]) if camp["also_copies"] else []
     return {
         "campaign": camp,
+        "also": also,
         "template": template,
         "template_url": comment_url(camp["template_comment_id"]),
         "members": members,
