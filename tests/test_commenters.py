@@ -18,6 +18,10 @@ def test_api_fields_and_names():
     c = classify(organization="Jane Doe", first_name="Jane", last_name="Doe")
     assert (c.type, c.name) == ("individual", None)
     assert classify().type == "unknown"
+    # a form's filler is no organization, however it is dressed
+    for filler in ("N/A", "self", "Anonymous", "Anonymous (Unselected US College Grad)"):
+        c = classify(organization=filler, first_name="Jane", last_name="Doe")
+        assert (c.type, c.name) == ("individual", None), filler
 
 
 def test_title_and_text_signals():

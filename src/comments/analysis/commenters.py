@@ -61,7 +61,8 @@ _GOV_WORDS = re.compile(
     re.I,
 )
 # Names that are not organizations even though they look like a form's filler.
-_NON_NAMES = re.compile(r"^(n/?a|none|self|individual|private citizen|citizen|retired|na|-|\.|anonymous)$", re.I)
+# "Anonymous (Unselected US College Grad)" (ICEB-2015-0002) is a person describing themself.
+_NON_NAMES = re.compile(r"^(n/?a|none|self|individual|private citizen|citizen|retired|na|-|\.|anonymous(\s*\(.*\))?)$", re.I)
 _ANON = re.compile(r"^\s*anonymous\s*$", re.I)
 
 _TITLE_BY = re.compile(r"comment submitted by (?P<who>.+)$", re.I)
