@@ -452,7 +452,13 @@ def test_command_line_serves_until_interrupted(tmp_path):
         assert response.json()["meta"]["totalElements"] == 50
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        try:
+            # (generous: once, under the suite's full load, 10 s were not enough; the cause is unknown)
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"still serving 30 s after Ctrl-C; stderr: {proc.communicate()[1][-2000:]!r}") from None
+    assert code == 0
     assert proc.stderr.read() == ""  # nothing logged per request
     bad = subprocess.run([sys.executable, "-m", "comments.replay", "--mirrulations", str(tmp_path)],
                          capture_output=True, text=True, timeout=30)
