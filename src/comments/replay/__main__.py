@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serving {len(snap)} comments of {snap.docket_id} at {server.base_url} (Ctrl-C stops)", flush=True)
         print(f"  REGULATIONS_GOV_BASE_URL={server.base_url}", flush=True)
         while True:
-            time.sleep(3600)
+            # short sleeps: Ctrl-C may be delivered to a server thread, and Python raises it in the
+            # main thread only when that thread next runs bytecode (a one-hour sleep would hide it)
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
