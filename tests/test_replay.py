@@ -437,11 +437,20 @@ def test_repeated_hour_when_dst_ends_errs_towards_more(replay, bundled_snapshot)
     assert {i["id"] for i in got} == {"CMS-2022-0163-0002", "CMS-2022-0163-0003"}
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """The child gets Ctrl-C's default action, as a server started from a terminal does. A test run
+    started in the background by a shell without job control (`./run test &` in a script) ignores
+    SIGINT, and its children inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_that_lands_on_a_server_thread_still_stops_the_command_line_server():
-    """The kernel gives a process's SIGINT to any thread that does not block it; Python raises it in
-    the main thread only when that thread runs bytecode. Blocking SIGINT in the main thread once the
-    server runs puts it on a server thread every time (under load it happened by chance, and the
-    server slept on for an hour)."""
+    """The kernel may give a process's SIGINT to any thread that does not block it; Python raises it
+    in the main thread only when that thread next runs bytecode (the server's main thread used to
+    sleep an hour at a time). Blocking SIGINT in the main thread once the server runs puts it on a
+    server thread every time."""
     import signal
     import subprocess
     import sys
@@ -457,7 +466,8 @@ def test_ctrl_c_that_lands_on_a_server_thread_still_stops_the_command_line_serve
         "m.ReplayServer.start = started\n"
         "sys.exit(m.main(['--synthetic', '5', '--port', '0', '--key', 'k']))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         assert proc.stdout.readline().startswith("serving 5 comments")
     finally:
@@ -476,7 +486,8 @@ def test_command_line_serves_until_interrupted(tmp_path):
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "comments.replay", "--synthetic", "50", "--port", "0",
-                             "--key", "k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--key", "k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         first = proc.stdout.readline()
         assert first.startswith("serving 50 comments of SYN-2024-0001 at http://127.0.0.1:")
