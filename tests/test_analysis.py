@@ -243,6 +243,7 @@ def test_reanalysis_is_deterministic_and_keeps_ids(analyzed, tmp_path):
             (c, new_letter[0] if home[c] == big_id else big_id) for c in compound)
         assert all(share >= 0.9 for _, _, share in listed)
         assert new_letter[1] == 6 + sum(1 for c in compound if home[c] == new_letter[0])
+        assert report(con2, "brief_campaign_overlap") == [{"comments": 2}]  # the briefing's caveat
         rows = {r["campaign_id"]: r for r in report(con2, "brief_campaigns")}
         for campaign_id in {new_letter[0], big_id}:
             theirs = [c for c in compound if home[c] != campaign_id]

@@ -145,6 +145,7 @@ def gather(
         "significant": significant,
         "commenters": commenters,
         "campaigns": campaigns,
+        "campaign_overlap": _rows(con, "brief_campaign_overlap", docket_id)[0]["comments"],
         "timeline": timeline,
         "changes": None if changes is None else what_changed(changes, guard),
         "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
@@ -629,7 +630,14 @@ def caveats(brief: dict) -> list[str]:
         f"“{NOT_READ}” means nobody read the comment's substance (it is in attachments whose text was not "
         "extracted), not that it takes no side; shares of stance are given among the texts that were read."
     ] if (brief["headline"].get("not_read") or 0) else []
-    return stale + method_line + not_read + [
+    overlap = brief.get("campaign_overlap") or 0
+    campaigns = [
+        f"Each comment counts in one campaign only, so campaign sizes add up; {overlap:,} "
+        f"{'comment copies' if overlap == 1 else 'comments copy'} the letters of two campaigns or more and "
+        f"{'is' if overlap == 1 else 'are'} counted under one (the campaign paragraphs above, the explorer and "
+        "`comments export` say which)."
+    ] if overlap else []
+    return stale + method_line + not_read + campaigns + [
         "Posted counts are not received counts: agencies post what they choose, and may hold back "
         "duplicates, abusive or sensitive comments. "
         f"The agency reports {h['agency_duplicates']:,} further copies it did not post.",
