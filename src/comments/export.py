@@ -89,17 +89,10 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
     join comment_analysis a using (comment_id)
     left join campaign_members m using (comment_id)
     left join campaigns cp on cp.docket_id = c.docket_id and cp.campaign_id = a.campaign_id
-    -- the other campaigns whose letter this comment copies too: by its own words, or because its
-    -- campaign's letter holds theirs
+    -- the other campaigns whose letter this comment copies too
     left join (
-        select docket_id, comment_id, list(distinct campaign_id order by campaign_id) as campaigns
-        from (
-            select docket_id, comment_id, campaign_id from campaign_also_copies
-            union all
-            select h.docket_id, cm.comment_id, h.campaign_id
-            from campaigns h
-            join campaign_members cm on cm.docket_id = h.docket_id and list_contains(h.contained_in, cm.campaign_id)
-        )
+        select docket_id, comment_id, list(campaign_id order by campaign_id) as campaigns
+        from comment_other_letters
         group by all
     ) ac on ac.docket_id = c.docket_id and ac.comment_id = c.comment_id
     left join themes t on t.docket_id = c.docket_id and t.theme_id = a.theme_id
