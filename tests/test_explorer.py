@@ -247,6 +247,10 @@ def test_campaign_page_shows_the_template_copies_and_additions(db, http):
     listed = page[page.index('id="also-copies"'):]
     assert f'data-comment="{fx.COMPOUND_ID}"' in listed and f'/campaigns/{home}"' in listed
     assert 'id="also-copies"' not in http.get(f"/d/{DOCKET}/campaigns/{home}").text
+    # and the comment's own page says which other letter it copies
+    page = http.get(f"/d/{DOCKET}/c/{fx.COMPOUND_ID}").text
+    also = page[page.index('class="also-copies"'):]
+    assert f'/campaigns/{other}">{other}</a>' in also[: also.index("</p>")]
     assert http.get("/d/NOPE-2020-0001").status_code == 404
 
 

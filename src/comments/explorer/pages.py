@@ -497,6 +497,8 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
             [docket_id, *campaign_ids])}
         for m in members.values():
             m.update(info.get(m["campaign_id"], {"size": None, "template_comment_id": None, "campaign_stance": "unclear"}))
+    other_letters = by_id("""select comment_id, campaign_id from comment_other_letters
+                             where comment_id in ({marks}) order by campaign_id""", many=True)
     labels_of_themes = theme_labels(cur, docket_id)
     themes = by_id("""select comment_id, theme_id, score, is_primary from comment_themes
                       where comment_id in ({marks}) order by is_primary desc, score desc""", many=True)
@@ -539,6 +541,7 @@ def comment_pages(cur, docket_id: str, ids: list[str], *, q: str = "", show_name
             "evidence_found": bool(evidence and find_spans(everything, evidence, "evidence")),
             "analyst": analyst.get(cid),
             "member": member,
+            "other_letters": [r["campaign_id"] for r in other_letters.get(cid, [])],
             "additions_found": [s for s in additions if find_spans(everything, s, "addition")],
             "themes": themes.get(cid, []),
             "text": {
