@@ -79,9 +79,15 @@ def test_a_school_or_employer_given_by_someone_who_speaks_for_no_one_is_an_affil
     assert c.type == "individual"
     for text in ("We at State University support extending the training period for STEM graduates.",
                  "Our faculty and students support extending the training period for STEM graduates.",
-                 "See attached file(s)", "Please see the attached letter from the university's president.",
-                 "Extend it."):  # too short to tell
+                 "See attached file(s)", "Please see the attached letter from the university's president.", ""):
         assert classify(title=title, text=text).type == "organization", text
+    # a school does not speak through one student's few words or their "we" (ICEB-2015-0002: 27 students)
+    for text in ("Extend it.", "We should have it extended!!!", "There's reason for US to be the most distinctive. "
+                 "We F-1ers need opportunities."):
+        assert classify(title=title, text=text).type == "individual", text
+    # an employer is not a school: too short to tell, and "we" may be the company's
+    for text in ("Extend it.", "We should have it extended!!!"):
+        assert classify(title="Comment Submitted by Jane Roe, Acme Robotics Inc.", text=text).type == "organization", text
     c = classify(title="Comment Submitted by John Doe, Midwest Coalition for Jobs",
                  text="The federal government keeps ignoring the workers of this country and their wages.")
     assert (c.type, c.name) == ("organization", "Midwest Coalition for Jobs")

@@ -195,6 +195,12 @@ _ADVOCACY = re.compile(r"\b(?:coalition|association|council|alliance|federation|
                        r"union|committee|caucus|center|centre|institute for|advocates?|action|project|campaign)\b", re.I)
 
 
+# a school given beside a student's or an employee's name; and the words a school's own comment uses
+_SCHOOL = re.compile(r"\b(?:university|college|polytechnic|institute of technology)\b", re.I)
+_SCHOOL_VOICE = re.compile(r"\bwe at\b|\bour (?:university|college|campus|school|institution|students|faculty|"
+                           r"international students|scholars|researchers)\b", re.I)
+
+
 def voice(text: str | None) -> str:
     """Whom the text speaks for: "organization" (its voice: "on behalf of", "our members", ...),
     "person" (first person singular), "no one" (a comment of its own, 8+ words, with no first
@@ -235,6 +241,12 @@ def affiliation(who: Commenter, text: str | None, *, person: bool) -> Commenter:
     # author; an advocacy body's director speaks for it unless they say "I"
     said = voice(text) if may_be_affiliation(who, person=person) else "organization"
     if said == "person" or (said == "no one" and not _ADVOCACY.search(who.name or "")):
+        return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
+    # a school does not speak through one student's few words or their "we" ("We should have it
+    # extended!!!", "we F-1ers need opportunities"); its own comment says so ("our students", "on
+    # behalf of"), and an attachment (a pointer, or no text) may be its letter
+    if (said == "unknown" and _SCHOOL.search(who.name or "") and (text or "").strip()
+            and not _POINTER.search(text or "") and not _SCHOOL_VOICE.search(text or "")):
         return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
     return who
 
