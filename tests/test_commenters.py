@@ -22,6 +22,11 @@ def test_api_fields_and_names():
     for filler in ("N/A", "self", "Anonymous", "Anonymous (Unselected US College Grad)"):
         c = classify(organization=filler, first_name="Jane", last_name="Doe")
         assert (c.type, c.name) == ("individual", None), filler
+    # and in the title (ICEB-2015-0002): a sender who gave no name, as plain "Anonymous" is
+    text = "So let me get this straight: this program lets a company save on taxes by hiring a foreigner."
+    assert classify(title="Comment Submitted by Anonymous (Unselected US College Grad)", text=text) == classify(
+        title="Comment Submitted by Anonymous", text=text)
+    assert classify(title="Comment Submitted by Anonymous (Unselected US College Grad)", text=text).name is None
 
 
 def test_title_and_text_signals():

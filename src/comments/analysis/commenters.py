@@ -156,7 +156,7 @@ def from_fields(
     if m:
         who = _title_parts(m.group("who"))
         for part in reversed(who):
-            if _org_like(part) and not _ANON.match(part):
+            if _org_like(part) and not _NON_NAMES.match(part):  # (not "Anonymous (Unselected US College Grad)")
                 kind = "government" if _gov_like(part) and not _private_like(part) else "organization"
                 return Commenter(kind, part, f"title: {title}")
     return None
