@@ -446,12 +446,25 @@ def _ctrl_c_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _ctrl_c(proc) -> int:
+    """Ctrl-C to a running server; its exit code, or an error with what it printed if it is still
+    serving 10 s later."""
+    import signal
+    import subprocess
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"still serving 10 s after Ctrl-C; stderr: {proc.communicate()[1][-2000:]!r}") from None
+
+
 def test_ctrl_c_that_lands_on_a_server_thread_still_stops_the_command_line_server():
     """The kernel may give a process's SIGINT to any thread that does not block it; Python raises it
     in the main thread only when that thread next runs bytecode (the server's main thread used to
     sleep an hour at a time). Blocking SIGINT in the main thread once the server runs puts it on a
     server thread every time."""
-    import signal
     import subprocess
     import sys
 
@@ -471,17 +484,11 @@ def test_ctrl_c_that_lands_on_a_server_thread_still_stops_the_command_line_serve
     try:
         assert proc.stdout.readline().startswith("serving 5 comments")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("the server did not stop on Ctrl-C") from None
+        code = _ctrl_c(proc)
     assert code == 0
 
 
 def test_command_line_serves_until_interrupted(tmp_path):
-    import signal
     import subprocess
     import sys
 
@@ -495,12 +502,7 @@ def test_command_line_serves_until_interrupted(tmp_path):
         response = requests.get(f"{base}/comments", headers={"X-Api-Key": "k"}, timeout=10)
         assert response.json()["meta"]["totalElements"] == 50
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError(f"still serving 10 s after Ctrl-C; stderr: {proc.communicate()[1][-2000:]!r}") from None
+        code = _ctrl_c(proc)
     assert code == 0
     assert proc.stderr.read() == ""  # nothing logged per request
     bad = subprocess.run([sys.executable, "-m", "comments.replay", "--mirrulations", str(tmp_path)],
