@@ -440,11 +440,14 @@ def campaign_contained_line(contained_in: list[dict] | None) -> str | None:
 def campaign_also_line(n: int, counted_in: list[dict] | None) -> str | None:
     """Said when copies of this letter are counted under other campaigns (they paste two letters):
     each comment counts in one campaign only, so the sizes add up, and this says where the rest are."""
-    if not n:
-        return None
+    return f"{n:,} {campaign_also_words(n, counted_in)}" if n else None
+
+
+def campaign_also_words(n: int, counted_in: list[dict] | None) -> str:
+    """`campaign_also_line` after its number (the HTML puts the number in its own element)."""
     one = n == 1
     where = _campaign_list(counted_in, ("comment", "comments"))
-    return (f"{n:,} more {'comment' if one else 'comments'} also {'copies' if one else 'copy'} this letter but "
+    return (f"more {'comment' if one else 'comments'} also {'copies' if one else 'copy'} this letter but "
             f"{'is' if one else 'are'} counted under {'another campaign' if len(counted_in or []) == 1 else 'other campaigns'}"
             f"{': ' + where if where else ''}.")
 

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from comments.briefing import chart
-from comments.briefing.data import stance_slug
+from comments.briefing.data import campaign_also_words, stance_slug
 
 
 def fmt_num(value) -> str:
@@ -121,6 +121,7 @@ def to_html(brief: dict) -> str:
         codebook_text=codebook_text,
         significant_line=significant_line,
         numbers_paragraph=numbers_paragraph,
+        campaign_also_words=campaign_also_words,
         title_note=title_note,
         fmt_period=fmt_period,
         stance_sources_line=stance_sources_line,
