@@ -27,9 +27,11 @@ MARGIN = 0.05
 MEASURED = {
     "test": {"support": (0.864, 0.826), "oppose": (0.962, 0.714), "mixed": (0.500, 0.250), "unclear": (0.742, 0.920)},
     "all": {"support": (0.851, 0.833), "oppose": (0.949, 0.812), "mixed": (0.750, 0.375), "unclear": (0.807, 0.923)},
+    # batch 5 (labeled blind before round 5, never tuned on): its 75 texts of the two bundled dockets
+    "fresh": {"support": (0.909, 0.714), "oppose": (1.0, 0.762), "unclear": (0.812, 0.975)},
 }
 # the issue's yardstick, macro-F1 over support and oppose (measured; the issue's target is 0.80)
-MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859}
+MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859, "fresh": 0.832}
 
 
 
@@ -56,6 +58,17 @@ MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859}
         ("There is no doubt that we support the creation of the directory.", "support"),
         # ... imperatives and requests that the agency change course ...
         ("Do not pass this bill!", "oppose"),
+        # round 5 (the old held-out half's errors): the proposal named as what one is against or agrees with,
+        # a verdict on a bill or an act, and others' position answered rather than held
+        ("I would like to register my voice against DHS's amendment to the visa regulations.", "oppose"),
+        ("This is a bad bill, and will cost citizens the best jobs.", "oppose"),
+        ("This act is criminal against unemployed Americans.", "oppose"),
+        ("I strongly agree the rule because it lets talent stay.", "support"),
+        ("Strongly agree on the OPT extension.", "support"),
+        ("It helps young graduates; hope this will pass soon", "support"),
+        ("I don't know why so many people oppose this proposal.", "unclear"),
+        ("I understand many citizens are against this act; however, it creates jobs.", "unclear"),
+        ("Many Americans oppose this rule.", "oppose"),
         ("Keep politics out of science.", "oppose"),
         ("Please withdraw the proposed rule.", "oppose"),
         ("Reject this proposal.", "oppose"),
@@ -205,3 +218,12 @@ def test_a_docket_teaches_its_sides_phrases_from_its_firmly_decided_texts():
     assert learn(oppose[:3]) == {"learned_support": [], "learned_oppose": []}
     assert describe(learned)[0].startswith("stance rules used phrases learned from this docket")
     assert describe({"learned_support": [], "learned_oppose": []}) == []
+
+
+def test_a_learned_phrase_matches_its_singular_and_plural():
+    """A phrase the docket taught in one number matches the other ("work requirements" -> "a work
+    requirement"), and is still a whole word ("food stamp" does not match "food stampede")."""
+    cues = {"learned_support": ["work requirements", "food stamp"]}
+    assert classify("There should be a work requirement for everyone able.", extra_cues=cues).stance == "support"
+    assert classify("Work for food stamps.", extra_cues=cues).stance == "support"
+    assert classify("The food stampede at the fair was fun.", extra_cues=cues).stance == "unclear"

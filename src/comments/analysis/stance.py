@@ -77,6 +77,9 @@ _PROPOSAL = (
     r"rfi|request|bill|measure|actions?|move|step|work|exploration|objectives?|aims?|mission|"
     r"cms|hhs|onc|usda|epa|fda|the agency|agency'?s|department'?s|administration'?s|secretary'?s)"
 )
+# The proposal named as the object of a verdict ("agree with the rule", "voice against DHS's amendment").
+_NAMED = (r"(?:proposals?|proposed|rules?|regulations?|amendments?|extensions?|expansions?|changes?|polic(?:y|ies)|bill|"
+          r"plans?|initiatives?|idea|directory|registry|programs?|measures?)")
 # "to support", "should support", "and support": a suggestion or a purpose, not the commenter's position.
 _NOT_MODAL = r"(?<!to )(?<!help )(?<!and )(?<!should )(?<!could )(?<!would )(?<!must )(?<!can )(?<!will )(?<!may )(?<!or )"
 # Cue marker: an evaluation ("is a good idea", "would be beneficial") counts only when it is about the proposal.
@@ -105,7 +108,7 @@ _SUPPORT = [
      r"sensible|sound|long overdue)( first| next| and \w+)? (idea|step|move|initiative|start|tool|resource|proposal|"
      r"plan|effort|change|feature|development|improvement|thing|concept|direction|undertaking|endeavor|goal|addition|"
      r"rule|policy|regulation|bill|program|solution|decision|option)\b", 2.5, TOPIC, 'excellent great good nice reasonable wonderful fantastic brilliant exceptional outstanding important positive smart wise welcome worthwhile terrific amazing awesome valuable critical needed necessary commendable laudable logical sensible sound overdue'),
-    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (idea|step|move|initiative|proposal|plan|start|rule|policy|improvement|change|decision|news)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
+    (r"^(an? )?(excellent|great|good|nice|wonderful|fantastic|brilliant|exceptional|outstanding|terrific|awesome|important|smart) (set of )?(idea|step|move|initiative|proposal|plan|start|rules?|polic(y|ies)|improvements?|changes?|decision|news)\b", 2.5, None, 'excellent great good nice wonderful fantastic brilliant exceptional outstanding terrific awesome important smart'),
     (r"\b(would|will|could) be (a |an )?(very |extremely |so |hugely |tremendously |incredibly |really |most )?(beneficial|fabulous|amazing|valuable|great|helpful|wonderful|invaluable|useful|welcome|excellent|fantastic|huge help|game.?changer|a huge step|a great step|a step forward|huge benefit|great benefit|big help|great help|tremendous|asset|boon)\b(?! (if|that)\b)(?! to (?!(patients|consumers|everyone|all|the public|providers|physicians|doctors|us|me|people|americans|families|beneficiaries)\b)\w+)", 2.0, TOPIC, 'beneficial fabulous amazing valuable great helpful wonderful invaluable useful welcome excellent fantastic huge game step benefit big help tremendous asset boon'),
     (r"\bhas (it'?s |its |some |real |much |great |a lot of )?merits?\b", 1.5, None, 'merit merits'),
     (r"\b(is|are) (definitely |really |very |much |badly |sorely |truly |certainly |clearly |absolutely |urgently |so )?(needed|necessary|overdue|warranted|welcome)\b", 2.0, TOPIC, 'needed necessary overdue warranted welcome'),
@@ -134,6 +137,9 @@ _SUPPORT = [
     (r"\b(tremendous|significant|great|unique|important) opportunity to (establish|build|create|improve)", 2.0, None, 'opportunity'),
     (r"\b(appreciate|welcome|welcomes|appreciates) (cms'?s?|hhs'?s?|onc'?s?|the agency'?s?|your|the department'?s?) (efforts?|vision|leadership|focus|emphasis|initiative|exploration|work|commitment|desire|goal)", 2.0, None, 'appreciate welcome welcomes appreciates'),
     (r"\bencouraged by\b", 1.5, None, 'encouraged'),
+    # agreeing with the proposal named: "I strongly agree the rule", "Strongly agree on STEM OPT extension"
+    (r"(^|\b(i|we|strongly|fully|totally|completely|definitely|absolutely|really|also|wholeheartedly) )agree ((with|on|about|to) (\w+[- ]){0,3}?|(the|this|these) (\w+[- ]){0,2}?)" + _NAMED + r"\b", 2.5, None, 'agree'),
+    (r"\bhope (that )?(it|this|these|the \w+( \w+)?) (will|would|can) (soon )?(pass|go through|take effect|become (law|final))\b", 2.0, None, 'hope'),
     (r"\bagree with (many|most|the) (of the )?(foundational|goals|ideas|approach|proposal|direction|intent)", 1.5, None, 'agree'),
     (r"\b(we|i) agree (with (cms|the agency|hhs|you)|that (a|the|this) (national|central|proposed))", 2.0, None, 'agree'),
     (r"\b(supports?|advance|align\w*|aligns closely) (with )?(cms'?s?|the agency'?s?|your|hhs'?s?) (goals?|vision|mission|efforts|objective)", 1.0, None, 'supports support advance align aligns aligned aligning alignment'),
@@ -163,7 +169,8 @@ _NEG_ADJ = (
     r"(bad|terrible|horrible|awful|dangerous|harmful|misguided|ill-conceived|ill-advised|flawed|unworkable|"
     r"disastrous|cruel|shameful|heartless|reckless|irresponsible|absurd|ridiculous|outrageous|un-?american|unfair|unjust|"
     r"wrong|foolish|stupid|insane|evil|draconian|a mistake|a disaster|a waste|wasteful|unnecessary|"
-    r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory|useless|pointless|harmful)"
+    r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory|useless|pointless|harmful|"
+    r"criminal|disgraceful|a disgrace|a travesty|a betrayal|traitorous|treasonous)"
 )
 _OPPOSE = [
     (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0, None, 'strongly vehemently firmly adamantly wholeheartedly completely totally'),
@@ -197,8 +204,13 @@ _OPPOSE = [
     (r"\b(take|taking|exercise|proceed with) caution\b|\bcaution against\b", 1.5, None, 'caution'),
     (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0, None, 'concern doubts reservations'),
     (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived|irresponsible)( and \w+)?( [\w/-]+){0,2}? (idea|system|precedent|proposal|policy|plan|rule|change|decision)\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided flawed foolish stupid disastrous ill irresponsible'),
-    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)|programs?|regulations?|extensions?|expansions?|actions?|measures?) (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
-    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless'),
+    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)|programs?|regulations?|extensions?|expansions?|actions?|measures?|act|bill|amendments?|move) (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless criminal disgraceful disgrace travesty betrayal traitorous treasonous'),
+    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless criminal disgraceful disgrace travesty betrayal traitorous treasonous'),
+    # against the proposal named: "I would like to register my voice against DHS's amendment"
+    (r"\b(voice|voices|voicing|stand|standing|speak|speaking|vote|voting|argue|arguing|write|writing|adamantly|vehemently|strongly|firmly|totally|completely) against (this|the|these|that|any|such|your|its|dhs'?s?|cms'?s?|hhs'?s?|usda'?s?|the agency'?s?) (\w+[- ]){0,3}?" + _NAMED + r"\b", 2.5, None, 'against'),
+    # a verdict on a bill or amendment named in the sentence: "This is a bad bill"
+    (r"\b(bad|terrible|horrible|awful|dangerous|harmful|misguided|flawed|foolish|stupid|disastrous|irresponsible|criminal|disgraceful|shameful)( and \w+)? (bill|amendment|extension|expansion|move|regulation|program)\b", 2.5, TOPIC, 'bad terrible horrible awful dangerous harmful misguided flawed foolish stupid disastrous irresponsible criminal disgraceful shameful'),
+    (r"\b(is|are|be) (a |an )?(real |total |huge )?job[- ]?killers?\b", 2.0, TOPIC, 'job'),
     (r"\b(is|are) (a )?dangerous precedent\b|\bdangerous ground\b|\bslippery slope\b", 2.5, None, 'dangerous slippery'),
     (r"\bunconstitutional\b", 2.5, None, 'unconstitutional'),
     (r"\b(gone|goes|go|going) (way )?too far\b", 2.5, None, 'far'),
@@ -328,12 +340,23 @@ def phrase_pattern(phrase: str) -> str:
     return r"\b" + r"\W+".join(re.escape(w) for w in words)
 
 
+def learned_pattern(phrase: str) -> str:
+    """A learned phrase as a pattern: its words singular or plural ("work requirements" also matches
+    "a work requirement", "food stamp" also "food stamps"), and its last word ends there."""
+    words = re.findall(r"[a-z0-9']+", phrase.lower().replace("\u2019", "'"))
+    if not words:
+        raise ValueError(f"cue phrase {phrase!r} has no words")
+    forms = [re.escape(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w) + "(?:s|es)?"
+             for w in words]
+    return r"\b" + r"\W+".join(forms) + r"\b"
+
+
 @lru_cache(maxsize=64)
 def _cues_with(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> CueSet:
     added: dict[str, list] = {"support": [], "oppose": []}
     for key, phrases in extra:
         side, weight, marker = CUE_KEYS[key]
-        added[side] += [(phrase_pattern(p) + (r"(?:s|es)?\b" if marker == LEARNED else ""), weight, marker)
+        added[side] += [(learned_pattern(p) if marker == LEARNED else phrase_pattern(p), weight, marker)
                         for p in phrases]
     return CueSet(_compile(list(_SUPPORT) + added["support"]), _compile(list(_OPPOSE) + added["oppose"]))
 
@@ -402,9 +425,25 @@ _PLAIN_SUBJECT = re.compile(r"\b(" + _NON_AGENTS + r")\s+(also\s+|directly\s+|fu
 _PURPOSE = re.compile(r"\b(to|help|helps|should|could|would|must|can|will|may|might|and|or)\s+(\w+ly\s+)?$")
 
 
+# Others' position the commenter reports in order to answer it: "I don't know why so many people
+# oppose this", "I understand many US citizens are against this act; however ...".
+_OTHERS_POSITION = re.compile(
+    r"\b(why|understand|understands|know|aware|realize|despite|although|though|even if)\b.*\b(people|many|some|"
+    r"others|they|those|folks|opponents|critics|citizens|americans|groups|persons|everyone|anyone|someone)( \w+)?\s+$")
+_STANCE_VERB = re.compile(r"\b((is|are|be) against|oppos|object|disagree|reject|support|favou?r|endorse)")
+
+
+def _others_position(low: str, start: int, matched: str) -> bool:
+    verb = _STANCE_VERB.search(matched)
+    return bool(verb) and bool(_OTHERS_POSITION.search(low[max(0, start + verb.start() - 120):start + verb.start()]))
+
+
 def _plain_verb(low: str, start: int, matched: str) -> bool:
     """'support(s)' whose subject is a thing, not a commenter ("this data supports a ..."), or that
-    states a purpose or a suggestion ("to fully support any NDH scheme", "CMS should support X")."""
+    states a purpose or a suggestion ("to fully support any NDH scheme", "CMS should support X");
+    or a position of others the commenter is answering ("I don't know why people oppose this")."""
+    if _others_position(low, start, matched):
+        return True
     if not matched.startswith("support"):
         return False
     before = low[:start]
