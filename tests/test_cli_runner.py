@@ -8,6 +8,7 @@ The flows themselves are exercised by the tests marked `prefect`.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -21,6 +22,8 @@ from comments.cli import main
 from comments.commands import runner
 from comments.errors import ConfigError
 from comments.replay import Faults, Snapshot
+from comments.resources import bundled_theme_audit
+from comments.theme_audit import audit_figures
 
 
 @pytest.fixture
@@ -124,7 +127,28 @@ def test_the_demo_runs_every_stage_without_prefect(tmp_path):
     con = store.connect(db, read_only=True)
     assert con.execute("select status from sync_runs union all select status from analysis_runs").fetchall() == [
         ("complete",), ("complete",)]
+    # the shipped theme audit still describes the themes this analysis finds: every row was stored,
+    # each under its theme's current label, and each `member` row's text is in that theme (a change
+    # to the themes must come with a new audit, or the briefing's theme precision is about other themes)
+    audit = list(csv.DictReader(bundled_theme_audit().open(encoding="utf-8", newline="")))
+    marked = [r for r in audit if r["belongs"]]
+    assert f"themes: {len(marked)} audited texts of CMS-2022-0163 imported" in proc.stdout
+    assert "no longer match" not in proc.stdout
+    labels = dict(con.execute("select theme_id, label from themes").fetchall())
+    members = set(con.execute("select theme_id, comment_id from comment_themes").fetchall())
+    for r in audit:
+        assert labels.get(r["theme_id"]) == r["theme_label"], r
+        assert ((r["theme_id"], r["comment_id"]) in members) == (r["kind"] == "member"), r
+    figures = audit_figures(con, "CMS-2022-0163")
     con.close()
+    topic = [r for r in marked if r["kind"] == "member" and r["theme_label"] != "Other topics"]
+    yes = sum(r["belongs"] == "yes" for r in topic)
+    assert (figures["members"], figures["yes"]) == (len(topic), yes)
+    html = briefing.read_text(encoding="utf-8")
+    assert f"Themes: precision {yes / len(topic):.2f} on {len(topic)} audited texts" in html
+    for t in figures["themes"]:  # each theme's own audit beside its counts (the catch-all has no section)
+        if not t["is_catch_all"]:
+            assert f"Audited: {t['yes']} of {t['members']} sampled texts argue what this label says." in html
 
 
 def test_track_without_prefect_reports_a_failed_docket_in_one_line(no_prefect_config, replay, api_env, capsys):

@@ -39,3 +39,8 @@ def bundled_labels(docket_id: str = DEMO_DOCKET) -> Path:
 def bundled_check_labels(docket_id: str = DEMO_DOCKET) -> Path:
     """The check labels shipped for a bundled docket (a filled-in `comments label sample --check` file)."""
     return _PKG / "data" / "labels" / f"{docket_id}.check.csv"
+
+
+def bundled_theme_audit(docket_id: str = DEMO_DOCKET) -> Path:
+    """The theme audit shipped for a bundled docket (a filled-in `comments themes audit` file)."""
+    return _PKG / "data" / "labels" / f"{docket_id}.theme_audit.csv"

@@ -129,6 +129,11 @@ def gather(
     campaigns = _campaigns(con, docket_id, guard, show_names, max_campaigns)
     commenters = _commenters(con, docket_id, max_organizations)
     timeline = _rows(con, "brief_timeline", docket_id)
+    audit = theme_audit(con, docket_id)
+    audited = {a["theme_id"]: a for a in ((audit["figures"] or {}).get("themes") or []) if a["members"]}
+    for t in themes:  # what the analyst's audit found for this theme, shown beside its counts
+        a = audited.get(t["theme_id"])
+        t["audited"] = {"yes": a["yes"], "members": a["members"]} if a else None
 
     brief = {
         "docket": {
@@ -150,7 +155,7 @@ def gather(
         "changes": None if changes is None else what_changed(changes, guard),
         "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
         "stance_method": stance_method(con, docket_id),
-        "theme_audit": theme_audit(con, docket_id),
+        "theme_audit": audit,
         "not_read_note": not_read_note(headline, docket_id),
         "show_names": show_names,
         "generated_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),

@@ -122,6 +122,7 @@ def to_html(brief: dict) -> str:
         significant_line=significant_line,
         numbers_paragraph=numbers_paragraph,
         campaign_also_words=campaign_also_words,
+        theme_audit_words=theme_audit_words,
         title_note=title_note,
         fmt_period=fmt_period,
         stance_sources_line=stance_sources_line,
@@ -148,7 +149,15 @@ def theme_line(t: dict) -> str:
                  f"campaign {t['top_campaign_id']}")
     if t["quotes_withheld"]:
         line += f" · {t['quotes_withheld']} quote(s) not shown because they name a private individual"
+    if t.get("audited"):
+        line += " · audited: " + theme_audit_words(t["audited"])
     return line
+
+
+def theme_audit_words(audited: dict) -> str:
+    """'3 of 8 sampled texts argue what this label says': the analyst's theme audit of one theme."""
+    return (f"{fmt_num(audited['yes'])} of {fmt_num(audited['members'])} sampled "
+            f"text{'s' if audited['members'] != 1 else ''} argue what this label says")
 
 
 def theme_stance_rows(t: dict, stances: list[str]) -> tuple[list[str], list[list[str]]]:

@@ -317,6 +317,7 @@ def demo_command(
         bundled_check_labels,
         bundled_labels,
         bundled_mirrulations,
+        bundled_theme_audit,
     )
 
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
@@ -353,6 +354,9 @@ def demo_command(
     for note in analysis["notes"]:
         if note.startswith("stance:"):
             terminal.echo(note)
+    # ... and has audited the themes this analysis finds: a sample of each theme's texts marked by
+    # reading whether they argue what the label says, so the briefing states the themes' precision.
+    _demo_theme_audit(path, bundled_theme_audit(DEMO_DOCKET))
     html = path.with_name(f"{path.stem}-{DEMO_DOCKET}.html")
     result = run_brief(DEMO_DOCKET, html, path)
     run_brief(DEMO_DOCKET, html.with_suffix(".md"), path)
@@ -367,6 +371,20 @@ def demo_command(
     terminal.echo(f"next: {cmd} status {DEMO_DOCKET} --db {path}")
     terminal.echo(f'      {cmd} search {DEMO_DOCKET} "provider directory" --db {path}')
     terminal.echo(f"explore it in your browser: {cmd} serve --db {path}   (then open http://127.0.0.1:8000/)")
+
+
+def _demo_theme_audit(path: Path, audit_file: Path) -> None:
+    """Import the shipped theme audit after the analysis (it names the themes by id and label)."""
+    from comments import store
+    from comments.resources import DEMO_DOCKET
+    from comments.theme_audit import import_audit
+
+    with closing(store.connect(path)) as con:
+        audited = import_audit(con, audit_file)
+    terminal.echo(f"themes: {audited.saved} audited texts of {DEMO_DOCKET} imported from the bundled {audit_file.name} "
+                  "(`comments themes audit` + `comments themes import`)")
+    if audited.errors:  # the themes changed since the audit was made: say so, keep what still applies
+        terminal.echo(f"themes: {len(audited.errors)} audit rows no longer match this analysis; first: {audited.errors[0]}")
 
 
 def _demo_notice_text(path: Path, server) -> None:
