@@ -21,6 +21,7 @@ from comments import records, store
 from comments.briefing import gather
 from comments.explorer import server
 from comments.explorer.app import CSP
+from comments.theme_audit import import_audit
 
 DOCKET = fx.DOCKET
 
@@ -264,6 +265,31 @@ def test_dockets_page_lists_the_docket_with_its_counts(db, http):
     row = page[page.index(f'data-docket="{DOCKET}"'):]
     row = row[: row.index("</tr>")]
     assert f'<a href="/d/{DOCKET}/comments">{stored:,}</a>' in row and "not analyzed" not in row
+
+
+def test_the_docket_page_says_how_far_the_themes_were_audited(db, http, tmp_path):
+    page = http.get(f"/d/{DOCKET}").text
+    assert "Themes: not audited on this docket" in page
+    con = store.connect(db)
+    try:
+        theme, label = _q(con, "select theme_id, label from themes where docket_id = ? and not is_catch_all "
+                               "order by theme_id limit 1", DOCKET)[0]
+        members = [r[0] for r in _q(con, "select comment_id from comment_themes where docket_id = ? and theme_id = ? "
+                                         "order by comment_id limit 3", DOCKET, theme)]
+        audit = tmp_path / "audit.csv"
+        audit.write_text("theme_id,theme_label,kind,comment_id,belongs\n" + "".join(
+            f"{theme},{label},member,{c},{v}\n" for c, v in zip(members, ("yes", "yes", "no"), strict=True)),
+            encoding="utf-8")
+        assert import_audit(con, audit).saved == 3
+    finally:
+        con.close()
+    deadline = time.monotonic() + 30
+    while "Themes: precision" not in (page := http.get(f"/d/{DOCKET}").text):  # the next snapshot has it
+        assert time.monotonic() < deadline, "the explorer never showed the audit"
+        time.sleep(0.2)
+    assert "Themes: precision 0.67 on 3 audited texts (2 of 3 argue what their theme's label says" in unescape(page)
+    row = page[page.index(f'<tr data-theme="{theme}">'):]
+    assert "audited: 2 of 3 sampled texts argue this label" in row[: row.index("</tr>")]
 
 
 # ---------------------------------------------------------------- hostile text

@@ -23,6 +23,7 @@ from comments.briefing.privacy import shown_title as privacy_title
 from comments.errors import InputError
 from comments.filters import Filters
 from comments.resources import sql_text
+from comments.theme_audit import audit_figures, audit_statement
 
 REGULATIONS_GOV = "https://www.regulations.gov"
 STANCES = ("support", "oppose", "mixed", "unclear")
@@ -153,8 +154,12 @@ def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
     for q in report(cur, "brief_theme_quotes", docket_id):
         if q["is_verbatim"] and len(quotes.setdefault(q["theme_id"], [])) < 2:
             quotes[q["theme_id"]].append({"comment_id": q["comment_id"], "quote": q["quote"]})
+    figures = audit_figures(cur, docket_id)
+    audited = {a["theme_id"]: a for a in ((figures or {}).get("themes") or []) if a["members"]}
     for t in page["themes"]:
         t["quotes"] = quotes.get(t["theme_id"], [])
+        t["audited"] = audited.get(t["theme_id"])
+    page["theme_audit"] = audit_statement(figures, docket_id)
     page["campaigns"] = report(cur, "brief_campaigns", docket_id)
     page["commenters"] = report(cur, "brief_commenters", docket_id)
     page["timeline"] = explorer_sql(cur, "stance_timeline", {"docket_id": docket_id})
