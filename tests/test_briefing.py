@@ -20,7 +20,7 @@ import pytest
 
 from comments import records, store
 from comments.briefing import gather, write_briefing
-from comments.briefing.data import STANCES
+from comments.briefing.data import STANCES, campaign_check_line
 from comments.briefing.privacy import REDACTED, NameGuard, name_from_title
 from comments.briefing.renderers import _org_stance, fmt_num, md_escape
 from comments.cli import main as cli_main
@@ -738,3 +738,16 @@ def test_the_numbers_paragraph_says_none_and_all_in_words():
     assert "the text of all of them could be read" in text
     assert "the text of 5 of them" in numbers_paragraph({**h, "attachment_substance_with_text": 5})
     assert numbers_paragraph({**h, "attachment_substance": 0}).endswith("No comment puts its substance in attachments.")
+
+
+def test_the_form_letter_check_says_how_many_copies_by_opening_sit_in_their_letters_campaign():
+    assert campaign_check_line({"letters": 0, "copies": 0, "grouped": 0, "listed": 0, "in_no_campaign": 0}) is None
+    assert campaign_check_line({"letters": 12, "copies": 210, "grouped": 210, "listed": 0, "in_no_campaign": 0}) == (
+        "Form letters, checked on this docket: 210 comments of 300+ characters open with the same 150 characters as "
+        "another comment (12 letters by their opening); 210 (100%) are counted in the campaign that holds most copies "
+        "of their letter.")
+    line = campaign_check_line({"letters": 256, "copies": 1086, "grouped": 950, "listed": 31, "in_no_campaign": 60})
+    assert "950 (87%) are counted in the campaign that holds most copies of their letter, 31 more are listed with it" in line
+    assert line.endswith("; 105 are counted elsewhere or in no campaign (60 in none; a comment that kept only a "
+                         "letter's opening and wrote the rest is one of them).")
+

@@ -145,6 +145,7 @@ def test_the_demo_runs_every_stage_without_prefect(tmp_path):
     yes = sum(r["belongs"] == "yes" for r in topic)
     assert (figures["members"], figures["yes"]) == (len(topic), yes)
     html = briefing.read_text(encoding="utf-8")
+    assert "Form letters, checked on this docket: 210 comments of 300+ characters open with the same 150 characters" in html
     assert f"Themes: precision {yes / len(topic):.2f} on {len(topic)} audited texts" in html
     for t in figures["themes"]:  # each theme's own audit beside its counts (the catch-all has no section)
         if not t["is_catch_all"]:

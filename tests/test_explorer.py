@@ -292,6 +292,17 @@ def test_the_docket_page_says_how_far_the_themes_were_audited(db, http, tmp_path
     assert "audited: 2 of 3 sampled texts argue this label" in row[: row.index("</tr>")]
 
 
+
+def test_the_docket_page_carries_the_form_letter_check_of_the_briefing(db, http):
+    con = store.connect(db, read_only=True)
+    try:
+        line = [c for c in gather(con, DOCKET)["caveats"] if c.startswith("Form letters, checked on this docket")]
+    finally:
+        con.close()
+    assert len(line) == 1
+    assert f'<p class="sub" id="campaign-check">{line[0]}</p>' in unescape(http.get(f"/d/{DOCKET}").text)
+
+
 # ---------------------------------------------------------------- hostile text
 
 

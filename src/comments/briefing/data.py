@@ -151,6 +151,7 @@ def gather(
         "commenters": commenters,
         "campaigns": campaigns,
         "campaign_overlap": _rows(con, "brief_campaign_overlap", docket_id)[0]["comments"],
+        "campaign_check": _rows(con, "brief_campaign_check", docket_id)[0],
         "timeline": timeline,
         "changes": None if changes is None else what_changed(changes, guard),
         "accuracy": load_stance_accuracy(stance_eval_path or STANCE_EVAL),
@@ -605,6 +606,27 @@ def _method_statement(row: dict) -> str:
             f"`comments label sample` / `comments label import` to train and measure a model for it).")
 
 
+def campaign_check_line(row: dict) -> str | None:
+    """How completely the campaigns hold their letters' copies on this docket, by the copies' openings
+    (`brief_campaign_check.sql`): every docket measures its own, no labels needed. None when no
+    comments share an opening."""
+    copies = row.get("copies") or 0
+    if not copies:
+        return None
+    grouped, listed = row["grouped"], row["listed"]
+    rest = copies - grouped - listed
+    line = (f"Form letters, checked on this docket: {copies:,} comments of 300+ characters open with the same "
+            f"150 characters as another comment ({row['letters']:,} letter{'s' if row['letters'] != 1 else ''} by "
+            f"their opening); {grouped:,} ({100 * grouped / copies:.0f}%) are counted in the campaign that holds "
+            "most copies of their letter")
+    if listed:
+        line += f", {listed:,} more are listed with it as also copying it"
+    if rest:
+        line += (f"; {rest:,} {'is' if rest == 1 else 'are'} counted elsewhere or in no campaign ({row['in_no_campaign']:,} "
+                 "in none; a comment that kept only a letter's opening and wrote the rest is one of them)")
+    return line + "."
+
+
 def caveats(brief: dict) -> list[str]:
     """The caveats every briefing carries, whatever the numbers."""
     h = brief["headline"]
@@ -645,6 +667,8 @@ def caveats(brief: dict) -> list[str]:
         f"{'is' if overlap == 1 else 'are'} counted under one (the campaign paragraphs above, the explorer and "
         "`comments export` say which)."
     ] if overlap else []
+    check = campaign_check_line(brief.get("campaign_check") or {})
+    campaigns += [check] if check else []
     return stale + method_line + not_read + campaigns + [
         "Posted counts are not received counts: agencies post what they choose, and may hold back "
         "duplicates, abusive or sensitive comments. "

@@ -19,6 +19,7 @@ import duckdb
 from comments import labels as labels_mod
 from comments import search as search_mod
 from comments import search_index
+from comments.briefing.data import campaign_check_line
 from comments.briefing.privacy import shown_title as privacy_title
 from comments.errors import InputError
 from comments.filters import Filters
@@ -161,6 +162,7 @@ def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
         t["audited"] = audited.get(t["theme_id"])
     page["theme_audit"] = audit_statement(figures, docket_id)
     page["campaigns"] = report(cur, "brief_campaigns", docket_id)
+    page["campaign_check"] = campaign_check_line(report(cur, "brief_campaign_check", docket_id)[0])
     page["commenters"] = report(cur, "brief_commenters", docket_id)
     page["timeline"] = explorer_sql(cur, "stance_timeline", {"docket_id": docket_id})
     page["stances"] = stance_values(cur, docket_id)
