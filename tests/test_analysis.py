@@ -205,10 +205,10 @@ def _campaign_check_recount(con) -> dict:
     other = set(con.execute("select comment_id, campaign_id from comment_other_letters where docket_id = ?",
                             [DOCKET]).fetchall())
     openings: dict[str, list[str]] = {}
-    for comment_id, body in con.execute("select comment_id, body from comment_bodies where docket_id = ?", [DOCKET]).fetchall():
-        body = (body or "").strip(" \t\n\r")
+    for comment_id, body in con.execute("select comment_id, text from comments where docket_id = ?", [DOCKET]).fetchall():
+        body = body or ""
         if len(body) >= 300:
-            openings.setdefault(body[:150], []).append(comment_id)
+            openings.setdefault(body[:400].lstrip(" \t\n\r")[:150], []).append(comment_id)
     out = {"letters": 0, "copies": 0, "grouped": 0, "listed": 0, "in_no_campaign": 0}
     for ids in openings.values():
         if len(ids) < 2:
