@@ -255,6 +255,38 @@ def test_campaign_page_shows_the_template_copies_and_additions(db, http):
     assert http.get("/d/NOPE-2020-0001").status_code == 404
 
 
+def test_campaign_page_pages_through_its_also_copies_and_names_a_longer_letter(explorer, tmp_path, monkeypatch):
+    from comments.explorer import pages
+
+    with explorer.manager.use() as snap:  # a copy of the explorer's own snapshot (it holds the page's tables)
+        copy = tmp_path / "copy.duckdb"
+        shutil.copy(snap.path, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        big, second = [r[0] for r in _q(con, "select campaign_id from campaigns where docket_id = ? "
+                                             "order by size desc, campaign_id limit 2", DOCKET)]
+        # five members of the second campaign also copy the biggest one's letter; the biggest one's
+        # letter sits inside the second's
+        ids = [r[0] for r in _q(con, "select comment_id from campaign_members where campaign_id = ? "
+                                     "order by comment_id limit 5", second)]
+        con.execute("delete from campaign_also_copies")
+        con.executemany("insert into campaign_also_copies values (?, ?, ?, 0.5, 'r')", [[DOCKET, big, i] for i in ids])
+        con.execute("update campaigns set contained_in = [?] where campaign_id = ?", [second, big])
+        monkeypatch.setattr(pages, "ALSO_SHOWN", 2)
+        seen, after = [], None
+        while True:
+            k = pages.campaign_page(con, DOCKET, big, after=None, show_names=False, also_after=after)
+            assert len(k["also"]) <= 2 and {r["campaign_id"] for r in k["also"]} == {second}
+            seen += [r["comment_id"] for r in k["also"]]
+            if not (after := k["also_next"]):
+                break
+        size = _q(con, "select size from campaigns where campaign_id = ?", second)[0][0]
+    finally:
+        con.close()
+    assert seen == sorted(ids)  # every listed comment once, in id order, over three pages
+    assert k["contained_line"] == f"This letter is also part of the longer letter of {second} ({size} copies), counted there."
+
+
 def test_dockets_page_lists_the_docket_with_its_counts(db, http):
     con = store.connect(db, read_only=True)
     try:

@@ -254,7 +254,8 @@ def create_app(
             try:
                 campaigns = docket_data(snap, docket_id)[0].get("campaigns") if pages.docket_known(cur, docket_id) else []
                 data = pages.campaign_page(cur, docket_id, campaign_id, after=after, show_names=show_names,
-                                           campaigns=campaigns)
+                                           campaigns=campaigns,
+                                           also_after=request.query_params.get("also_after") or None)
                 if data is None:
                     return page(request, "message.html.j2", status_code=404, title="Unknown campaign", docket_id=docket_id,
                                 message=f"There is no campaign {campaign_id} in docket {docket_id}.")

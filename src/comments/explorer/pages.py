@@ -19,7 +19,7 @@ import duckdb
 from comments import labels as labels_mod
 from comments import search as search_mod
 from comments import search_index
-from comments.briefing.data import campaign_check_line
+from comments.briefing.data import campaign_check_line, campaign_contained_line
 from comments.briefing.privacy import shown_title as privacy_title
 from comments.errors import InputError
 from comments.filters import Filters
@@ -568,8 +568,10 @@ ALSO_SHOWN = 200  # comments of other campaigns listed as also copying a campaig
 
 
 def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, per: int = 100, show_names: bool,
-                  campaigns: list[dict] | None = None) -> dict | None:
-    """`campaigns`: the docket's brief_campaigns rows when the caller has them already."""
+                  campaigns: list[dict] | None = None, also_after: str | None = None) -> dict | None:
+    """`campaigns`: the docket's brief_campaigns rows when the caller has them already. `after` and
+    `also_after`: the last comment id of the previous page of copies, and of comments of other
+    campaigns listed as also copying this letter (each list pages on its own)."""
     if campaigns is None:
         campaigns = report(cur, "brief_campaigns", docket_id)
     found = [r for r in campaigns if r["campaign_id"] == campaign_id]
@@ -604,14 +606,18 @@ def campaign_page(cur, docket_id: str, campaign_id: str, *, after: str | None, p
         m["title_shown"] = shown_title(m, show_names)
         m["additions"] = list(m["unique_additions"] or [])
     template = camp["template_text"] or ""
-    also = rows(cur, """
+    also = rows(cur, f"""
         select a.comment_id, m.campaign_id, a.template_share
         from campaign_also_copies a join campaign_members m on m.docket_id = a.docket_id and m.comment_id = a.comment_id
-        where a.docket_id = ? and a.campaign_id = ?
-        order by m.campaign_id, a.comment_id limit ?""", [docket_id, campaign_id, ALSO_SHOWN]) if camp["also_copies"] else []
+        where a.docket_id = ? and a.campaign_id = ?{" and a.comment_id > ?" if also_after else ""}
+        order by a.comment_id limit ?""",
+        [docket_id, campaign_id, *([also_after] if also_after else []), ALSO_SHOWN + 1]) if camp["also_copies"] else []
     return {
         "campaign": camp,
-        "also": also,
+        "also": also[:ALSO_SHOWN],
+        "also_next": also[ALSO_SHOWN - 1]["comment_id"] if len(also) > ALSO_SHOWN else None,
+        "also_after": also_after,
+        "contained_line": campaign_contained_line(camp.get("contained_in")),
         "template": template,
         "template_url": comment_url(camp["template_comment_id"]),
         "members": members,
