@@ -201,13 +201,16 @@ _SCHOOL_VOICE = re.compile(r"\bwe at\b|\bour (?:university|college|campus|school
                            r"international students|scholars|researchers)\b", re.I)
 
 
+VOICE_CHARS = 3000  # a letter says whom it speaks for near its start
+
+
 def voice(text: str | None) -> str:
     """Whom the text speaks for: "organization" (its voice: "on behalf of", "our members", ...),
     "person" (first person singular), "no one" (a comment of its own, 8+ words, with no first
     person at all and not a pointer to an attachment: "Please repeal the 17 month STEM OPT to a
     24 month extension."), or "unknown" (empty, short, a pointer, or "we" without an organization's
     voice)."""
-    head = (text or "")[:3000]
+    head = (text or "")[:VOICE_CHARS]
     if _FOR_AN_ORGANIZATION.search(head):
         return "organization"
     if _FIRST_PERSON.search(head):
@@ -245,8 +248,9 @@ def affiliation(who: Commenter, text: str | None, *, person: bool) -> Commenter:
     # a school does not speak through one student's few words or their "we" ("We should have it
     # extended!!!", "we F-1ers need opportunities"); its own comment says so ("our students", "on
     # behalf of"), and an attachment (a pointer, or no text) may be its letter
-    if (said == "unknown" and _SCHOOL.search(who.name or "") and (text or "").strip()
-            and not _POINTER.search(text or "") and not _SCHOOL_VOICE.search(text or "")):
+    head = (text or "")[:VOICE_CHARS]  # the part `voice` read
+    if (said == "unknown" and _SCHOOL.search(who.name or "") and head.strip()
+            and not _POINTER.search(head) and not _SCHOOL_VOICE.search(head)):
         return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
     return who
 
