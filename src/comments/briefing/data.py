@@ -424,7 +424,12 @@ SHARED_PASSAGE_BELOW = 0.6  # median share of a copy's words in the template und
 
 
 def campaign_additions_line(n: int) -> str:
-    return f"{n:,} {'copy' if n == 1 else 'copies'} added words of their own."
+    return f"{n:,} {campaign_additions_words(n)}"
+
+
+def campaign_additions_words(n: int) -> str:
+    """`campaign_additions_line` after its number (the HTML puts the number in its own element)."""
+    return f"{'copy' if n == 1 else 'copies'} added words of their own."
 
 
 def _campaign_list(rows: list[dict] | None, nouns: tuple[str, str], show: int = 3) -> str:

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from comments.briefing import chart
-from comments.briefing.data import campaign_also_words, stance_slug
+from comments.briefing.data import campaign_additions_words, campaign_also_words, stance_slug
 
 
 def fmt_num(value) -> str:
@@ -122,6 +122,7 @@ def to_html(brief: dict) -> str:
         significant_line=significant_line,
         numbers_paragraph=numbers_paragraph,
         campaign_also_words=campaign_also_words,
+        campaign_additions_words=campaign_additions_words,
         theme_audit_words=theme_audit_words,
         title_note=title_note,
         fmt_period=fmt_period,
