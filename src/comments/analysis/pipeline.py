@@ -268,11 +268,12 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     stance_cache: dict[str, stance_rules.Stance] = {}
 
     own_cues = _merged_cues(codebook.extra_cues() if codebook else None, extra_cues)
+    read_own = stance_rules.Reader(own_cues)
 
     def rules_alone(text: str) -> stance_rules.Stance:
         s = stance_cache.get(text)
         if s is None:
-            s = stance_cache[text] = stance_rules.classify(text, extra_cues=own_cues)
+            s = stance_cache[text] = read_own(text)
         return s
 
     # Phrases the docket's own firmly decided texts teach about its sides (stance_lexicon): they
@@ -280,12 +281,16 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     learned = stance_lexicon.learn(data.bodies, title=_docket_title(con, docket_id), classify=rules_alone,
                                    extra_cues=own_cues)
     cues = stance_lexicon.with_learned(own_cues, learned)
+    read_all = stance_rules.Reader(cues)
+    # The texts were read once already with the cues the learned phrases are added to (the usual
+    # case: the caller's own cues hold no learned phrases), so only the second reading is left.
+    read_again = read_all.after_unclear if read_all.own is read_own.cues else read_all
     relearned: set[str] = set()
 
     def stance_of_text(text: str) -> stance_rules.Stance:
         s = rules_alone(text)
         if s.stance == "unclear" and cues is not own_cues and text not in relearned:
-            s = stance_cache[text] = stance_rules.classify(text, extra_cues=cues)
+            s = stance_cache[text] = read_again(text)
             relearned.add(text)
         return s
 

@@ -303,6 +303,13 @@ class CueSet:
 
     support: tuple
     oppose: tuple
+    # A set that only adds phrase cues to another (a docket's codebook or learned phrases): `base` is
+    # that other set and `added` one regex matching any cue it adds. A sentence that holds none of
+    # them scores exactly as under `base` (an added cue that matches nothing takes no span and no
+    # weight, and the other cues keep their order), and `base` has usually scored it already:
+    # reading a text again with the learned phrases then costs one regex search per sentence.
+    base: CueSet | None = None
+    added: re.Pattern | None = None
 
 
 def _keys(words: str) -> frozenset[str]:
@@ -354,11 +361,29 @@ def learned_pattern(phrase: str) -> str:
 @lru_cache(maxsize=64)
 def _cues_with(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> CueSet:
     added: dict[str, list] = {"support": [], "oppose": []}
+    # The set these cues extend: the caller's own cues when learned phrases come on top of them
+    # (texts are read with those first), else the defaults; `new`: the patterns not in that set.
+    own = tuple((key, phrases) for key, phrases in extra if not key.startswith("learned_"))
+    learned = any(phrases for key, phrases in extra if key.startswith("learned_"))
+    base = _cues_with(own) if learned and any(phrases for _, phrases in own) else DEFAULT_CUES
+    new: list[str] = []
     for key, phrases in extra:
         side, weight, marker = CUE_KEYS[key]
-        added[side] += [(learned_pattern(p) if marker == LEARNED else phrase_pattern(p), weight, marker)
-                        for p in phrases]
-    return CueSet(_compile(list(_SUPPORT) + added["support"]), _compile(list(_OPPOSE) + added["oppose"]))
+        patterns = [learned_pattern(p) if marker == LEARNED else phrase_pattern(p) for p in phrases]
+        added[side] += [(pattern, weight, marker) for pattern in patterns]
+        if base is DEFAULT_CUES or key.startswith("learned_"):
+            new += patterns
+    return CueSet(_compile(list(_SUPPORT) + added["support"]), _compile(list(_OPPOSE) + added["oppose"]),
+                  base=base, added=_any_of(new))
+
+
+def _any_of(patterns: list[str]) -> re.Pattern:
+    """One regex that matches where any of `patterns` (phrase patterns, each starting with a word
+    boundary) matches. The shared leading \\b is factored out so that each alternative starts
+    with a literal letter, which the regex engine checks before trying the alternative."""
+    if patterns and all(p.startswith(r"\b") for p in patterns):
+        return re.compile(r"\b(?:" + "|".join(f"(?:{p[2:]})" for p in patterns) + ")")
+    return re.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!)")
 
 
 def cue_set(extra_cues: Mapping[str, Iterable[str]] | None = None) -> CueSet:
@@ -452,17 +477,28 @@ def _plain_verb(low: str, start: int, matched: str) -> bool:
 
 def score_sentence(sentence: str, cues: CueSet = DEFAULT_CUES, *, gated: bool = True) -> tuple[float, float]:
     """(support, oppose) weight of one sentence (`gated=False` runs every regex: for checking the gates)."""
-    return _score_sentence(sentence, cues, gated)
+    # (called as _classify calls it when gated: the cache is keyed by the arguments as passed)
+    return _score_sentence(sentence, cues) if gated else _score_sentence(sentence, cues, False)
+
+
+def _lowered(sentence: str) -> str | None:
+    """The sentence as the cues read it (lower case, plain apostrophes, politeness blanked), or
+    None when it is only politeness."""
+    low = sentence.lower().replace("\u2019", "'").replace("\u2018", "'")
+    if _IGNORE.search(low) and not re.search(r"\b(support|oppose|reject|favor|applaud)\w*\b", _IGNORE.sub("", low)):
+        return None
+    return _IGNORE.sub(" ", low)
 
 
 @lru_cache(maxsize=1 << 18)
 def _score_sentence(sentence: str, cues: CueSet, gated: bool = True) -> tuple[float, float]:
     # Cached: personalized form letters repeat the template's sentences, so on a
     # big docket most sentences are scored once, however many copies carry them.
-    low = sentence.lower().replace("\u2019", "'").replace("\u2018", "'")
-    if _IGNORE.search(low) and not re.search(r"\b(support|oppose|reject|favor|applaud)\w*\b", _IGNORE.sub("", low)):
+    low = _lowered(sentence)
+    if low is None:
         return 0.0, 0.0
-    low = _IGNORE.sub(" ", low)
+    if gated and cues.base is not None and not cues.added.search(low):
+        return _score_sentence(sentence, cues.base)  # (see CueSet.base; ungated: the long way, for checking)
     support = oppose = 0.0
     taken: list[tuple[int, int]] = []  # cue spans already counted (strongest first)
 
@@ -507,13 +543,37 @@ def classify(text: str | None, *, extra_cues: Mapping[str, Iterable[str]] | None
     `stance_lexicon`) only decide a text the other cues leave `unclear`: a
     docket's topic phrase must never turn an explicit verdict into `mixed`.
     """
-    if not text or not text.strip():
-        return Stance("unclear", 0.0, None)
-    if extra_cues and any(extra_cues.get(k) for k in ("learned_support", "learned_oppose")):
-        own = {k: v for k, v in extra_cues.items() if not k.startswith("learned_")}
-        first = _classify(text, cue_set(own))
-        return first if first.stance != "unclear" else _classify(text, cue_set(extra_cues))
-    return _classify(text, cue_set(extra_cues))
+    return Reader(extra_cues)(text)
+
+
+class Reader:
+    """`classify` with its cues resolved once, for a caller that reads many texts with the same
+    cues (resolving them sorts every phrase, which cost more than reading a short text).
+
+    `own` is the cue set of the first reading (the cues without the learned phrases), None when
+    there are no learned phrases; `cues` is every cue."""
+
+    def __init__(self, extra_cues: Mapping[str, Iterable[str]] | None = None):
+        self.cues = cue_set(extra_cues)
+        self.own = None
+        if extra_cues and any(extra_cues.get(k) for k in ("learned_support", "learned_oppose")):
+            self.own = cue_set({k: v for k, v in extra_cues.items() if not k.startswith("learned_")})
+
+    def __call__(self, text: str | None) -> Stance:
+        if not text or not text.strip():
+            return Stance("unclear", 0.0, None)
+        if self.own is not None:
+            first = _classify(text, self.own)
+            if first.stance != "unclear":
+                return first
+        return _classify(text, self.cues)
+
+    def after_unclear(self, text: str | None) -> Stance:
+        """What `self(text)` gives for a text whose first reading (with `own`) was unclear,
+        without reading it a first time again."""
+        if not text or not text.strip():
+            return Stance("unclear", 0.0, None)
+        return _classify(text, self.cues)
 
 
 def _classify(text: str, cues: CueSet) -> Stance:
@@ -557,18 +617,19 @@ def _cut(text: str, span) -> str | None:
 
 
 def inherit(template: Stance, additions: list[str] | None, *,
-            extra_cues: Mapping[str, Iterable[str]] | None = None) -> tuple[Stance, str]:
+            extra_cues: Mapping[str, Iterable[str]] | None = None,
+            reader: Reader | None = None) -> tuple[Stance, str]:
     """A campaign member's stance: the template's unless its added sentences say otherwise.
 
     Returns (stance, source) with source 'template' or 'additions'. The
     additions override only when they take a clear side with at least the
     template's confidence; additions that agree (or say nothing) leave the
-    template's stance.
+    template's stance. `reader`: `Reader(extra_cues)` made once by a caller with many members.
     """
     text = "\n".join(a for a in (additions or []) if a)
     if not text.strip():
         return template, "template"
-    own = classify(text, extra_cues=extra_cues)
+    own = (reader or Reader(extra_cues))(text)
     if own.stance in ("unclear",) or own.stance == template.stance:
         return template, "template"
     if own.confidence >= template.confidence or template.stance == "unclear":

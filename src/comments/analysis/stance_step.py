@@ -179,6 +179,7 @@ def decide(
 
     row_stance = np.full(n, -1, dtype=np.int64)
     template_stance: dict[str, rules.Stance] = {}
+    reader = rules.Reader(extra_cues)
     for camp, idx in zip(campaigns, members_at, strict=True):
         cid = campaign_ids[camp.key]
         tpl, _ = decided[template_body[cid]]
@@ -195,7 +196,7 @@ def decide(
             adds = tuple(m.unique_additions)
             k = by_additions.get(adds)
             if k is None:
-                k = by_additions[adds] = number(rules.inherit(tpl, list(adds), extra_cues=extra_cues))
+                k = by_additions[adds] = number(rules.inherit(tpl, list(adds), reader=reader))
             row_stance[j] = k
     own_of_body = {b: number(decided[b]) for b in np.unique(body_no[own_rows]).tolist()}
     row_stance[own_rows] = np.array([own_of_body[b] for b in body_no[own_rows].tolist()], dtype=np.int64)
