@@ -351,6 +351,11 @@ class _Space:
     x_all: object = None
     z_all: np.ndarray | None = None
     phrases_of: dict[int, set[str]] = field(default_factory=dict)  # passage -> its label phrases
+    # What every pass would work out again from the same texts (a first run of a big docket makes
+    # up to 1 + FIXED_POINT_PASSES passes): the generic words per docket context, and whether a
+    # phrase is part of a name in a theme's label sample (phrase, the sample's passages).
+    generic_of: dict[str, frozenset[str]] = field(default_factory=dict)
+    name_parts: dict[tuple[str, tuple[int, ...]], bool] = field(default_factory=dict)
 
 
 def _space(units: list[Unit], params: ThemeParams, title: str) -> _Space:
@@ -460,7 +465,9 @@ def _find_themes(space: _Space, params: ThemeParams, previous: list[PreviousThem
         a[sims[np.arange(len(a)), a] < params.min_similarity] = -1
         held = [np.unique(fit_units[a == c]) for c in range(len(centroids))]
     terms = np.array(vec.get_feature_names_out())
-    generic = _generic_words(units, title or context, params)
+    generic = space.generic_of.get(title or context)
+    if generic is None:
+        generic = space.generic_of[title or context] = _generic_words(units, title or context, params)
     words_of = _UnitWords(units)
     # a re-run does not take a text out of a theme it was in last time (`_allowed`: nor put it in another)
     unit_index = {u.key: ui for ui, u in enumerate(units)}
@@ -485,7 +492,7 @@ def _find_themes(space: _Space, params: ThemeParams, previous: list[PreviousThem
             generic=generic, context=_plain(title or context),
             topic={c: {w for t in top_terms[c][:20] for w in t.split()} for c in members},
             core={c: {w for t in top_terms[c][:6] for w in t.split()} for c in members},
-            phrases_of=space.phrases_of,
+            phrases_of=space.phrases_of, name_parts=space.name_parts,
         )
         if not anchored_once:
             anchored_once = True
@@ -1188,12 +1195,15 @@ def _specific(phrase: str, generic: frozenset[str], context: str) -> bool:
 
 def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, generic: frozenset[str] = frozenset(),
             context: str = "", topic: dict[int, set[str]] | None = None,
-            core: dict[int, set[str]] | None = None, phrases_of: dict[int, set[str]] | None = None) -> dict[int, str]:
+            core: dict[int, set[str]] | None = None, phrases_of: dict[int, set[str]] | None = None,
+            name_parts: dict[tuple[str, tuple[int, ...]], bool] | None = None) -> dict[int, str]:
     """Each theme's most distinctive verbatim phrase (distinct across themes), specific to it,
     preferring phrases made of the theme's own top terms (`topic`: what the theme is about,
     rather than a turn of phrase that happens to recur in it). `phrases_of`: passage -> its
-    phrases, filled as needed (passes over the same passages share it)."""
+    phrases, filled as needed (passes over the same passages share it); `name_parts` likewise
+    holds `_part_of_name` by (phrase, sample passages)."""
     phrases_of = {} if phrases_of is None else phrases_of
+    name_parts = {} if name_parts is None else name_parts
     per_theme: dict[int, Counter] = {}
     n_units: dict[int, int] = {}
     samples: dict[int, list[int]] = {}
@@ -1241,8 +1251,15 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         ranked = _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and hit])
         # a piece of a name ("Patient Safety" of "Patient Safety Action Network") says who wrote,
         # not what is argued: among the best few, such phrases go last
-        head, texts_c = ranked[:6], [p_text[i] for i in samples[c]]
-        head.sort(key=lambda x: _part_of_name(x[1], texts_c))
+        head, texts_c, sample_c = ranked[:6], [p_text[i] for i in samples[c]], tuple(samples[c])
+
+        def part_of_name(phrase: str) -> bool:
+            key = (phrase, sample_c)
+            if key not in name_parts:
+                name_parts[key] = _part_of_name(phrase, texts_c)
+            return name_parts[key]
+
+        head.sort(key=lambda x: part_of_name(x[1]))
         scored[c] = (head + ranked[6:]
                      + _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and not hit])
                      + [(sc, g) for sc, g, on, _ in cand if not on])
