@@ -485,9 +485,10 @@ def _lowered(sentence: str) -> str | None:
     """The sentence as the cues read it (lower case, plain apostrophes, politeness blanked), or
     None when it is only politeness."""
     low = sentence.lower().replace("\u2019", "'").replace("\u2018", "'")
-    if _IGNORE.search(low) and not re.search(r"\b(support|oppose|reject|favor|applaud)\w*\b", _IGNORE.sub("", low)):
+    blanked, n = _IGNORE.subn(" ", low)  # (one scan: most sentences hold no politeness)
+    if n and not re.search(r"\b(support|oppose|reject|favor|applaud)\w*\b", _IGNORE.sub("", low)):
         return None
-    return _IGNORE.sub(" ", low)
+    return blanked
 
 
 @lru_cache(maxsize=1 << 18)
