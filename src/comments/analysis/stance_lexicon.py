@@ -84,7 +84,7 @@ def _phrases_of(w: list[str]) -> set[str]:
     # A phrase of only short words (4 letters or fewer) is left out: acronyms and codes ("astp
     # onc", "id fns") are names, not arguments.
     free = [not _CUE_WORD.match(x) for x in w]
-    edge = [f and x not in _FUNCTION for f, x in zip(free, w)]
+    edge = [f and x not in _FUNCTION for f, x in zip(free, w, strict=True)]
     long = [len(x) > 4 for x in w]
     out = set()
     for i in range(len(w) - 1):

@@ -1253,7 +1253,7 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         # not what is argued: among the best few, such phrases go last
         head, texts_c, sample_c = ranked[:6], [p_text[i] for i in samples[c]], tuple(samples[c])
 
-        def part_of_name(phrase: str) -> bool:
+        def part_of_name(phrase: str, sample_c=sample_c, texts_c=texts_c) -> bool:  # (this pass's sample)
             key = (phrase, sample_c)
             if key not in name_parts:
                 name_parts[key] = _part_of_name(phrase, texts_c)
