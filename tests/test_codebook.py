@@ -239,6 +239,32 @@ def test_substance_ranks_evidence_and_demands_above_reactions():
     assert substance("").score == 0 and substance("   ").key_sentence is None
 
 
+SPACED_CITATIONS = ["We ask CMS to follow the law at 42 U S C 1320d before it builds this directory.",
+                    "As the rule says, 45 C. F. R. 164.502 applies to this directory.",
+                    "See 87\nFR. 1234 for the notice the agency published last year.",
+                    "P. L. 111-148 applies to all of this.", "Under 42 U.S.C. 1320a-7 the sanctions are listed."]
+
+
+def test_the_substance_pre_checks_never_skip_a_signal(monkeypatch):
+    """The substring pre-checks only skip scans that cannot match: every bundled comment text, and
+    citations spaced or dotted apart, score the same with every pattern scanned."""
+    import csv
+
+    from comments.analysis import significance
+    from comments.textutil import html_to_text
+    from tests.stance_eval import BULK, MIRR
+
+    texts = [html_to_text(json.loads(f.read_text(encoding="utf-8"))["data"]["attributes"].get("comment")) or ""
+             for f in sorted(MIRR.glob("*.json"))]
+    with open(BULK, encoding="utf-8", newline="") as fh:
+        texts += [row.get("Comment") or "" for row in csv.DictReader(fh)]
+    texts += SPACED_CITATIONS
+    hinted = [substance(t) for t in texts]
+    monkeypatch.setattr(significance, "_HINTS", {k: ("",) for k in significance._HINTS})  # "" is in every text
+    assert [substance(t) for t in texts] == hinted
+    assert all("legal citation" in s.signals for s in hinted[-len(SPACED_CITATIONS):])
+
+
 @pytest.mark.parametrize("sentence, ok", [
     ("Providers should be required to list every state license they hold and its status.", True),
     ("think kids in school or", False),                       # a fragment

@@ -176,6 +176,7 @@ _HINTS = {
                          "need", "ought", "instead", "rather", "replac", "amend", "revis", "clarify", "delete", "strike"),
     "legal citation": ("u.s", "usc", "c.f.r", "cfr", "fed.", "fed reg", " fr ", "§", "section", "public law", "p.l",
                        "hipaa", "hitech", "statut", "unconstitutional", "amendment", "title ", "executive order"),
+    # (and _SPACED_CITATION: "42 U S C", "45 C. F. R.", "87\nFR." hold none of these)
     "study or data": ("stud", "research", "survey", "data ", "evidence", "found that", "according to", "report",
                       "journal", "et al", "review", "published", "analysis", "randomized", "trial", "gao", "oig",
                       "cbo", "academ"),
@@ -189,6 +190,17 @@ _HINTS = {
               "our ", "we offer", "we sell", "we build", "we empower", "we enable", "we are", "founded",
               "headquartered", "serv", "standard", "bar"),
 }
+
+
+# The forms of _LAW's citations whose letters are spaced or dotted apart ("42 U S C", "45 C. F. R.",
+# "87\nFR.", "P. L. 111-148"), which the substrings above can miss; a superset of those alternatives
+# that starts at a digit (or "p."), which the regex engine finds fast.
+_SPACED_CITATION = re.compile(r"\d\s+(?:u\.?\s?s|c\.?\s?f|fed|fr\b)|p\.\s?l\.")
+
+
+def _spaced_citation(low: str) -> bool:
+    """Whether the lower-cased text may hold a citation whose letters are spaced or dotted apart."""
+    return _SPACED_CITATION.search(low) is not None
 
 
 # The case-blind patterns, compiled for lower-cased text (IGNORECASE costs Python's re twice the time).
@@ -213,7 +225,7 @@ def substance(text: str) -> Substance:
     same_length = len(low) == len(text)  # (lower() can change a few characters' length: then case-blind on the text)
 
     def sentence_ids(name: str, pattern: re.Pattern) -> set[int]:
-        if not any(h in low for h in _HINTS[name]):
+        if not any(h in low for h in _HINTS[name]) and not (name == "legal citation" and _spaced_citation(low)):
             return set()
         if same_length and name in _LOWER:
             found = [m.start() for m in _LOWER[name].finditer(low)]
