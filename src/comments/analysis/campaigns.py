@@ -574,14 +574,21 @@ def _edges(texts: _Texts, grams: _Grams, eligible: np.ndarray, params: CampaignP
     return lo[ok], hi[ok], closeness[ok], lo[near], hi[near]
 
 
+def _stance_reader(stances: dict[int, str], stance_of: Callable[[str], str] | None, texts: _Texts,
+                   docs) -> Callable[[int], str]:
+    """A distinct text's stance by its index, read once (from its first comment) into `stances`;
+    "unclear" for every text when there is no `stance_of`."""
+    def stance(i: int) -> str:
+        if i not in stances:
+            stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "") if stance_of else "unclear"
+        return stances[i]
+
+    return stance
+
+
 def _drop_opposite(texts, lo, hi, closeness, docs, stance_of):
     cache: dict[int, str] = {}
-
-    def stance(i: int) -> str:
-        if i not in cache:
-            cache[i] = stance_of(docs[texts.doc_indices[i][0]].text or "")
-        return cache[i]
-
+    stance = _stance_reader(cache, stance_of, texts, docs)
     keep = np.array([frozenset((stance(a), stance(b))) not in _OPPOSITE for a, b in zip(lo.tolist(), hi.tolist(), strict=True)], dtype=bool)
     return lo[keep], hi[keep], closeness[keep], cache
 
@@ -1206,12 +1213,7 @@ def _rescue(campaigns: list[Campaign], centers: list[int], members_of: list[list
     def stance_ok(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if stance_of is None:
             return np.ones(len(a), dtype=bool)
-
-        def stance(i: int) -> str:
-            if i not in stances:
-                stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "")
-            return stances[i]
-
+        stance = _stance_reader(stances, stance_of, texts, docs)
         return np.array([frozenset((stance(x), stance(y))) not in _OPPOSITE
                          for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=bool)
 
@@ -1354,10 +1356,7 @@ def _join_by_opening(campaigns: list[Campaign], centers: list[int], members_of: 
     def first(idx: list[int]) -> int:  # most copies, then fewest words (the barest letter), then key
         return min(idx, key=lambda i: (-int(texts.multiplicity[i]), int(texts.n_words[i]), texts.keys[i]))
 
-    def stance(i: int) -> str:
-        if i not in stances:
-            stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "") if stance_of else "unclear"
-        return stances[i]
+    stance = _stance_reader(stances, stance_of, texts, docs)
 
     pairs: list[tuple[int, int, int]] = []  # (text left out, reference text, campaign or -1 - new group)
     movers: list[tuple[int, int, int]] = []  # (text in another campaign, this template, this campaign)
@@ -1530,10 +1529,7 @@ def _also_copies(campaigns: list[Campaign], centers: list[int], members_of: list
             out += [(first + int(u), int(c), float(v)) for u, c, v in zip(unit[ok], campaign[ok], share[ok], strict=True)]
         return out
 
-    def stance(i: int) -> str:
-        if i not in stances:
-            stances[i] = stance_of(docs[texts.doc_indices[i][0]].text or "") if stance_of else "unclear"
-        return stances[i]
+    stance = _stance_reader(stances, stance_of, texts, docs)
 
     def opposite(i: int, c: int) -> bool:  # it quotes that letter to answer it
         return frozenset((stance(i), stance(centers[c]))) in _OPPOSITE
