@@ -243,14 +243,13 @@ def affiliation(who: Commenter, text: str | None, *, person: bool) -> Commenter:
     # a school or an employer given by someone who speaks for no one is theirs, not the comment's
     # author; an advocacy body's director speaks for it unless they say "I"
     said = voice(text) if may_be_affiliation(who, person=person) else "organization"
-    if said == "person" or (said == "no one" and not _ADVOCACY.search(who.name or "")):
-        return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
     # a school does not speak through one student's few words or their "we" ("We should have it
     # extended!!!", "we F-1ers need opportunities"); its own comment says so ("our students", "on
     # behalf of"), and an attachment (a pointer, or no text) may be its letter
     head = (text or "")[:VOICE_CHARS]  # the part `voice` read
-    if (said == "unknown" and _SCHOOL.search(who.name or "") and head.strip()
-            and not _POINTER.search(head) and not _SCHOOL_VOICE.search(head)):
+    student = (said == "unknown" and bool(_SCHOOL.search(who.name or "")) and bool(head.strip())
+               and not _POINTER.search(head) and not _SCHOOL_VOICE.search(head))
+    if said == "person" or (said == "no one" and not _ADVOCACY.search(who.name or "")) or student:
         return Commenter("individual", None, f"a person writing for themself, affiliated with {who.name}"[:200])
     return who
 
