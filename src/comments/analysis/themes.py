@@ -1251,15 +1251,12 @@ def _labels(members: dict[int, np.ndarray], p_text, p_unit, p_sim, params, gener
         ranked = _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and hit])
         # a piece of a name ("Patient Safety" of "Patient Safety Action Network") says who wrote,
         # not what is argued: among the best few, such phrases go last
-        head, texts_c, sample_c = ranked[:6], [p_text[i] for i in samples[c]], tuple(samples[c])
-
-        def part_of_name(phrase: str, sample_c=sample_c, texts_c=texts_c) -> bool:  # (this pass's sample)
-            key = (phrase, sample_c)
-            if key not in name_parts:
-                name_parts[key] = _part_of_name(phrase, texts_c)
-            return name_parts[key]
-
-        head.sort(key=lambda x: part_of_name(x[1]))
+        head, sample_c = ranked[:6], tuple(samples[c])
+        missing = [g for _, g in head if (g, sample_c) not in name_parts]
+        if missing:
+            texts_c = [p_text[i] for i in sample_c]
+            name_parts.update({(g, sample_c): _part_of_name(g, texts_c) for g in missing})
+        head.sort(key=lambda x: name_parts[(x[1], sample_c)])
         scored[c] = (head + ranked[6:]
                      + _prefer_longer([(sc, g) for sc, g, on, hit in cand if on and not hit])
                      + [(sc, g) for sc, g, on, _ in cand if not on])
