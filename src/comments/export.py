@@ -38,7 +38,7 @@ _NAME_COLUMNS = "c.first_name, c.last_name,"
 
 
 def export_query(*, include_names: bool = False, flat: bool = False) -> str:
-    """The SELECT behind an export; one `?` parameter, the docket id.
+    """The SELECT behind an export; one parameter, `$1`, the docket id.
 
     `flat` turns list columns into JSON text (CSV has no lists).
     """
@@ -93,13 +93,14 @@ def export_query(*, include_names: bool = False, flat: bool = False) -> str:
     left join (
         select docket_id, comment_id, list(campaign_id order by campaign_id) as campaigns
         from comment_other_letters
+        where docket_id = $1
         group by all
     ) ac on ac.docket_id = c.docket_id and ac.comment_id = c.comment_id
     left join themes t on t.docket_id = c.docket_id and t.theme_id = a.theme_id
     left join comment_labels l using (comment_id)
     -- substance is scored per unique text: a campaign copy carries its template's score
     left join comment_significance sg on sg.comment_id = coalesce(cp.template_comment_id, c.comment_id)
-    where c.docket_id = ?
+    where c.docket_id = $1
     order by c.posted_date, c.comment_id
     """
 
