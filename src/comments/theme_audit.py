@@ -230,6 +230,12 @@ def audit_figures(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict | None
             "audited_at": max(r[7] for r in rows), "runs": runs, "current_run": current}
 
 
+def audited_themes(figures: dict | None) -> dict[str, dict]:
+    """theme_id -> its row of `audit_figures` (members, yes, precision, ...), for the themes with
+    audited members: what each theme's own line in the briefing and the explorer shows."""
+    return {t["theme_id"]: t for t in ((figures or {}).get("themes") or []) if t["members"]}
+
+
 def audit_statement(figures: dict | None, docket_id: str) -> str:
     """The briefing's one line on how far its themes were checked by a person."""
     if not figures or not figures["members"]:

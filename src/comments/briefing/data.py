@@ -130,9 +130,8 @@ def gather(
     commenters = _commenters(con, docket_id, max_organizations)
     timeline = _rows(con, "brief_timeline", docket_id)
     audit = theme_audit(con, docket_id)
-    audited = {a["theme_id"]: a for a in ((audit["figures"] or {}).get("themes") or []) if a["members"]}
     for t in themes:  # what the analyst's audit found for this theme, shown beside its counts
-        a = audited.get(t["theme_id"])
+        a = audit["by_theme"].get(t["theme_id"])
         t["audited"] = {"yes": a["yes"], "members": a["members"]} if a else None
 
     brief = {
@@ -559,11 +558,12 @@ def stance_method(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
 
 
 def theme_audit(con: duckdb.DuckDBPyConnection, docket_id: str) -> dict:
-    """How far a person checked the themes (`comments.theme_audit`): figures and the one line every format prints."""
-    from comments.theme_audit import audit_figures, audit_statement
+    """How far a person checked the themes (`comments.theme_audit`): figures, each audited theme's row and
+    the one line every format prints."""
+    from comments.theme_audit import audit_figures, audit_statement, audited_themes
 
     figures = audit_figures(con, docket_id)
-    return {"figures": figures, "statement": audit_statement(figures, docket_id)}
+    return {"figures": figures, "statement": audit_statement(figures, docket_id), "by_theme": audited_themes(figures)}
 
 
 def stance_statement(row: dict) -> str:

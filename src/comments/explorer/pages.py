@@ -24,7 +24,7 @@ from comments.briefing.privacy import shown_title as privacy_title
 from comments.errors import InputError
 from comments.filters import Filters
 from comments.resources import sql_text
-from comments.theme_audit import audit_figures, audit_statement
+from comments.theme_audit import audit_figures, audit_statement, audited_themes
 
 REGULATIONS_GOV = "https://www.regulations.gov"
 STANCES = ("support", "oppose", "mixed", "unclear")
@@ -156,7 +156,7 @@ def docket_page(cur, docket_id: str, *, show_names: bool) -> dict:
         if q["is_verbatim"] and len(quotes.setdefault(q["theme_id"], [])) < 2:
             quotes[q["theme_id"]].append({"comment_id": q["comment_id"], "quote": q["quote"]})
     figures = audit_figures(cur, docket_id)
-    audited = {a["theme_id"]: a for a in ((figures or {}).get("themes") or []) if a["members"]}
+    audited = audited_themes(figures)
     for t in page["themes"]:
         t["quotes"] = quotes.get(t["theme_id"], [])
         t["audited"] = audited.get(t["theme_id"])
