@@ -672,6 +672,35 @@ def test_a_docket_known_only_from_a_bulk_csv_is_titled_by_its_notice(bulk_docket
     assert "- Title: from its notice CMS-2025-0050-0031 (the docket's own title is not in the data)" in md
 
 
+def test_a_docket_whose_data_names_no_title_is_headed_by_its_id(tmp_path):
+    """A bulk CSV of comments alone (no notice row) names no title: every format heads the briefing with the
+    docket's id and says its title is not in the data, rather than "Untitled docket"."""
+    import csv
+
+    from comments.analysis.pipeline import analyze_docket
+    from comments.importers.bulk_csv import import_bulk_csv
+
+    src = tmp_path / "comments-only.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Document ID", "Docket ID", "Document Type", "Posted Date", "Comment"])
+        for i, text in enumerate(["I support this rule.", "I oppose this rule.", "Please extend the deadline."], 1):
+            w.writerow([f"ABC-2020-0001-{i:04d}", "ABC-2020-0001", "Public Submission", f"2020-01-0{i}", text])
+    con = store.connect(tmp_path / "t.duckdb")
+    try:
+        import_bulk_csv(con, src)
+        analyze_docket(con, "ABC-2020-0001")
+        heading = "Docket ABC-2020-0001 (its title is not in the data)"
+        for name in ("b.md", "b.html", "b.docx"):
+            write_briefing(con, "ABC-2020-0001", tmp_path / name)
+        md = re.sub(r"\\(.)", r"\1", (tmp_path / "b.md").read_text(encoding="utf-8"))
+        assert md.startswith(f"# {heading}\n")
+        assert f"<h1>{htmllib.escape(heading)}</h1>" in (tmp_path / "b.html").read_text(encoding="utf-8")
+        assert docx.Document(str(tmp_path / "b.docx")).paragraphs[0].text == heading
+    finally:
+        con.close()
+
+
 def test_theme_labels_of_a_second_real_docket_name_what_its_comments_discuss(bulk_docket):
     """On a docket the labels were not written for: every label is a phrase of its theme's comments,
     not a piece of the docket's title, and neither starts nor ends on a stop word or a bare verb

@@ -51,6 +51,11 @@ def fmt_day(value) -> str:
     return f"{value:%b} {value.day}, {value:%Y}" if isinstance(value, date) else str(value)
 
 
+def heading(d: dict) -> str:
+    """The briefing's first line: the docket's title, else its id (a bulk CSV of comments alone names no title)."""
+    return d["title"] or f"Docket {d['docket_id']} (its title is not in the data)"
+
+
 def title_note(d: dict) -> str:
     return f"from its {str(d['notice_type']).lower()} {d['notice_id']} (the docket's own title is not in the data)"
 
@@ -125,6 +130,7 @@ def to_html(brief: dict) -> str:
         campaign_additions_words=campaign_additions_words,
         theme_audit_words=theme_audit_words,
         title_note=title_note,
+        heading=heading,
         fmt_period=fmt_period,
         stance_sources_line=stance_sources_line,
         more=changes_more,
@@ -201,7 +207,7 @@ def to_markdown(brief: dict) -> str:
     d, h, c = brief["docket"], brief["headline"], brief["commenters"]
     e = md_escape
     out = [
-        f"# {e(d['title'] or 'Untitled docket')}",
+        f"# {e(heading(d))}",
         "",
         f"- Docket: [{e(d['docket_id'])}]({d['url']})" + (f" · {e(d['docket_type'])}" if d["docket_type"] else ""),
         *([f"- Title: {e(title_note(d))}"] if d.get("title_from_notice") else []),
@@ -545,7 +551,7 @@ def to_docx(brief: dict) -> bytes:
     for section in doc.sections:
         section.left_margin = section.right_margin = Inches(0.8)
         section.top_margin = section.bottom_margin = Inches(0.7)
-    doc.add_heading(d["title"] or "Untitled docket", level=1)
+    doc.add_heading(heading(d), level=1)
     p = doc.add_paragraph("Docket: ")
     _hyperlink(p, d["url"], d["docket_id"])
     if d.get("title_from_notice"):
