@@ -321,7 +321,7 @@ def test_the_docket_page_says_how_far_the_themes_were_audited(db, http, tmp_path
         time.sleep(0.2)
     assert "Themes: precision 0.67 on 3 audited texts (2 of 3 argue what their theme's label says" in unescape(page)
     row = page[page.index(f'<tr data-theme="{theme}">'):]
-    assert "audited: 2 of 3 sampled texts argue this label" in row[: row.index("</tr>")]
+    assert "audited: 2 of 3 sampled texts argue what this label says" in row[: row.index("</tr>")]
 
 
 

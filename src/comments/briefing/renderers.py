@@ -164,7 +164,7 @@ def theme_line(t: dict) -> str:
 def theme_audit_words(audited: dict) -> str:
     """'3 of 8 sampled texts argue what this label says': the analyst's theme audit of one theme."""
     return (f"{fmt_num(audited['yes'])} of {fmt_num(audited['members'])} sampled "
-            f"text{'s' if audited['members'] != 1 else ''} argue what this label says")
+            + ("text argues" if audited["members"] == 1 else "texts argue") + " what this label says")
 
 
 def theme_stance_rows(t: dict, stances: list[str]) -> tuple[list[str], list[list[str]]]:
