@@ -22,16 +22,16 @@ from tests.stance_eval import (
 
 MARGIN = 0.05
 # measured figures per split: class -> (precision, recall).
-# Measured on the dockets whose texts ship here (CMS-2022-0163, CMS-2025-0050; 229 labels): the
+# Measured on the dockets whose texts ship here (CMS-2022-0163, CMS-2025-0050; 379 labels): the
 # floors every run can check. The four-docket figures are in docs/stance_labeling.md.
 MEASURED = {
-    "test": {"support": (0.864, 0.826), "oppose": (0.962, 0.714), "mixed": (0.500, 0.250), "unclear": (0.742, 0.920)},
-    "all": {"support": (0.851, 0.833), "oppose": (0.949, 0.812), "mixed": (0.750, 0.375), "unclear": (0.807, 0.923)},
-    # batch 5 (labeled blind before round 5, never tuned on): its 75 texts of the two bundled dockets
-    "fresh": {"support": (0.909, 0.714), "oppose": (1.0, 0.762), "unclear": (0.812, 0.975)},
+    "test": {"support": (0.885, 0.767), "oppose": (1.0, 0.702), "mixed": (0.500, 0.250), "unclear": (0.750, 0.958)},
+    "all": {"support": (0.864, 0.803), "oppose": (0.979, 0.770), "mixed": (0.600, 0.333), "unclear": (0.797, 0.955)},
+    # batch 6 (labeled blind before round 6, never tuned on): its 75 texts of the two bundled dockets
+    "fresh": {"support": (0.857, 0.667), "oppose": (0.958, 0.719), "unclear": (0.744, 0.970)},
 }
 # the issue's yardstick, macro-F1 over support and oppose (measured; the issue's target is 0.80)
-MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859, "fresh": 0.832}
+MEASURED_MACRO_F1 = {"test": 0.823, "all": 0.847, "fresh": 0.786}
 
 
 
@@ -58,6 +58,18 @@ MEASURED_MACRO_F1 = {"test": 0.832, "all": 0.859, "fresh": 0.832}
         ("There is no doubt that we support the creation of the directory.", "support"),
         # ... imperatives and requests that the agency change course ...
         ("Do not pass this bill!", "oppose"),
+        # round 6: a verdict on the proposal past a modifier, or without a determiner; being glad of it;
+        # a bare "no no no"; a noun verdict; a cue inside a condition is no position
+        ("This new rule to enhance opportunities for F-1 students is very good.", "support"),
+        ("I highly recommend OPT extension.", "support"),
+        ("I believe OPT extension is very important to the development of the US.", "support"),
+        ("I am so glad to hear about this new rule.", "support"),
+        ("Failure to implement this rule will hurt the economy.", "support"),
+        ("NO NO NO", "oppose"),
+        ("This proposal is job theft for our young people.", "oppose"),
+        ("If we reject them, we lose our best students.", "unclear"),
+        ("The country will grow a lot if this rule is issued so I support it.", "support"),
+        ("The comment period should be extended.", "unclear"),
         # round 5 (the old held-out half's errors): the proposal named as what one is against or agrees with,
         # a verdict on a bill or an act, and others' position answered rather than held
         ("I would like to register my voice against DHS's amendment to the visa regulations.", "oppose"),

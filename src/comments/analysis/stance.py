@@ -123,11 +123,18 @@ _SUPPORT = [
     (r"\b(this|the|these|that) (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion|measure) (will|would|can|could) (definitely |really |greatly |certainly |surely |truly |clearly |significantly |undoubtedly )?(help|benefit|improve|strengthen|boost|promote|enhance|attract)\b", 2.0, None, 'help benefit improve strengthen boost promote enhance attract'),
     (r"\b(sorely|badly|desperately|long over ?due|much|greatly|urgently) needed\b", 2.0, None, 'needed'),
     # a verdict on the proposal named as the subject: "The proposed rule looks good", "this OPT regulation is pretty good"
-    (r"\b(this|the|these) (\w+ ){0,2}?(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|programs?|changes?|plans?|initiatives?|extensions?|expansions?|actions?|decisions?|measures?|amendments?|law|bill) (is|are|looks?|seems?|sounds?|would be|will be) (very |really |pretty |so |truly |definitely |quite |extremely |absolutely |a )?(good|great|excellent|beneficial|helpful|wonderful|reasonable|fair|wise|smart|justified|sensible|positive|fantastic|brilliant|terrific|important|necessary|needed|advantageous)\b", 2.5, None, 'good great excellent beneficial helpful wonderful reasonable fair wise smart justified sensible positive fantastic brilliant terrific important necessary needed advantageous'),
+    (r"\b(this|the|these) (\w+ ){0,2}?(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|programs?|changes?|plans?|initiatives?|extensions?|expansions?|actions?|decisions?|measures?|amendments?|law|bill)( (to|for|of|on|regarding|about|concerning)( [\w'-]+){1,8}?)? (is|are|looks?|seems?|sounds?|would be|will be) (very |really |pretty |so |truly |definitely |quite |extremely |absolutely |a )?(good|great|excellent|beneficial|helpful|wonderful|reasonable|fair|wise|smart|justified|sensible|positive|fantastic|brilliant|terrific|important|necessary|needed|advantageous)\b", 2.5, None, 'good great excellent beneficial helpful wonderful reasonable fair wise smart justified sensible positive fantastic brilliant terrific important necessary needed advantageous'),
     # "X should be approved", "I hope it will be approved", "I strongly recommend the extension", "Well done", "Thumbs up"
     (r"\b(it|this|these|(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)) (should|must|needs to|has to) be (approved|passed|finalized|adopted|enacted|implemented)\b|\bhope (that )?(it|this|these|the \w+( \w+)?) (will|would|gets?|can) (be )?(approved|passed|finalized|adopted|enacted)\b", 2.0, None, 'approved passed finalized adopted enacted implemented'),
-    (r"\b(strongly|highly|fully) recommend (this|the|these) (\w+ ){0,2}?(proposals?|proposed|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)\b(?! (to|be|should|that|include|add))", 2.5, None, 'recommend'),
+    (r"\b(strongly|highly|fully) recommend (this |the |these )?(\w+ ){0,2}?(proposals?|proposed|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?)\b(?! (to|be|should|that|include|add))", 2.5, None, 'recommend'),
     (r"^well done\b|\bthumbs up\b|^(kudos|bravo)\b", 2.0, None, 'well thumbs kudos bravo'),
+    # the proposal named as the subject of a plain good verdict, with or without a determiner
+    # ("I believe OPT extension is very important to ...")
+    (r"(^|\b(believe|think|feel|know|sure|clear) (that )?)(the |this |these |a )?(\w+ ){0,2}?(proposals?|proposed \w+|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|initiatives?|amendments?|reforms?|directory|ndh) (is|are|will be|would be) (very |really |so |truly |extremely |absolutely |vitally |critically )?(important|essential|crucial|vital|beneficial|helpful|valuable|necessary|good|great) (to|for)\b", 2.0, None, 'important essential crucial vital beneficial helpful valuable necessary good great'),
+    # "Failure to implement this law will ... be counterproductive"
+    (r"\b(failure|failing|refusal|refusing) to (implement|adopt|pass|finalize|enact|approve) (this|the|these) ", 2.0, None, 'failure failing refusal refusing'),
+    # glad of it: "I am so glad to hear about this new rule"
+    (r"\b(glad|happy|pleased|delighted|thrilled|excited|grateful) (to (hear|see|learn|know|read) )?(about |of |that )?(this|the) (new |proposed )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extensions?|expansions?|amendments?|initiatives?)\b", 2.0, None, 'glad happy pleased delighted thrilled excited grateful'),
     # wishing it through: "I look forward to seeing this approved", "a long-awaited move", "I stand behind this rule"
     (r"\blook forward to (see|seeing) (this|it|these|the (new |proposed |final )?(proposals?|rules?|regulations?|polic(y|ies)|changes?|extension|expansion))( get| be| being)? (approved|finalized|implemented|adopted|enacted|passed|in effect|take effect|become)", 2.0, None, 'forward'),
     (r"\blong[- ]awaited\b", 2.0, TOPIC, 'long awaited'),
@@ -170,7 +177,7 @@ _NEG_ADJ = (
     r"disastrous|cruel|shameful|heartless|reckless|irresponsible|absurd|ridiculous|outrageous|un-?american|unfair|unjust|"
     r"wrong|foolish|stupid|insane|evil|draconian|a mistake|a disaster|a waste|wasteful|unnecessary|"
     r"redundant|overreach|government overreach|unconstitutional|illegal|unlawful|discriminatory|useless|pointless|harmful|"
-    r"criminal|disgraceful|a disgrace|a travesty|a betrayal|traitorous|treasonous)"
+    r"criminal|disgraceful|a disgrace|a travesty|a betrayal|traitorous|treasonous|(job )?theft|a scam|a sham|a fraud|a joke|a sell-?out)"
 )
 _OPPOSE = [
     (r"\b(strongly|vehemently|firmly|adamantly|wholeheartedly|completely|totally) (oppose|object|disagree|reject)", 3.0, None, 'strongly vehemently firmly adamantly wholeheartedly completely totally'),
@@ -190,6 +197,7 @@ _OPPOSE = [
     (r"\b(urge|ask|implore|beg|request|encourage)s? (cms|hhs|you|the agency|the department|the secretary|usda|dhs|congress)? ?(to not|not to) (pass|approve|adopt|finalize|implement|enact|expand|extend|increase|allow|proceed|move forward|go forward|create|change|make|give|grant|issue|add|include|require|mandate)\b", 3.0, None, 'urge urges ask asks implore implores beg begs request requests encourage encourages'),
     (r"^(please,? )?(do not|don'?t|dont) (expand|extend|increase|bring|give|grant|open|add|continue|mandate|require|force|import|hand)\b", 2.5, None, 'not don dont'),
     (r"^down with\b", 2.5, None, 'down'),
+    (r"\bno[,.!]* no[,.!]* no\b", 2.5, None, 'no'),
     # refusing to go along: "I will not comply", "we refuse to participate"
     (r"\b(i|we)( [\w%]+){0,3}? (will not|won'?t|shall not|will never|refuse to|do not intend to) (ever )?(comply|obey|submit|participate|cooperate)\b", 2.5, FIXED, 'not won never refuse intend'),
     (r"\b(rules?|regulations?|law|polic(y|ies)|system|program) (does not|doesn'?t|dont|do not|don'?t) need (to )?(change|changing|to be changed|be changed|expanding|to be expanded)\b|\bno need for (this|these|the|a|any) (new |proposed )?" + _PROPOSAL + r"\b", 2.5, None, 'need'),
@@ -204,8 +212,8 @@ _OPPOSE = [
     (r"\b(take|taking|exercise|proceed with) caution\b|\bcaution against\b", 1.5, None, 'caution'),
     (r"\bmy concern (though|is)\b|\bhave (serious |grave |significant )?(doubts|reservations)\b", 1.0, None, 'concern doubts reservations'),
     (r"\b(very |extremely |really )?(bad|dangerous|terrible|horrible|awful|harmful|misguided|flawed|foolish|stupid|disastrous|ill-conceived|irresponsible)( and \w+)?( [\w/-]+){0,2}? (idea|system|precedent|proposal|policy|plan|rule|change|decision)\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided flawed foolish stupid disastrous ill irresponsible'),
-    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)|programs?|regulations?|extensions?|expansions?|actions?|measures?|act|bill|amendments?|move) (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless criminal disgraceful disgrace travesty betrayal traitorous treasonous'),
-    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless criminal disgraceful disgrace travesty betrayal traitorous treasonous'),
+    (r"\b(this|the|these|your) (\w+ ){0,2}(proposals?|proposed \w+|rule|plan|changes?|directory|registry|idea|polic(y|ies)|programs?|regulations?|extensions?|expansions?|actions?|measures?|act|bill|amendments?|move)( (to|for|of|on|regarding|about|concerning)( [\w'-]+){1,8}?)? (is|are|would be|will be|seems|sounds)( \w+)? [\"']?" + _NEG_ADJ + r"\b", 3.0, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless criminal disgraceful disgrace travesty betrayal traitorous treasonous theft scam sham fraud joke sell'),
+    (r"\bany (proposal|rule|change|policy) that (\w+ ){1,10}(is|are|would be|will be) (\w+ )?" + _NEG_ADJ + r"\b", 2.5, None, 'bad dangerous terrible horrible awful harmful misguided ill conceived advised flawed unworkable disastrous cruel shameful heartless reckless irresponsible absurd ridiculous outrageous unamerican american unfair unjust wrong foolish stupid insane evil draconian mistake disaster waste wasteful unnecessary redundant overreach unconstitutional illegal unlawful discriminatory useless pointless criminal disgraceful disgrace travesty betrayal traitorous treasonous theft scam sham fraud joke sell'),
     # against the proposal named: "I would like to register my voice against DHS's amendment"
     (r"\b(voice|voices|voicing|stand|standing|speak|speaking|vote|voting|argue|arguing|write|writing|adamantly|vehemently|strongly|firmly|totally|completely) against (this|the|these|that|any|such|your|its|dhs'?s?|cms'?s?|hhs'?s?|usda'?s?|the agency'?s?) (\w+[- ]){0,3}?" + _NAMED + r"\b", 2.5, None, 'against'),
     # a verdict on a bill or amendment named in the sentence: "This is a bad bill"
@@ -428,9 +436,9 @@ def _negated(sentence: str, cue_start: int) -> bool:
 
 # What an evaluation must be about to count: the proposal, or "this"/"it" (the thing commented on).
 _TOPIC_WORDS = re.compile(
-    r"\b(this|it|these|here|proposal|proposed|rule|rules|rulemaking|directory|registry|ndh|initiative|plan|idea of|"
-    r"cms|hhs|onc|national|central\w*|effort|efforts|program|reform|change|changes|rfi|regulation|policy|"
-    r"database|hub|concept|vision|approach|agency|such a|what a)\b"
+    r"\b(this|it|these|here|proposals?|proposed|rule|rules|rulemaking|directory|registry|ndh|initiatives?|plans?|idea of|"
+    r"cms|hhs|onc|national|central\w*|effort|efforts|programs?|reforms?|change|changes|rfi|regulations?|polic(?:y|ies)|"
+    r"extensions?|expansions?|amendments?|bill|measures?|database|hub|concept|vision|approach|agency|such a|what a)\b"
 )
 
 
@@ -463,11 +471,20 @@ def _others_position(low: str, start: int, matched: str) -> bool:
     return bool(verb) and bool(_OTHERS_POSITION.search(low[max(0, start + verb.start() - 120):start + verb.start()]))
 
 
+# A cue inside a condition is not a position: "if we reject them simply because of this, ..."
+# (the condition ends at a clause break: "the country will grow if this rule is issued, so I support it")
+_CONDITION = re.compile(r"\b(if|unless|whether)\b(?:(?!\b(?:so|then|but|and|because|therefore|thus)\b)[^,;:])*$")
+
+
+def _hypothetical(low: str, start: int) -> bool:
+    return bool(_CONDITION.search(low[max(0, start - 60):start]))
+
+
 def _plain_verb(low: str, start: int, matched: str) -> bool:
     """'support(s)' whose subject is a thing, not a commenter ("this data supports a ..."), or that
     states a purpose or a suggestion ("to fully support any NDH scheme", "CMS should support X");
     or a position of others the commenter is answering ("I don't know why people oppose this")."""
-    if _others_position(low, start, matched):
+    if _others_position(low, start, matched) or _hypothetical(low, start):
         return True
     if not matched.startswith("support"):
         return False
