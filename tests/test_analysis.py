@@ -331,7 +331,7 @@ def test_prefect_flow_analyzes_a_docket(analyzed, tmp_path):
     con.execute("checkpoint")
     copy_path = tmp_path / "flow.duckdb"
     shutil.copy(path, copy_path)
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
         out = analyze_flow(DOCKET, str(copy_path))
     assert out["comments"] == 647 and out["campaign_members"] + out["singletons"] == 647
     check = store.connect(copy_path)

@@ -575,7 +575,7 @@ def test_flow_processes_the_docket_in_batches(tmp_path, server, monkeypatch):
 
     from flows.attachments import fetch_attachments
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
         totals = fetch_attachments(DOCKET, str(db), workers=1, batch_files=2)
     assert totals["ok"] == 3 and totals["downloaded"] == 3
     con = store.connect(db)

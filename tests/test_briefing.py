@@ -597,7 +597,7 @@ def test_brief_docket_flow_writes_the_file_and_publishes_artifacts(db, tmp_path)
     from flows.brief_docket import brief_docket
 
     out = tmp_path / "flow.md"
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
         result = brief_docket(DOCKET, db=str(db), out=str(out))
 
         async def artifacts():

@@ -325,7 +325,7 @@ def test_prefect_flows_import_both_sources(tmp_path):
     from flows.imports import import_bulk_csv_flow, import_mirrulations_flow
 
     db = str(tmp_path / "flow.duckdb")
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
         csv_report = import_bulk_csv_flow(str(REAL), db)
         mirr_report = import_mirrulations_flow(str(bundled_mirrulations()), db)
     assert csv_report["new"] == SUBMISSIONS and mirr_report["new"] == 647
