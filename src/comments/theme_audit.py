@@ -236,6 +236,13 @@ def audited_themes(figures: dict | None) -> dict[str, dict]:
     return {t["theme_id"]: t for t in ((figures or {}).get("themes") or []) if t["members"]}
 
 
+def theme_audit_words(audited: dict) -> str:
+    """'3 of 8 sampled texts argue what this label says': one theme's audit (a row of `audited_themes`),
+    worded alike in the briefing and the explorer."""
+    n = audited["members"]
+    return f"{audited['yes']:,} of {n:,} sampled " + ("text argues" if n == 1 else "texts argue") + " what this label says"
+
+
 def audit_statement(figures: dict | None, docket_id: str) -> str:
     """The briefing's one line on how far its themes were checked by a person."""
     if not figures or not figures["members"]:

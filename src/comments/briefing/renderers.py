@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from comments.briefing import chart
 from comments.briefing.data import campaign_additions_words, campaign_also_words, stance_slug
+from comments.theme_audit import theme_audit_words
 
 
 def fmt_num(value) -> str:
@@ -159,12 +160,6 @@ def theme_line(t: dict) -> str:
     if t.get("audited"):
         line += " · audited: " + theme_audit_words(t["audited"])
     return line
-
-
-def theme_audit_words(audited: dict) -> str:
-    """'3 of 8 sampled texts argue what this label says': the analyst's theme audit of one theme."""
-    return (f"{fmt_num(audited['yes'])} of {fmt_num(audited['members'])} sampled "
-            + ("text argues" if audited["members"] == 1 else "texts argue") + " what this label says")
 
 
 def theme_stance_rows(t: dict, stances: list[str]) -> tuple[list[str], list[list[str]]]:

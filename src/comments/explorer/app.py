@@ -34,6 +34,7 @@ from comments import labels as labels_mod
 from comments.errors import InputError
 from comments.explorer import charts, pages
 from comments.explorer.snapshot import SnapshotManager
+from comments.theme_audit import theme_audit_words
 
 log = logging.getLogger("comments.explorer")
 
@@ -93,7 +94,8 @@ def make_env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(num=_num, when=_when, ago=_ago)
-    env.globals.update(quote=lambda s: quote(str(s), safe=""), url=_url, list_url=_list_url)
+    env.globals.update(quote=lambda s: quote(str(s), safe=""), url=_url, list_url=_list_url,
+                       theme_audit_words=theme_audit_words)
     return env
 
 
