@@ -483,7 +483,8 @@ def _hypothetical(low: str, start: int) -> bool:
 def _plain_verb(low: str, start: int, matched: str) -> bool:
     """'support(s)' whose subject is a thing, not a commenter ("this data supports a ..."), or that
     states a purpose or a suggestion ("to fully support any NDH scheme", "CMS should support X");
-    or a position of others the commenter is answering ("I don't know why people oppose this")."""
+    or, for any cue, a position of others the commenter is answering ("I don't know why people
+    oppose this") or one inside a condition ("if we reject them, ...")."""
     if _others_position(low, start, matched) or _hypothetical(low, start):
         return True
     if not matched.startswith("support"):
