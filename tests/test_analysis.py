@@ -322,16 +322,14 @@ def test_bursts_stand_out_from_a_campaigns_pace():
 
 
 @pytest.mark.prefect
-def test_prefect_flow_analyzes_a_docket(analyzed, tmp_path):
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_prefect_flow_analyzes_a_docket(analyzed, tmp_path, prefect_harness):
     from flows.analyze_docket import analyze_docket as analyze_flow
 
     path, con, _ = analyzed
     con.execute("checkpoint")
     copy_path = tmp_path / "flow.duckdb"
     shutil.copy(path, copy_path)
-    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
+    with prefect_harness():
         out = analyze_flow(DOCKET, str(copy_path))
     assert out["comments"] == 647 and out["campaign_members"] + out["singletons"] == 647
     check = store.connect(copy_path)

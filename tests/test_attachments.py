@@ -563,7 +563,7 @@ def test_command_runs_and_reports_one_line(tmp_path, server, monkeypatch):
 
 
 @pytest.mark.prefect
-def test_flow_processes_the_docket_in_batches(tmp_path, server, monkeypatch):
+def test_flow_processes_the_docket_in_batches(tmp_path, server, monkeypatch, prefect_harness):
     monkeypatch.setenv("COMMENTS_ATTACHMENT_HOSTS", "127.0.0.1")
     for n in range(3):
         server.files[f"/f/{n}.txt"] = f"File number {n}.".encode()
@@ -571,11 +571,9 @@ def test_flow_processes_the_docket_in_batches(tmp_path, server, monkeypatch):
     con = store.connect(db)
     records.save_comments(con, [detail(f"F-{n}", "x", [{"url": f"{server.url}/f/{n}.txt", "format": "txt"}]) for n in range(3)])
     con.close()
-    from prefect.testing.utilities import prefect_test_harness
-
     from flows.attachments import fetch_attachments
 
-    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
+    with prefect_harness():
         totals = fetch_attachments(DOCKET, str(db), workers=1, batch_files=2)
     assert totals["ok"] == 3 and totals["downloaded"] == 3
     con = store.connect(db)

@@ -589,15 +589,14 @@ def test_html_briefing_in_headless_chromium_runs_no_script_and_makes_no_request(
 
 
 @pytest.mark.prefect
-def test_brief_docket_flow_writes_the_file_and_publishes_artifacts(db, tmp_path):
+def test_brief_docket_flow_writes_the_file_and_publishes_artifacts(db, tmp_path, prefect_harness):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.testing.utilities import prefect_test_harness
 
     from flows.brief_docket import brief_docket
 
     out = tmp_path / "flow.md"
-    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
+    with prefect_harness():
         result = brief_docket(DOCKET, db=str(db), out=str(out))
 
         async def artifacts():

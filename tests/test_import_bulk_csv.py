@@ -318,14 +318,12 @@ def test_cli_prints_a_summary_or_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.prefect
-def test_prefect_flows_import_both_sources(tmp_path):
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_prefect_flows_import_both_sources(tmp_path, prefect_harness):
     from comments.resources import bundled_mirrulations
     from flows.imports import import_bulk_csv_flow, import_mirrulations_flow
 
     db = str(tmp_path / "flow.duckdb")
-    with prefect_test_harness(server_startup_timeout=120):  # its default, 30 s, is close to what a loaded 2-core machine takes (22 s idle)
+    with prefect_harness():
         csv_report = import_bulk_csv_flow(str(REAL), db)
         mirr_report = import_mirrulations_flow(str(bundled_mirrulations()), db)
     assert csv_report["new"] == SUBMISSIONS and mirr_report["new"] == 647

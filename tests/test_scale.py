@@ -4,7 +4,7 @@ THE scale test (marker `scale`, in the default run: it runs first, on one
 xdist worker, while the other runs the rest of the suite): a Prefect server
 on 127.0.0.1, the project's deployments on a process work pool, 3 workers,
 a Dask cluster for the extraction, and the replay server (in this process,
-so its counters can be read) serving 3 dockets of 1,200 comments with faults
+so its counters can be read) serving 3 dockets of 600 comments with faults
 switched on and 2 keys under a low per-key budget. The API's rolling hour is
 compressed to a rolling 5 s window and its 1,000 requests to 250 (40 slots a
 second per key after the burst and the slack): the same pacing, exercised in
@@ -38,7 +38,7 @@ import pytest
 from comments import records, store
 from comments.replay import Faults, ReplayServer, Snapshot
 
-COMMENTS = int(os.environ.get("COMMENTS_SCALE_TEST_COMMENTS", "1200"))  # per docket (the 5,000 cap is test_sync_big's)
+COMMENTS = int(os.environ.get("COMMENTS_SCALE_TEST_COMMENTS", "600"))  # per docket (the 5,000 cap is test_sync_big's)
 DOCKETS = ("SYN-2024-0001", "SYN-2024-0002", "SYN-2024-0003")
 KEYS = ("scale-key-one", "scale-key-two")
 BUDGET, WINDOW_S, BURST, SLACK_S = 250, 5.0, 10, 1.0  # per key: 250 requests in any 5 s

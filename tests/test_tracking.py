@@ -427,6 +427,9 @@ def test_served_deployment_runs_against_a_local_prefect_server(bundled_snapshot,
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = []
+    import prefect_template
+
+    prefect_template.seed(tmp_path / "prefect-home" / "prefect.db")  # migrated: the server starts in 9 s, not 22 s
     try:
         prefect_server = subprocess.Popen(
             [os.path.join(bin_dir, "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
