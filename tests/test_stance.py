@@ -26,12 +26,13 @@ MARGIN = 0.05
 # floors every run can check. The four-docket figures are in docs/stance_labeling.md.
 MEASURED = {
     "test": {"support": (0.885, 0.767), "oppose": (1.0, 0.702), "mixed": (0.500, 0.250), "unclear": (0.750, 0.958)},
-    "all": {"support": (0.864, 0.803), "oppose": (0.979, 0.770), "mixed": (0.600, 0.333), "unclear": (0.797, 0.955)},
-    # batch 6 (labeled blind before round 6, never tuned on): its 75 texts of the two bundled dockets
-    "fresh": {"support": (0.857, 0.667), "oppose": (0.958, 0.719), "unclear": (0.744, 0.970)},
+    "all": {"support": (0.803, 0.803), "oppose": (0.979, 0.770), "mixed": (0.600, 0.333), "unclear": (0.792, 0.927)},
+    # batch 6 (labeled blind before round 6, never tuned on): its 75 texts of the two bundled dockets.
+    # The docket's own classifier (stance_selftrained) lowered support precision here (0.857 -> 0.600,
+    # CMS-2025-0050) while raising the four dockets' held-out figure (docs/stance_labeling.md)
+    "fresh": {"support": (0.600, 0.667), "oppose": (0.958, 0.719), "unclear": (0.725, 0.879)},
 }
-# the issue's yardstick, macro-F1 over support and oppose (measured; the issue's target is 0.80)
-MEASURED_MACRO_F1 = {"test": 0.823, "all": 0.847, "fresh": 0.786}
+MEASURED_MACRO_F1 = {"test": 0.823, "all": 0.833, "fresh": 0.727}
 
 
 

@@ -34,7 +34,7 @@ import comments
 from comments import store
 from comments.analysis import commenters as commenter_rules
 from comments.analysis import stance as stance_rules
-from comments.analysis import stance_lexicon, stance_step
+from comments.analysis import stance_lexicon, stance_selftrained, stance_step
 from comments.analysis.campaigns import CampaignParams, Doc, assign_stable_ids, detect_campaigns
 from comments.analysis.codebook import Codebook
 from comments.analysis.codebook import theme_seeds as codebook_theme_seeds
@@ -316,6 +316,15 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     hashes = [text_key(t) for t in data.bodies]
     exact_unique = len(set(hashes))
 
+    # The texts the rules leave unclear, read by a classifier trained on this docket's firmly decided
+    # texts (stance_selftrained; after the campaigns, which are judged by the rules' own verdicts).
+    docket_model = stance_selftrained.train(data.bodies, stance_of_text)
+    filled = stance_selftrained.fill(docket_model, data.bodies, stance_of_text)
+
+    def rules_as_run(text: str) -> stance_rules.Stance:
+        s = filled.get(text)
+        return s if s is not None else stance_of_text(text)
+
     # Stance per comment: analyst labels, a per-docket model or the rules, then `not read`
     # (stance_step); copies inherit their campaign template's stance.
     labels = {"comment_id": data.comment_id_array}
@@ -323,7 +332,7 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
         con, docket_id, run_id, ids=data.ids, bodies=data.bodies, body_no=data.body_no, hashes=hashes,
         not_read=data.not_read, unread_attachments=data.unread_attachments, campaigns=found,
         campaign_ids=campaign_ids, members_at=members_at, in_campaign=in_campaign,
-        rules_of_text=stance_of_text, extra_cues=cues,
+        rules_of_text=rules_as_run, extra_cues=cues,
     )
     own_rows = np.flatnonzero(~in_campaign)
     stance_cache.clear()  # (a dict the detector's callback closes over: emptied, not deleted)
@@ -332,7 +341,10 @@ def _analyze(con, docket_id, params, progress, run_id, started_at, started, code
     template_stance = decided.template_stance
     stance_model_row = decided.model_row
     stance_notes = [stance_summary(stance_model_row), *decided.notes, *stance_lexicon.describe(learned)]
-    del decided
+    if stance_model_row["method"] == "rules":  # (a model trained on labels decides those texts instead)
+        stance_notes += stance_selftrained.describe(docket_model, filled)
+    del decided, docket_model
+    filled.clear()
     clock.lap("stance")
     progress(1)
 
