@@ -10,6 +10,7 @@ server starts from a copy (9 s).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -30,14 +31,13 @@ def ready() -> bool:
 
 def template() -> Path:
     """The migrated database, built on first use (or waited for, if another process builds it); its path."""
-    from filelock import FileLock
-
     root = _root()
     root.mkdir(parents=True, exist_ok=True)
     target = root / "prefect.db"
     if target.exists():
         return target
-    with FileLock(str(root / ".lock")):
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
         if target.exists():
             return target
         for stale in root.glob("build-*.db*"):  # a build killed mid-way
