@@ -77,6 +77,9 @@ for _name in ("PREFECT_API_URL", "PREFECT_PROFILE", "COMMENTS_SHARED_LIMITS", "C
     os.environ.pop(_name, None)
 os.environ["PREFECT_PROFILES_PATH"] = os.path.join(os.path.dirname(__file__), "data", "prefect-profiles.toml")
 os.environ["COMMENTS_DB_WAIT"] = "1"
+# Prefect's local servers (in-process, in Dask workers, in CLI subprocesses) get the product's own
+# start-up timeout (flows/__init__.py), not Prefect's 20 s, which a loaded 2-core machine misses.
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 # A Prefect home of this worker's own, not the developer's ~/.prefect: the ephemeral servers the
 # flows under test start keep their database there. Tests marked `prefect` find it migrated
 # (prefect_template: 9 s to start instead of 22 s).
@@ -93,7 +96,7 @@ import prefect.settings  # noqa: E402,F401
 
 
 def pytest_collection_modifyitems(config, items):
-    """The scale test first: it is the longest, and xdist's other workers run the rest meanwhile."""
+    """The scale test first: it is the longest, and xdist's other worker runs the rest meanwhile."""
     items.sort(key=lambda item: item.get_closest_marker("scale") is None)
     _build_prefect_template_meanwhile(config, items)
 
