@@ -164,12 +164,13 @@ def evaluate(classify, items=None, *, learned: bool = True) -> dict:
 
     items = items if items is not None else load_items()
     cues = {d: learned_cues(d) for d in {i["docket"] for i in items}} if learned else {}
-    got = {id(i): (classify(i["text"], extra_cues=cues[i["docket"]]) if learned else classify(i["text"])).stance
-           for i in items}
+    read = {id(i): classify(i["text"], extra_cues=cues[i["docket"]]) if learned else classify(i["text"])
+            for i in items}
+    got = {k: s.stance for k, s in read.items()}
     if learned:
         for d in cues:
             ours = [i for i in items if i["docket"] == d]
-            by_rules = {i["text"]: classify(i["text"], extra_cues=cues[d]) for i in ours}
+            by_rules = {i["text"]: read[id(i)] for i in ours}
             filled = stance_selftrained.fill(docket_model(d, classify), list(by_rules), by_rules.__getitem__)
             for i in ours:
                 if i["text"] in filled:

@@ -68,6 +68,11 @@ _CUE_WORD = re.compile(r"^(support|oppos|favo|against|reject|endors|applaud|agre
 _WORD = re.compile(r"[a-z][a-z']+")
 
 
+def is_firm(s: rules.Stance) -> bool:
+    """The rules give a side surely and nothing to the other: a text that teaches its side's words."""
+    return s.stance in ("support", "oppose") and s.confidence >= FIRM_CONFIDENCE and min(s.support_score, s.oppose_score) == 0
+
+
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("\u2019", "'"))
 
@@ -137,7 +142,7 @@ def learn(texts: Iterable[str], *, title: str = "", classify: Callable[[str], ru
             continue
         seen.add(key)
         s = classify(text)
-        if s.stance in firm and s.confidence >= FIRM_CONFIDENCE and min(s.support_score, s.oppose_score) == 0:
+        if is_firm(s):
             found = _phrases_of(words) if len(key) <= SHORT_CHARS else _stance_phrases(text, s.stance, cues)
             if named:
                 found = {p for p in found if _singular(p) not in named}

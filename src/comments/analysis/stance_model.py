@@ -186,29 +186,37 @@ class StanceModel:
         Only the first SENTENCES_FOR_EVIDENCE sentences are weighed (bounded
         cost); `unclear` has no evidence.
         """
-        out: list[str | None] = [None] * len(texts)
         if isinstance(self.model, _Constant):
-            return out
+            return [None] * len(texts)
         classes = list(self.model.classes_)
-        pieces, owners, cols = [], [], []
-        for i, (text, stance) in enumerate(zip(texts, stances, strict=True)):
-            if stance not in classes or stance == "unclear":
-                continue
-            for start, end in rules.sentence_spans(text)[:SENTENCES_FOR_EVIDENCE]:
-                pieces.append(text[start:min(end, start + 400)])
-                owners.append(i)
-                cols.append(classes.index(stance))
-        if not pieces:
-            return out
-        proba = self.model.predict_proba(pieces)
-        best: dict[int, tuple[float, str]] = {}
-        for k, (i, c) in enumerate(zip(owners, cols, strict=True)):
-            p = float(proba[k, c])
-            if i not in best or p > best[i][0]:
-                best[i] = (p, pieces[k])
-        for i, (_, sentence) in best.items():
-            out[i] = sentence
+        columns = [classes.index(s) if s in classes and s != "unclear" else None for s in stances]
+        return typical_sentences(texts, columns, self.model.predict_proba)
+
+
+def typical_sentences(texts: Sequence[str], columns: Sequence[int | None], predict_proba,
+                      limit: int = SENTENCES_FOR_EVIDENCE) -> list[str | None]:
+    """Per text, its verbatim sentence (at most 400 characters of it; of its first `limit`) that
+    `predict_proba` scores highest in the text's column (None for a column None or no sentence).
+    Shared by the label-trained model and the docket's self-trained classifier (stance_selftrained)."""
+    pieces, owners, cols = [], [], []
+    for i, (text, c) in enumerate(zip(texts, columns, strict=True)):
+        if c is None:
+            continue
+        for start, end in rules.sentence_spans(text)[:limit]:
+            pieces.append(text[start:min(end, start + 400)])
+            owners.append(i)
+            cols.append(c)
+    out: list[str | None] = [None] * len(texts)
+    if not pieces:
         return out
+    proba = predict_proba(pieces)
+    best: dict[int, float] = {}
+    for k, (i, c) in enumerate(zip(owners, cols, strict=True)):
+        p = float(proba[k, c])
+        if i not in best or p > best[i]:
+            best[i] = p
+            out[i] = pieces[k]
+    return out
 
 
 def label_groups(keys: Iterable[tuple[str | None, str]]) -> list[str]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from comments.analysis import stance as rules
-from comments.analysis.stance_lexicon import FIRM_CONFIDENCE
+from comments.analysis.stance_lexicon import is_firm
 
 THRESHOLD = 0.85
 MIN_WORDS = 3
@@ -43,10 +43,6 @@ MAX_TRAIN = 20_000
 MAX_CHARS = 3000  # a long letter's opening states its case; the rest costs time, not accuracy
 SENTENCES_FOR_EVIDENCE = 40
 SIDES = ("support", "oppose")
-
-
-def _firm(s: rules.Stance) -> bool:
-    return s.stance in SIDES and s.confidence >= FIRM_CONFIDENCE and min(s.support_score, s.oppose_score) == 0
 
 
 @dataclass
@@ -66,23 +62,13 @@ class DocketModel:
 
     def evidence(self, texts: Sequence[str], sides: Sequence[str]) -> list[str | None]:
         """Per text, its verbatim sentence the model finds most typical of the side it was given."""
+        # (imported here: stance_model loads scikit-learn, which only `train` needs to have loaded)
+        from comments.analysis.stance_model import typical_sentences
+
         classes = list(self.classifier.classes_)
-        pieces, owners, columns = [], [], []
-        for i, (text, side) in enumerate(zip(texts, sides, strict=True)):
-            for a, b in rules.sentence_spans(text)[:SENTENCES_FOR_EVIDENCE]:
-                pieces.append(text[a:min(b, a + 400)])
-                owners.append(i)
-                columns.append(classes.index(side))
-        out: list[str | None] = [None] * len(texts)
-        if not pieces:
-            return out
-        proba = self.classifier.predict_proba(self.vectorizer.transform(pieces))
-        best: dict[int, float] = {}
-        for k, (i, c) in enumerate(zip(owners, columns, strict=True)):
-            if i not in best or proba[k, c] > best[i]:
-                best[i] = proba[k, c]
-                out[i] = pieces[k]
-        return out
+        return typical_sentences(texts, [classes.index(side) for side in sides],
+                                 lambda pieces: self.classifier.predict_proba(self.vectorizer.transform(pieces)),
+                                 limit=SENTENCES_FOR_EVIDENCE)
 
 
 def train(texts: Iterable[str], classify: Callable[[str], rules.Stance]) -> DocketModel | None:
@@ -96,7 +82,7 @@ def train(texts: Iterable[str], classify: Callable[[str], rules.Stance]) -> Dock
             continue
         seen.add(text)
         s = classify(text)
-        if _firm(s):
+        if is_firm(s):
             firm_texts.append(text[:MAX_CHARS])
             firm_sides.append(s.stance)
     counts = {side: firm_sides.count(side) for side in SIDES}
